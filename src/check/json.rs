@@ -1,0 +1,207 @@
+//! JSONPath evaluation, numeric-aware equality and readable diffs.
+
+use serde_json::Value as Json;
+use similar::{ChangeTag, TextDiff};
+
+use crate::load::JsonPath;
+
+/// What a path points at: one value or nothing for a singular path, the list
+/// of every match otherwise.
+pub fn query(path: &JsonPath, doc: &Json) -> Option<Json> {
+    let found = jsonpath_rust::query::js_path_process(&path.query, doc).unwrap_or_default();
+    if path.singular {
+        found.into_iter().next().map(|r| r.val().clone())
+    } else {
+        Some(Json::Array(
+            found.into_iter().map(|r| r.val().clone()).collect(),
+        ))
+    }
+}
+
+/// JSON equality where `1` equals `1.0`, as a reader of the YAML would expect.
+pub fn json_eq(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => match (x.as_u64(), y.as_u64()) {
+                (Some(i), Some(j)) => i == j,
+                _ => x.as_f64() == y.as_f64(),
+            },
+        },
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Removes everything `path` matches from `doc`.
+pub fn remove_matches(doc: &mut Json, path: &JsonPath) {
+    let found: Vec<String> = jsonpath_rust::query::js_path_process(&path.query, &*doc)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.path())
+        .collect();
+    // Remove deeper and later matches first so earlier array indexes stay valid.
+    let mut pointers: Vec<Vec<Step>> = found.iter().filter_map(|p| parse_normalized(p)).collect();
+    pointers.sort_by(|a, b| b.cmp(a));
+    for steps in pointers {
+        remove_at(doc, &steps);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Parses a normalized path as jsonpath-rust prints it: `$['a'][0]['b']`.
+fn parse_normalized(path: &str) -> Option<Vec<Step>> {
+    let mut rest = path.strip_prefix('$')?;
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('[')?;
+        if let Some(quoted) = rest.strip_prefix('\'') {
+            let mut key = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                let (i, c) = chars.next()?;
+                match c {
+                    '\\' => key.push(chars.next()?.1),
+                    '\'' => break i,
+                    _ => key.push(c),
+                }
+            };
+            rest = quoted[end + 1..].strip_prefix(']')?;
+            steps.push(Step::Key(key));
+        } else {
+            let close = rest.find(']')?;
+            steps.push(Step::Index(rest[..close].parse().ok()?));
+            rest = &rest[close + 1..];
+        }
+    }
+    Some(steps)
+}
+
+fn remove_at(doc: &mut Json, steps: &[Step]) {
+    let Some((last, parents)) = steps.split_last() else {
+        return;
+    };
+    let mut node = doc;
+    for step in parents {
+        node = match (step, node) {
+            (Step::Key(k), Json::Object(m)) => match m.get_mut(k) {
+                Some(n) => n,
+                None => return,
+            },
+            (Step::Index(i), Json::Array(a)) => match a.get_mut(*i) {
+                Some(n) => n,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    match (last, node) {
+        (Step::Key(k), Json::Object(m)) => {
+            m.shift_remove(k);
+        }
+        (Step::Index(i), Json::Array(a)) if *i < a.len() => {
+            a.remove(*i);
+        }
+        _ => {}
+    }
+}
+
+/// A short rendering of a value for one-line messages.
+pub fn brief(value: &Json) -> String {
+    let s = value.to_string();
+    if s.chars().count() > 120 {
+        let cut: String = s.chars().take(117).collect();
+        format!("{cut}...")
+    } else {
+        s
+    }
+}
+
+/// Whether a value is worth a line diff rather than a one-line message.
+pub fn wants_diff(expected: &Json, actual: &Json) -> bool {
+    let big = |v: &Json| matches!(v, Json::Object(_) | Json::Array(_)) || v.to_string().len() > 60;
+    big(expected) || big(actual)
+}
+
+/// A line diff of two values: `-` lines are expected, `+` lines came.
+pub fn diff(expected: &Json, actual: &Json) -> String {
+    let e = pretty(expected);
+    let a = pretty(actual);
+    diff_text(&e, &a)
+}
+
+pub fn diff_text(expected: &str, actual: &str) -> String {
+    let diff = TextDiff::from_lines(expected, actual);
+    let mut out = String::from("    --- expected\n    +++ actual\n");
+    for group in diff.grouped_ops(3) {
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let sign = match change.tag() {
+                    ChangeTag::Delete => '-',
+                    ChangeTag::Insert => '+',
+                    ChangeTag::Equal => ' ',
+                };
+                out.push_str("    ");
+                out.push(sign);
+                out.push(' ');
+                out.push_str(change.value().trim_end_matches('\n'));
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn pretty(v: &Json) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn singular_paths_give_a_value_and_others_a_list() {
+        let doc = json!({"a": {"b": [1, 2, 3]}});
+        assert_eq!(
+            query(&JsonPath::parse("$.a.b[1]").unwrap(), &doc),
+            Some(json!(2))
+        );
+        assert_eq!(query(&JsonPath::parse("$.a.missing").unwrap(), &doc), None);
+        assert_eq!(
+            query(&JsonPath::parse("$.a.b[*]").unwrap(), &doc),
+            Some(json!([1, 2, 3]))
+        );
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(json_eq(&json!(1), &json!(1.0)));
+        assert!(json_eq(&json!({"a": [1]}), &json!({"a": [1.0]})));
+        assert!(!json_eq(&json!("1"), &json!(1)));
+    }
+
+    #[test]
+    fn ignored_paths_are_removed_including_array_items() {
+        let mut doc =
+            json!({"id": 1, "at": "now", "items": [{"t": 1, "k": "a"}, {"t": 2, "k": "b"}]});
+        remove_matches(&mut doc, &JsonPath::parse("$.at").unwrap());
+        remove_matches(&mut doc, &JsonPath::parse("$.items[*].t").unwrap());
+        assert_eq!(doc, json!({"id": 1, "items": [{"k": "a"}, {"k": "b"}]}));
+    }
+}

@@ -1,0 +1,331 @@
+//! Check stage: holds a response against a request's `expect` block and
+//! takes its captures. Every failure names the place in the YAML.
+
+pub mod json;
+mod predicate;
+
+use std::cell::OnceCell;
+use std::fmt;
+
+use minijinja::Value;
+use serde_json::Value as Json;
+
+use crate::execute::Exchange;
+use crate::load::{
+    format_duration, BodyExpect, Capture, CaptureSource, Expect, HeaderCheck, Pos, RegexGroup,
+};
+use crate::resolve::Templates;
+
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub at: Pos,
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.at, self.message)
+    }
+}
+
+fn fail(at: &Pos, message: impl Into<String>) -> Failure {
+    Failure {
+        at: at.clone(),
+        message: message.into(),
+    }
+}
+
+/// The response body parsed as JSON at most once, and only if asked for.
+pub struct Response<'a> {
+    pub exchange: &'a Exchange,
+    json: OnceCell<Result<Json, String>>,
+}
+
+impl<'a> Response<'a> {
+    pub fn new(exchange: &'a Exchange) -> Self {
+        Response {
+            exchange,
+            json: OnceCell::new(),
+        }
+    }
+
+    pub fn json(&self) -> Result<&Json, String> {
+        self.json
+            .get_or_init(|| {
+                serde_json::from_slice(&self.exchange.body).map_err(|e| {
+                    let body = self.exchange.body_text();
+                    let start: String = body.chars().take(80).collect();
+                    format!("the response body is not JSON ({e}); it starts with {start:?}")
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .exchange
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+}
+
+/// Every assertion of `expect` that does not hold.
+pub fn check(
+    response: &Response,
+    expect: &Expect,
+    templates: &Templates,
+    ctx: &Value,
+) -> Vec<Failure> {
+    let ex = response.exchange;
+    let mut failures = Vec::new();
+
+    if let Some(status) = &expect.status {
+        let code = ex.status.as_u16();
+        if !status.allowed.iter().any(|p| p.matches(code)) {
+            let wanted: Vec<String> = status.allowed.iter().map(ToString::to_string).collect();
+            failures.push(fail(
+                &status.at,
+                format!("status: expected {}, got {code}", wanted.join(" or ")),
+            ));
+        }
+    }
+
+    for h in &expect.headers {
+        let actual = response.header(&h.name);
+        for check in &h.checks {
+            let problem = match (check, &actual) {
+                (HeaderCheck::Present(true), None) => {
+                    Some("expected to be present, it is absent".to_string())
+                }
+                (HeaderCheck::Present(false), Some(v)) => {
+                    Some(format!("expected to be absent, got {v:?}"))
+                }
+                (HeaderCheck::Present(_), _) => None,
+                (_, None) => Some("absent".to_string()),
+                (HeaderCheck::Equals(t), Some(v)) => match templates.render_text(t, ctx) {
+                    Ok(want) if want == *v => None,
+                    Ok(want) => Some(format!("expected {want:?}, got {v:?}")),
+                    Err(e) => Some(e.message),
+                },
+                (HeaderCheck::Contains(t), Some(v)) => match templates.render_text(t, ctx) {
+                    Ok(want) if v.contains(want.as_ref()) => None,
+                    Ok(want) => Some(format!("expected to contain {want:?}, got {v:?}")),
+                    Err(e) => Some(e.message),
+                },
+                (HeaderCheck::Matches(re), Some(v)) => {
+                    (!re.is_match(v)).then(|| format!("expected to match /{re}/, got {v:?}"))
+                }
+            };
+            if let Some(p) = problem {
+                failures.push(fail(&h.at, format!("header {}: {p}", h.name)));
+            }
+        }
+    }
+
+    if let Some((limit, at)) = &expect.max_duration {
+        if ex.duration > *limit {
+            failures.push(fail(
+                at,
+                format!(
+                    "response time: expected at most {}, took {}",
+                    format_duration(*limit),
+                    format_duration(ex.duration)
+                ),
+            ));
+        }
+    }
+
+    if !expect.json.is_empty() {
+        match response.json() {
+            Err(e) => failures.push(fail(&expect.json[0].at, e)),
+            Ok(doc) => {
+                for a in &expect.json {
+                    let actual = json::query(&a.path, doc);
+                    for p in &a.predicates {
+                        if let Err(message) = predicate::eval(p, actual.as_ref(), templates, ctx) {
+                            failures.push(fail(&a.at, format!("{}: {message}", a.path.src)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    if let Some(body) = &expect.body {
+        check_body(response, body, templates, ctx, &mut failures);
+    }
+    failures
+}
+
+fn check_body(
+    response: &Response,
+    body: &BodyExpect,
+    templates: &Templates,
+    ctx: &Value,
+    failures: &mut Vec<Failure>,
+) {
+    if let Some(expected) = &body.json {
+        let want = templates.render_data(expected, ctx);
+        match (want, response.json()) {
+            (Err(e), _) => failures.push(fail(&e.at, e.message)),
+            (_, Err(e)) => failures.push(fail(&expected.at, e)),
+            (Ok(mut want), Ok(got)) => {
+                let mut got = got.clone();
+                for path in &body.ignore {
+                    json::remove_matches(&mut want, path);
+                    json::remove_matches(&mut got, path);
+                }
+                if !json::json_eq(&want, &got) {
+                    let ignored = if body.ignore.is_empty() {
+                        String::new()
+                    } else {
+                        let paths: Vec<&str> = body.ignore.iter().map(|p| p.src.as_str()).collect();
+                        format!(" (ignoring {})", paths.join(", "))
+                    };
+                    failures.push(fail(
+                        &expected.at,
+                        format!("body JSON differs{ignored}:\n{}", json::diff(&want, &got)),
+                    ));
+                }
+            }
+        }
+    }
+    let text = response.exchange.body_text();
+    if let Some(equals) = &body.equals {
+        match templates.render_text(equals, ctx) {
+            Err(e) => failures.push(fail(&e.at, e.message)),
+            Ok(want) if want == text => {}
+            Ok(want) => failures.push(fail(
+                &equals.at,
+                format!(
+                    "body differs:\n{}",
+                    json::diff_text(&format!("{want}\n"), &format!("{text}\n"))
+                ),
+            )),
+        }
+    }
+    for needle in &body.contains {
+        match templates.render_text(needle, ctx) {
+            Err(e) => failures.push(fail(&e.at, e.message)),
+            Ok(want) if text.contains(want.as_ref()) => {}
+            Ok(want) => failures.push(fail(
+                &needle.at,
+                format!(
+                    "body: expected to contain {want:?}; it starts with {:?}",
+                    excerpt(&text, 200)
+                ),
+            )),
+        }
+    }
+    if let Some(re) = &body.matches {
+        if !re.is_match(&text) {
+            failures.push(fail(
+                &body.at,
+                format!(
+                    "body: expected to match /{re}/; it starts with {:?}",
+                    excerpt(&text, 200)
+                ),
+            ));
+        }
+    }
+}
+
+/// The variables a request captures, or the first capture that failed.
+pub fn capture(response: &Response, captures: &[Capture]) -> Result<Vec<(String, Json)>, Failure> {
+    let ex = response.exchange;
+    let mut out = Vec::with_capacity(captures.len());
+    for c in captures {
+        let what = |m: String| fail(&c.at, format!("capture `{}`: {m}", c.var));
+        let value = match &c.source {
+            CaptureSource::JsonPath(path) => {
+                let doc = response.json().map_err(what)?;
+                json::query(path, doc).ok_or_else(|| what(format!("nothing at {}", path.src)))?
+            }
+            CaptureSource::Header(name) => Json::String(
+                response
+                    .header(name)
+                    .ok_or_else(|| what(format!("no header `{name}` in the response")))?,
+            ),
+            CaptureSource::Status => Json::from(ex.status.as_u16()),
+            CaptureSource::Body => Json::String(ex.body_text().into_owned()),
+            CaptureSource::Cookie(name) => Json::String(
+                set_cookie(ex, name)
+                    .ok_or_else(|| what(format!("the response sets no cookie `{name}`")))?,
+            ),
+            CaptureSource::Regex { regex, group } => {
+                let text = ex.body_text();
+                let caps = regex
+                    .captures(&text)
+                    .ok_or_else(|| what(format!("/{regex}/ does not match the body")))?;
+                let m = match group {
+                    RegexGroup::Index(i) => caps.get(*i),
+                    RegexGroup::Name(n) => caps.name(n),
+                };
+                Json::String(
+                    m.ok_or_else(|| what(format!("/{regex}/ matched, but not its group")))?
+                        .as_str()
+                        .to_string(),
+                )
+            }
+        };
+        out.push((c.var.clone(), value));
+    }
+    Ok(out)
+}
+
+fn set_cookie(ex: &Exchange, name: &str) -> Option<String> {
+    ex.headers
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| k.trim() == name)
+        .map(|(_, v)| v.trim().to_string())
+}
+
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max_chars).collect();
+        format!("{cut}…")
+    }
+}
+
+/// A failed request as the user reads it: each failed assertion with its
+/// place in the YAML, then the request line and the start of the response.
+pub fn describe(failures: &[Failure], ex: &Exchange) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for f in failures {
+        let _ = writeln!(out, "{f}");
+    }
+    let content_type = ex
+        .headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type");
+    let _ = writeln!(out, "\n  request:  {} {}", ex.method, ex.url);
+    let _ = writeln!(
+        out,
+        "  response: {} in {}, {content_type}, {} bytes",
+        ex.status,
+        format_duration(ex.duration),
+        ex.body.len()
+    );
+    let text = ex.body_text();
+    if !text.trim().is_empty() {
+        let _ = writeln!(
+            out,
+            "  body:     {}",
+            excerpt(text.trim(), 300).replace('\n', "\n            ")
+        );
+    }
+    out
+}

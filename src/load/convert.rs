@@ -1,0 +1,766 @@
+//! Raw serde structures → typed model, checking everything that can be
+//! checked without running: predicates, capture sources, JSONPaths, regexes,
+//! durations, status patterns, duplicate names.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use regex::Regex;
+use serde_json::Value as Json;
+
+use super::model::*;
+use super::positions::{PositionIndex, Seg};
+use super::raw::*;
+use super::LoadError;
+
+type Result<T> = std::result::Result<T, LoadError>;
+
+pub const PREDICATES: &[&str] = &[
+    "eq", "ne", "lt", "le", "gt", "ge", "contains", "one_of", "matches", "exists", "absent",
+    "type", "length", "every",
+];
+const HEADER_CHECKS: &[&str] = &["eq", "contains", "matches", "present", "absent"];
+const CAPTURE_SOURCES: &[&str] = &["jsonpath", "header", "regex", "status", "cookie", "body"];
+
+struct Cx<'a> {
+    file: &'a Arc<str>,
+    index: &'a PositionIndex,
+}
+
+/// A path in the document under construction, built by appending keys and
+/// indexes as the converter descends.
+#[derive(Clone, Default)]
+struct P(Vec<Seg>);
+
+impl P {
+    fn k(&self, key: &str) -> P {
+        let mut v = self.0.clone();
+        v.push(Seg::Key(key.to_string()));
+        P(v)
+    }
+    fn i(&self, index: usize) -> P {
+        let mut v = self.0.clone();
+        v.push(Seg::Index(index));
+        P(v)
+    }
+    /// How a user would name this place: `requests[2].expect.json`.
+    fn describe(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.0 {
+            match seg {
+                Seg::Key(k) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+                Seg::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    }
+}
+
+impl Cx<'_> {
+    fn pos(&self, path: &P) -> Pos {
+        let at = self.index.find(&path.0);
+        Pos {
+            file: self.file.clone(),
+            line: at.line,
+            col: at.col,
+        }
+    }
+
+    fn err(&self, path: &P, message: impl Into<String>) -> LoadError {
+        LoadError::invalid(self.pos(path), message)
+    }
+
+    fn text(&self, path: &P, src: &str) -> Text {
+        Text {
+            src: src.to_string(),
+            at: self.pos(path),
+        }
+    }
+
+    fn data(&self, path: &P, value: Json) -> Data {
+        Data {
+            value,
+            at: self.pos(path),
+        }
+    }
+
+    /// A scalar that is sent as text (header, query or form value).
+    fn scalar_text(&self, path: &P, value: &Json) -> Result<Text> {
+        let src = match value {
+            Json::String(s) => s.clone(),
+            Json::Number(n) => n.to_string(),
+            Json::Bool(b) => b.to_string(),
+            other => {
+                return Err(self.err(
+                    path,
+                    format!(
+                        "{} must be a string, a number or a boolean, not {}",
+                        path.describe(),
+                        JsonType::of(other)
+                    ),
+                ))
+            }
+        };
+        Ok(self.text(path, &src))
+    }
+
+    fn pairs(&self, path: &P, map: &IndexMap<String, Json>) -> Result<Vec<(String, Text)>> {
+        let mut out = Vec::with_capacity(map.len());
+        for (name, value) in map {
+            let p = path.k(name);
+            match value {
+                // A list repeats the parameter: `ids: [1, 2]` → `ids=1&ids=2`.
+                Json::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        out.push((name.clone(), self.scalar_text(&p.i(i), item)?));
+                    }
+                }
+                _ => out.push((name.clone(), self.scalar_text(&p, value)?)),
+            }
+        }
+        Ok(out)
+    }
+
+    fn regex(&self, path: &P, pattern: &str) -> Result<Regex> {
+        Regex::new(pattern).map_err(|e| self.err(path, format!("invalid regex `{pattern}`: {e}")))
+    }
+
+    fn jsonpath(&self, path: &P, src: &str) -> Result<JsonPath> {
+        JsonPath::parse(src).map_err(|e| self.err(path, format!("invalid JSONPath `{src}`: {e}")))
+    }
+
+    fn duration(&self, path: &P, value: &Json) -> Result<Duration> {
+        parse_duration(value).ok_or_else(|| {
+            self.err(
+                path,
+                format!(
+                    "{}: expected a duration such as `500ms`, `2s` or `1m` (a bare number is milliseconds), got {value}",
+                    path.describe()
+                ),
+            )
+        })
+    }
+}
+
+pub fn parse_duration(value: &Json) -> Option<Duration> {
+    match value {
+        Json::Number(n) => n
+            .as_f64()
+            .filter(|v| *v >= 0.0)
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+        Json::String(s) => {
+            let s = s.trim();
+            let (num, scale) = if let Some(v) = s.strip_suffix("ms") {
+                (v, 0.001)
+            } else if let Some(v) = s.strip_suffix('s') {
+                (v, 1.0)
+            } else if let Some(v) = s.strip_suffix('m') {
+                (v, 60.0)
+            } else {
+                (s, 0.001)
+            };
+            let v: f64 = num.trim().parse().ok()?;
+            (v >= 0.0).then(|| Duration::from_secs_f64(v * scale))
+        }
+        _ => None,
+    }
+}
+
+fn expected_one_of(list: &[&str]) -> String {
+    list.iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn collection(
+    raw: RawCollection,
+    file: &Arc<str>,
+    index: &PositionIndex,
+) -> Result<Collection> {
+    let cx = Cx { file, index };
+    let root = P::default();
+
+    let name = match raw.name {
+        Some(n) if !n.trim().is_empty() => n,
+        _ => std::path::Path::new(&**file)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "collection".into()),
+    };
+
+    let mut environments = IndexMap::new();
+    for (env_name, vars) in &raw.environments {
+        let p = root.k("environments").k(env_name);
+        let vars = vars
+            .iter()
+            .map(|(k, v)| (k.clone(), cx.data(&p.k(k), v.clone())))
+            .collect();
+        environments.insert(env_name.clone(), vars);
+    }
+    if let Some(default) = &raw.default_env {
+        if !environments.contains_key(default) {
+            return Err(cx.err(
+                &root.k("default_env"),
+                format!(
+                    "default_env `{default}` is not one of the environments: {}",
+                    expected_one_of(&environments.keys().map(String::as_str).collect::<Vec<_>>())
+                ),
+            ));
+        }
+    }
+    let vars = raw
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), cx.data(&root.k("vars").k(k), v.clone())))
+        .collect();
+
+    let dp = root.k("defaults");
+    let defaults = Defaults {
+        base_url: raw
+            .defaults
+            .base_url
+            .as_deref()
+            .map(|u| cx.text(&dp.k("base_url"), u)),
+        headers: cx.pairs(&dp.k("headers"), &raw.defaults.headers)?,
+        query: cx.pairs(&dp.k("query"), &raw.defaults.query)?,
+        timeout: raw
+            .defaults
+            .timeout
+            .as_ref()
+            .map(|t| cx.duration(&dp.k("timeout"), t))
+            .transpose()?,
+    };
+
+    if raw.requests.is_empty() {
+        return Err(cx.err(
+            &root.k("requests"),
+            "`requests` is empty: a collection needs at least one request",
+        ));
+    }
+    let mut requests = Vec::with_capacity(raw.requests.len());
+    let mut seen: HashMap<String, Pos> = HashMap::new();
+    for (i, r) in raw.requests.into_iter().enumerate() {
+        let p = root.k("requests").i(i);
+        let request = request(&cx, &p, r)?;
+        if let Some(first) = seen.get(&request.name) {
+            return Err(LoadError::invalid(
+                request.at.clone(),
+                format!(
+                    "two requests are named `{}` (the first at line {}): test names must be unique",
+                    request.name, first.line
+                ),
+            ));
+        }
+        seen.insert(request.name.clone(), request.at.clone());
+        requests.push(request);
+    }
+
+    Ok(Collection {
+        name,
+        file: file.clone(),
+        default_env: raw.default_env,
+        environments,
+        vars,
+        defaults,
+        requests,
+    })
+}
+
+fn request(cx: &Cx, p: &P, r: RawRequest) -> Result<Request> {
+    if r.name.trim().is_empty() {
+        return Err(cx.err(&p.k("name"), "a request needs a non-empty `name`"));
+    }
+    let method_src = r.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    let method = reqwest::Method::from_bytes(method_src.as_bytes()).map_err(|_| {
+        cx.err(
+            &p.k("method"),
+            format!("`{method_src}` is not an HTTP method"),
+        )
+    })?;
+
+    let bodies: Vec<&str> = [
+        ("json", r.json.is_some()),
+        ("form", r.form.is_some()),
+        ("multipart", r.multipart.is_some()),
+        ("body", r.body.is_some()),
+    ]
+    .iter()
+    .filter(|(_, set)| *set)
+    .map(|(k, _)| *k)
+    .collect();
+    if bodies.len() > 1 {
+        return Err(cx.err(
+            &p.k(bodies[1]),
+            format!(
+                "a request has one body: `{}` and `{}` are both set",
+                bodies[0], bodies[1]
+            ),
+        ));
+    }
+    let body = if let Some(json) = r.json {
+        Some(Body::Json(cx.data(&p.k("json"), json)))
+    } else if let Some(form) = &r.form {
+        Some(Body::Form(cx.pairs(&p.k("form"), form)?))
+    } else if let Some(parts) = &r.multipart {
+        Some(Body::Multipart(multipart(cx, &p.k("multipart"), parts)?))
+    } else {
+        r.body
+            .as_deref()
+            .map(|b| Body::Raw(cx.text(&p.k("body"), b)))
+    };
+
+    let ignore = match &r.ignore {
+        None | Some(Json::Bool(false)) => None,
+        Some(Json::Bool(true)) => Some(String::new()),
+        Some(Json::String(reason)) => Some(reason.clone()),
+        Some(other) => {
+            return Err(cx.err(
+                &p.k("ignore"),
+                format!("`ignore` takes true, false or a reason, not {other}"),
+            ))
+        }
+    };
+
+    Ok(Request {
+        at: cx.pos(p),
+        name: r.name,
+        method,
+        url: cx.text(&p.k("url"), &r.url),
+        query: cx.pairs(&p.k("query"), &r.query)?,
+        headers: cx.pairs(&p.k("headers"), &r.headers)?,
+        body,
+        timeout: r
+            .timeout
+            .as_ref()
+            .map(|t| cx.duration(&p.k("timeout"), t))
+            .transpose()?,
+        ignore,
+        expect: expect(cx, &p.k("expect"), r.expect)?,
+        captures: captures(cx, &p.k("capture"), &r.capture)?,
+    })
+}
+
+fn multipart(cx: &Cx, p: &P, parts: &IndexMap<String, Json>) -> Result<Vec<Part>> {
+    let mut out = Vec::new();
+    for (name, value) in parts {
+        let pp = p.k(name);
+        let kind = match value {
+            Json::Object(map) => {
+                for key in map.keys() {
+                    if !["file", "filename", "content_type"].contains(&key.as_str()) {
+                        return Err(cx.err(
+                            &pp.k(key),
+                            format!(
+                                "unknown key `{key}` in a multipart file part; expected one of {}",
+                                expected_one_of(&["file", "filename", "content_type"])
+                            ),
+                        ));
+                    }
+                }
+                let path = match map.get("file") {
+                    Some(Json::String(f)) => cx.text(&pp.k("file"), f),
+                    _ => return Err(cx.err(&pp, "a multipart file part needs `file: PATH`")),
+                };
+                let opt = |k: &str| map.get(k).and_then(Json::as_str).map(str::to_string);
+                PartKind::File {
+                    path,
+                    filename: opt("filename"),
+                    content_type: opt("content_type"),
+                }
+            }
+            _ => PartKind::Text(cx.scalar_text(&pp, value)?),
+        };
+        out.push(Part {
+            name: name.clone(),
+            kind,
+        });
+    }
+    Ok(out)
+}
+
+fn expect(cx: &Cx, p: &P, raw: RawExpect) -> Result<Expect> {
+    let status = raw
+        .status
+        .as_ref()
+        .map(|s| status(cx, &p.k("status"), s))
+        .transpose()?;
+    let mut headers = Vec::new();
+    for (name, value) in &raw.headers {
+        headers.push(header_expect(cx, &p.k("headers").k(name), name, value)?);
+    }
+    let max_duration = match &raw.max_duration {
+        Some(d) => {
+            let dp = p.k("max_duration");
+            Some((cx.duration(&dp, d)?, cx.pos(&dp)))
+        }
+        None => None,
+    };
+    let mut json = Vec::new();
+    for (path_src, value) in &raw.json {
+        let jp = p.k("json").k(path_src);
+        json.push(JsonAssert {
+            path: cx.jsonpath(&jp, path_src)?,
+            at: cx.pos(&jp),
+            predicates: predicates(cx, &jp, value)?,
+        });
+    }
+    let body = raw
+        .body
+        .map(|b| body_expect(cx, &p.k("body"), b))
+        .transpose()?;
+    Ok(Expect {
+        status,
+        headers,
+        max_duration,
+        json,
+        body,
+    })
+}
+
+fn status(cx: &Cx, p: &P, value: &Json) -> Result<StatusExpect> {
+    let one = |v: &Json, at: &P| -> Result<StatusPattern> {
+        let bad = || {
+            cx.err(
+                at,
+                format!("a status is a code such as 200 or a class such as `2xx`, not {v}"),
+            )
+        };
+        match v {
+            Json::Number(n) => {
+                let code = n
+                    .as_u64()
+                    .filter(|c| (100..=599).contains(c))
+                    .ok_or_else(bad)?;
+                Ok(StatusPattern::Code(code as u16))
+            }
+            Json::String(s) => {
+                let s = s.trim().to_ascii_lowercase();
+                if let Some(class) = s.strip_suffix("xx") {
+                    match class.parse::<u16>() {
+                        Ok(c) if (1..=5).contains(&c) => Ok(StatusPattern::Class(c)),
+                        _ => Err(bad()),
+                    }
+                } else {
+                    match s.parse::<u16>() {
+                        Ok(c) if (100..=599).contains(&c) => Ok(StatusPattern::Code(c)),
+                        _ => Err(bad()),
+                    }
+                }
+            }
+            _ => Err(bad()),
+        }
+    };
+    let allowed = match value {
+        Json::Array(items) if !items.is_empty() => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| one(v, &p.i(i)))
+            .collect::<Result<_>>()?,
+        other => vec![one(other, p)?],
+    };
+    Ok(StatusExpect {
+        allowed,
+        at: cx.pos(p),
+    })
+}
+
+fn header_expect(cx: &Cx, p: &P, name: &str, value: &Json) -> Result<HeaderExpect> {
+    let mut checks = Vec::new();
+    match value {
+        Json::Object(map) => {
+            for (op, arg) in map {
+                let ap = p.k(op);
+                let check = match op.as_str() {
+                    "eq" => HeaderCheck::Equals(cx.scalar_text(&ap, arg)?),
+                    "contains" => HeaderCheck::Contains(cx.scalar_text(&ap, arg)?),
+                    "matches" => match arg {
+                        Json::String(re) => HeaderCheck::Matches(cx.regex(&ap, re)?),
+                        _ => return Err(cx.err(&ap, "`matches` takes a regex string")),
+                    },
+                    "present" | "absent" => match arg {
+                        Json::Bool(b) => {
+                            HeaderCheck::Present(if op == "present" { *b } else { !*b })
+                        }
+                        _ => return Err(cx.err(&ap, format!("`{op}` takes true or false"))),
+                    },
+                    _ => return Err(cx.err(
+                        &ap,
+                        format!(
+                            "unknown header check `{op}` for header `{name}`; expected one of {}",
+                            expected_one_of(HEADER_CHECKS)
+                        ),
+                    )),
+                };
+                checks.push(check);
+            }
+        }
+        _ => checks.push(HeaderCheck::Equals(cx.scalar_text(p, value)?)),
+    }
+    Ok(HeaderExpect {
+        name: name.to_string(),
+        at: cx.pos(p),
+        checks,
+    })
+}
+
+/// A mapping is always a set of predicates (so that a typo is an error, not
+/// an object compared for equality); any other value is compared with `eq`.
+fn predicates(cx: &Cx, p: &P, value: &Json) -> Result<Vec<Predicate>> {
+    let Json::Object(map) = value else {
+        return Ok(vec![Predicate::Eq(cx.data(p, value.clone()))]);
+    };
+    if map.is_empty() {
+        return Err(cx.err(
+            p,
+            format!(
+                "an empty mapping asserts nothing; use one of {} (compare with an object using `eq: {{..}}`)",
+                expected_one_of(PREDICATES)
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    for (op, arg) in map {
+        let ap = p.k(op);
+        let data = || cx.data(&ap, arg.clone());
+        let pred = match op.as_str() {
+            "eq" => Predicate::Eq(data()),
+            "ne" => Predicate::Ne(data()),
+            "lt" => Predicate::Lt(data()),
+            "le" => Predicate::Le(data()),
+            "gt" => Predicate::Gt(data()),
+            "ge" => Predicate::Ge(data()),
+            "contains" => Predicate::Contains(data()),
+            "one_of" => match arg {
+                Json::Array(_) => Predicate::OneOf(data()),
+                _ => return Err(cx.err(&ap, "`one_of` takes a list of values")),
+            },
+            "matches" => match arg {
+                Json::String(re) => Predicate::Matches(cx.regex(&ap, re)?),
+                _ => return Err(cx.err(&ap, "`matches` takes a regex string")),
+            },
+            "exists" | "absent" => match arg {
+                Json::Bool(b) => Predicate::Exists(if op == "exists" { *b } else { !*b }),
+                _ => return Err(cx.err(&ap, format!("`{op}` takes true or false"))),
+            },
+            "type" => match arg.as_str().and_then(JsonType::parse) {
+                Some(t) => Predicate::Type(t),
+                None => {
+                    return Err(cx.err(
+                        &ap,
+                        format!("unknown type {arg}; expected one of {}", expected_one_of(JsonType::NAMES)),
+                    ))
+                }
+            },
+            "length" => Predicate::Length(predicates(cx, &ap, arg)?),
+            "every" => Predicate::Every(predicates(cx, &ap, arg)?),
+            _ => {
+                return Err(cx.err(
+                    &ap,
+                    format!(
+                        "unknown predicate `{op}`; expected one of {} (compare with an object using `eq: {{..}}`)",
+                        expected_one_of(PREDICATES)
+                    ),
+                ))
+            }
+        };
+        out.push(pred);
+    }
+    Ok(out)
+}
+
+fn body_expect(cx: &Cx, p: &P, raw: RawBodyExpect) -> Result<BodyExpect> {
+    if raw.ignore.len() > 0 && raw.json.is_none() {
+        return Err(cx.err(
+            &p.k("ignore"),
+            "`ignore` lists paths left out of `json`; set `json` too",
+        ));
+    }
+    Ok(BodyExpect {
+        at: cx.pos(p),
+        json: raw.json.map(|j| cx.data(&p.k("json"), j)),
+        ignore: raw
+            .ignore
+            .iter()
+            .enumerate()
+            .map(|(i, src)| cx.jsonpath(&p.k("ignore").i(i), src))
+            .collect::<Result<_>>()?,
+        equals: raw.equals.as_deref().map(|s| cx.text(&p.k("equals"), s)),
+        contains: raw
+            .contains
+            .map(OneOrMany::into_vec)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| cx.text(&p.k("contains"), s))
+            .collect(),
+        matches: raw
+            .matches
+            .as_deref()
+            .map(|re| cx.regex(&p.k("matches"), re))
+            .transpose()?,
+    })
+}
+
+fn captures(cx: &Cx, p: &P, raw: &IndexMap<String, Json>) -> Result<Vec<Capture>> {
+    let mut out = Vec::new();
+    for (var, spec) in raw {
+        let cp = p.k(var);
+        if !is_identifier(var) {
+            return Err(cx.err(
+                &cp,
+                format!("`{var}` cannot be a variable name: use letters, digits and `_`, not starting with a digit"),
+            ));
+        }
+        let source = match spec {
+            Json::String(path) if path.starts_with('$') => CaptureSource::JsonPath(cx.jsonpath(&cp, path)?),
+            Json::Object(map) => capture_source(cx, &cp, map)?,
+            other => {
+                return Err(cx.err(
+                    &cp,
+                    format!(
+                        "capture `{var}`: expected a JSONPath starting with `$`, or a mapping with one of {}; got {other}",
+                        expected_one_of(CAPTURE_SOURCES)
+                    ),
+                ))
+            }
+        };
+        out.push(Capture {
+            var: var.clone(),
+            at: cx.pos(&cp),
+            source,
+        });
+    }
+    Ok(out)
+}
+
+fn capture_source(cx: &Cx, p: &P, map: &serde_json::Map<String, Json>) -> Result<CaptureSource> {
+    let sources: Vec<&String> = map
+        .keys()
+        .filter(|k| CAPTURE_SOURCES.contains(&k.as_str()))
+        .collect();
+    for key in map.keys() {
+        if !CAPTURE_SOURCES.contains(&key.as_str()) && key != "group" {
+            return Err(cx.err(
+                &p.k(key),
+                format!(
+                    "unknown key `{key}` in a capture; expected one of {}, or `group` with `regex`",
+                    expected_one_of(CAPTURE_SOURCES)
+                ),
+            ));
+        }
+    }
+    let [source] = sources.as_slice() else {
+        return Err(cx.err(
+            p,
+            format!(
+                "a capture takes exactly one of {}",
+                expected_one_of(CAPTURE_SOURCES)
+            ),
+        ));
+    };
+    if map.contains_key("group") && source.as_str() != "regex" {
+        return Err(cx.err(&p.k("group"), "`group` goes with `regex`"));
+    }
+    let sp = p.k(source);
+    let arg = &map[source.as_str()];
+    let string_arg = || {
+        arg.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| cx.err(&sp, format!("`{source}` takes a string")))
+    };
+    let flag = || match arg {
+        Json::Bool(true) => Ok(()),
+        _ => Err(cx.err(&sp, format!("write `{source}: true`"))),
+    };
+    Ok(match source.as_str() {
+        "jsonpath" => CaptureSource::JsonPath(cx.jsonpath(&sp, &string_arg()?)?),
+        "header" => CaptureSource::Header(string_arg()?),
+        "cookie" => CaptureSource::Cookie(string_arg()?),
+        "status" => {
+            flag()?;
+            CaptureSource::Status
+        }
+        "body" => {
+            flag()?;
+            CaptureSource::Body
+        }
+        "regex" => {
+            let regex = cx.regex(&sp, &string_arg()?)?;
+            let gp = p.k("group");
+            let group = match map.get("group") {
+                None => RegexGroup::Index(if regex.captures_len() > 1 { 1 } else { 0 }),
+                Some(Json::Number(n)) => {
+                    let i = n.as_u64().unwrap_or(u64::MAX) as usize;
+                    if i >= regex.captures_len() {
+                        return Err(cx.err(
+                            &gp,
+                            format!(
+                                "the regex has {} group(s); group {i} does not exist",
+                                regex.captures_len() - 1
+                            ),
+                        ));
+                    }
+                    RegexGroup::Index(i)
+                }
+                Some(Json::String(name)) => {
+                    if !regex.capture_names().flatten().any(|n| n == name) {
+                        return Err(cx.err(&gp, format!("the regex has no group named `{name}`")));
+                    }
+                    RegexGroup::Name(name.clone())
+                }
+                Some(other) => {
+                    return Err(cx.err(
+                        &gp,
+                        format!("`group` takes a number or a name, not {other}"),
+                    ))
+                }
+            };
+            CaptureSource::Regex { regex, group }
+        }
+        _ => unreachable!("filtered to CAPTURE_SOURCES above"),
+    })
+}
+
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_units_and_bare_milliseconds() {
+        assert_eq!(
+            parse_duration(&Json::from("250ms")),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_duration(&Json::from("2s")),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            parse_duration(&Json::from("1.5s")),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_duration(&Json::from("1m")),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_duration(&Json::from(300)),
+            Some(Duration::from_millis(300))
+        );
+        assert_eq!(parse_duration(&Json::from("soon")), None);
+        assert_eq!(parse_duration(&Json::from(-1)), None);
+    }
+}

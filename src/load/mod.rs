@@ -1,0 +1,136 @@
+//! Load stage: YAML text → typed [`Collection`], every node with its
+//! file:line. This is the only module that knows about the YAML library.
+//! JSONPaths and regexes are compiled here so that a bad one is reported
+//! before anything runs.
+
+mod convert;
+pub mod model;
+mod positions;
+mod raw;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+
+pub use model::*;
+pub use positions::{LineCol, PositionIndex, Seg};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{at}: {message}")]
+    Invalid { at: Pos, message: String },
+    #[error("{0}: no collection files (*.yaml, *.yml) in this folder")]
+    NoCollections(String),
+}
+
+impl LoadError {
+    pub(crate) fn invalid(at: Pos, message: impl Into<String>) -> Self {
+        LoadError::Invalid {
+            at,
+            message: message.into(),
+        }
+    }
+}
+
+/// Loads one collection from its text; `file` is the name used in messages.
+pub fn load_str(file: &str, text: &str) -> Result<Collection, LoadError> {
+    let file: Arc<str> = Arc::from(file);
+    let raw: raw::RawCollection = parse_yaml(&file, text)?;
+    let index = PositionIndex::build(text);
+    convert::collection(raw, &file, &index)
+}
+
+pub fn load_file(path: &Path) -> Result<Collection, LoadError> {
+    let text = read(path)?;
+    load_str(&path.display().to_string(), &text)
+}
+
+/// Loads every collection named: files as given, folders searched
+/// recursively for `*.yaml` and `*.yml`, in name order.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Collection>, LoadError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let before = files.len();
+            collect_yaml_files(path, &mut files)?;
+            if files.len() == before {
+                return Err(LoadError::NoCollections(path.display().to_string()));
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files.iter().map(|f| load_file(f)).collect()
+}
+
+/// Variables from a `--vars-file`: a YAML (or JSON) mapping of names to values.
+pub fn load_vars_file(path: &Path) -> Result<IndexMap<String, Json>, LoadError> {
+    let text = read(path)?;
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    parse_yaml(&file, &text)
+}
+
+fn read(path: &Path) -> Result<String, LoadError> {
+    std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn collect_yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let io_err = |source| LoadError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io_err)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io_err)?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect_yaml_files(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Arc<str>, text: &str) -> Result<T, LoadError> {
+    serde_yaml::from_str(text).map_err(|e| {
+        let (line, col) = e
+            .location()
+            .map(|l| (l.line() as u32, l.column() as u32))
+            .unwrap_or((1, 1));
+        let full = e.to_string();
+        // serde_yaml appends the location to its message; we print it in front.
+        let message = match full.rfind(" at line ") {
+            Some(i) => full[..i].to_string(),
+            None => full,
+        };
+        LoadError::invalid(
+            Pos {
+                file: file.clone(),
+                line,
+                col,
+            },
+            message,
+        )
+    })
+}

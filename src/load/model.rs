@@ -1,0 +1,310 @@
+//! The typed collection the rest of reqtest works on. Every node that can be
+//! wrong at run time carries the place in the user's YAML it came from.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
+use regex::Regex;
+use serde_json::Value as Json;
+
+/// A place in a collection file: `collections/cells.yaml:12:7`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pos {
+    pub file: Arc<str>,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+/// A string as the user wrote it; it may hold a template.
+#[derive(Debug, Clone)]
+pub struct Text {
+    pub src: String,
+    pub at: Pos,
+}
+
+/// A structured value (JSON body, expected value, variable); every string
+/// inside it may hold a template.
+#[derive(Debug, Clone)]
+pub struct Data {
+    pub value: Json,
+    pub at: Pos,
+}
+
+#[derive(Debug, Clone)]
+pub struct Collection {
+    pub name: String,
+    pub file: Arc<str>,
+    pub default_env: Option<String>,
+    pub environments: IndexMap<String, IndexMap<String, Data>>,
+    pub vars: IndexMap<String, Data>,
+    pub defaults: Defaults,
+    pub requests: Vec<Request>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub base_url: Option<Text>,
+    pub headers: Vec<(String, Text)>,
+    pub query: Vec<(String, Text)>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub name: String,
+    pub at: Pos,
+    pub method: reqwest::Method,
+    pub url: Text,
+    pub query: Vec<(String, Text)>,
+    pub headers: Vec<(String, Text)>,
+    pub body: Option<Body>,
+    pub timeout: Option<Duration>,
+    /// `Some(reason)` when the request is marked `ignore`.
+    pub ignore: Option<String>,
+    pub expect: Expect,
+    pub captures: Vec<Capture>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    Json(Data),
+    Form(Vec<(String, Text)>),
+    Multipart(Vec<Part>),
+    Raw(Text),
+}
+
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub name: String,
+    pub kind: PartKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum PartKind {
+    Text(Text),
+    File {
+        path: Text,
+        filename: Option<String>,
+        content_type: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    pub status: Option<StatusExpect>,
+    pub headers: Vec<HeaderExpect>,
+    pub max_duration: Option<(Duration, Pos)>,
+    pub json: Vec<JsonAssert>,
+    pub body: Option<BodyExpect>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusExpect {
+    pub allowed: Vec<StatusPattern>,
+    pub at: Pos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPattern {
+    Code(u16),
+    /// `2xx` is `Class(2)`.
+    Class(u16),
+}
+
+impl StatusPattern {
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusPattern::Code(c) => c == status,
+            StatusPattern::Class(c) => status / 100 == c,
+        }
+    }
+}
+
+impl fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusPattern::Code(c) => write!(f, "{c}"),
+            StatusPattern::Class(c) => write!(f, "{c}xx"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HeaderExpect {
+    pub name: String,
+    pub at: Pos,
+    pub checks: Vec<HeaderCheck>,
+}
+
+#[derive(Debug, Clone)]
+pub enum HeaderCheck {
+    Equals(Text),
+    Contains(Text),
+    Matches(Regex),
+    Present(bool),
+}
+
+#[derive(Debug, Clone)]
+pub struct JsonAssert {
+    pub path: JsonPath,
+    pub at: Pos,
+    pub predicates: Vec<Predicate>,
+}
+
+/// A compiled JSONPath. A singular path (`$.a.b[0]`) yields one value or
+/// none; any other path (wildcards, slices, filters, `..`) yields the list of
+/// everything it matched.
+#[derive(Debug, Clone)]
+pub struct JsonPath {
+    pub src: String,
+    pub query: JpQuery,
+    pub singular: bool,
+}
+
+impl JsonPath {
+    pub fn parse(src: &str) -> Result<Self, String> {
+        let query = jsonpath_rust::parser::parse_json_path(src).map_err(|e| e.to_string())?;
+        let singular = query.segments.iter().all(|s| {
+            matches!(
+                s,
+                Segment::Selector(Selector::Name(_)) | Segment::Selector(Selector::Index(_))
+            )
+        });
+        Ok(JsonPath {
+            src: src.to_string(),
+            query,
+            singular,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Predicate {
+    Eq(Data),
+    Ne(Data),
+    Lt(Data),
+    Le(Data),
+    Gt(Data),
+    Ge(Data),
+    Contains(Data),
+    OneOf(Data),
+    Matches(Regex),
+    Exists(bool),
+    Type(JsonType),
+    Length(Vec<Predicate>),
+    Every(Vec<Predicate>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Array,
+    Object,
+    Null,
+}
+
+impl JsonType {
+    pub const NAMES: &'static [&'static str] = &[
+        "string", "number", "integer", "boolean", "array", "object", "null",
+    ];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "string" => JsonType::String,
+            "number" => JsonType::Number,
+            "integer" => JsonType::Integer,
+            "boolean" | "bool" => JsonType::Boolean,
+            "array" | "list" => JsonType::Array,
+            "object" => JsonType::Object,
+            "null" => JsonType::Null,
+            _ => return None,
+        })
+    }
+
+    pub fn of(value: &Json) -> JsonType {
+        match value {
+            Json::Null => JsonType::Null,
+            Json::Bool(_) => JsonType::Boolean,
+            Json::Number(n) if n.is_i64() || n.is_u64() => JsonType::Integer,
+            Json::Number(_) => JsonType::Number,
+            Json::String(_) => JsonType::String,
+            Json::Array(_) => JsonType::Array,
+            Json::Object(_) => JsonType::Object,
+        }
+    }
+
+    pub fn accepts(self, value: &Json) -> bool {
+        let actual = JsonType::of(value);
+        actual == self || (self == JsonType::Number && actual == JsonType::Integer)
+    }
+}
+
+impl fmt::Display for JsonType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            JsonType::String => "string",
+            JsonType::Number => "number",
+            JsonType::Integer => "integer",
+            JsonType::Boolean => "boolean",
+            JsonType::Array => "array",
+            JsonType::Object => "object",
+            JsonType::Null => "null",
+        };
+        f.write_str(name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BodyExpect {
+    pub at: Pos,
+    pub json: Option<Data>,
+    pub ignore: Vec<JsonPath>,
+    pub equals: Option<Text>,
+    pub contains: Vec<Text>,
+    pub matches: Option<Regex>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub var: String,
+    pub at: Pos,
+    pub source: CaptureSource,
+}
+
+#[derive(Debug, Clone)]
+pub enum CaptureSource {
+    JsonPath(JsonPath),
+    Header(String),
+    Regex { regex: Regex, group: RegexGroup },
+    Status,
+    Cookie(String),
+    Body,
+}
+
+#[derive(Debug, Clone)]
+pub enum RegexGroup {
+    Index(usize),
+    Name(String),
+}
+
+/// A duration the way users write them in collections: `250ms`, `1.5s`.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 1000.0 {
+        format!("{}ms", (ms * 10.0).round() / 10.0)
+    } else {
+        format!("{}s", (ms / 10.0).round() / 100.0)
+    }
+}

@@ -1,0 +1,209 @@
+//! Report stage: every request becomes a libtest-mimic trial named
+//! `<collection>::<request>`, so `cargo test` filters, `--list`, `--exact`,
+//! `--ignored` and `--test-threads` work as users know them.
+//!
+//! The runner works on its own thread and hands each outcome to the trial
+//! waiting for it; trials only wait and print.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
+use serde_json::Value as Json;
+
+use crate::load::{self, LoadError};
+use crate::resolve::{self, Options, Plan, ResolveError};
+use crate::run::{self, Event, Outcome, Selection};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    #[error("{0}")]
+    Resolve(#[from] ResolveError),
+    #[error(
+        "two collections are named `{name}` ({first} and {second}); give one a different `name`"
+    )]
+    DuplicateCollection {
+        name: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// The collections to run and how; what `reqtest run`, `reqtest demo` and a
+/// user's `tests/api.rs` all build.
+#[derive(Debug, Clone, Default)]
+pub struct Suite {
+    paths: Vec<PathBuf>,
+    options: Options,
+}
+
+impl Suite {
+    pub fn new<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> Self {
+        Suite {
+            paths: paths.into_iter().map(Into::into).collect(),
+            options: Options::default(),
+        }
+    }
+
+    /// The environment to run in (`--env`).
+    pub fn env(mut self, name: impl Into<String>) -> Self {
+        self.options.env = Some(name.into());
+        self
+    }
+
+    /// A variable that overrides the environment and the collection (`--var`).
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<Json>) -> Self {
+        self.options.vars.insert(name.into(), value.into());
+        self
+    }
+
+    pub fn vars(mut self, vars: IndexMap<String, Json>) -> Self {
+        self.options.vars.extend(vars);
+        self
+    }
+
+    /// Reads `REQTEST_ENV` and `REQTEST_VARS_FILE`, the ways to choose an
+    /// environment and variables under `cargo test`, whose arguments belong
+    /// to the test harness.
+    pub fn from_env_vars(mut self) -> Result<Self, SuiteError> {
+        if let Ok(env) = std::env::var("REQTEST_ENV") {
+            self.options.env = Some(env);
+        }
+        if let Ok(file) = std::env::var("REQTEST_VARS_FILE") {
+            let vars = load::load_vars_file(std::path::Path::new(&file))?;
+            for (k, v) in vars {
+                self.options.vars.entry(k).or_insert(v);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Loads and resolves everything; no request is sent.
+    pub fn plan(&self) -> Result<Plan, SuiteError> {
+        let collections = load::load_paths(&self.paths)?;
+        let mut seen: IndexMap<&str, &str> = IndexMap::new();
+        for c in &collections {
+            if let Some(first) = seen.insert(&c.name, &c.file) {
+                return Err(SuiteError::DuplicateCollection {
+                    name: c.name.clone(),
+                    first: first.to_string(),
+                    second: c.file.to_string(),
+                });
+            }
+        }
+        Ok(resolve::resolve(collections, &self.options)?)
+    }
+
+    /// Runs the suite and prints as libtest does.
+    pub fn run(&self, args: &Arguments) -> Result<Conclusion, SuiteError> {
+        Ok(run_plan(self.plan()?, args))
+    }
+
+    /// For `harness = false` test targets: arguments from the command line,
+    /// environment from `REQTEST_ENV`; exits 0, 1 (a test failed) or 2
+    /// (bad input).
+    pub fn main(self) -> ! {
+        let args = Arguments::from_args();
+        let result = self.from_env_vars().and_then(|s| s.run(&args));
+        std::process::exit(exit_code(result))
+    }
+}
+
+/// The exit code for a finished run: 0 passed, 1 a test failed, 2 bad input.
+pub fn exit_code(result: Result<Conclusion, SuiteError>) -> i32 {
+    match result {
+        Ok(c) if c.has_failed() => 1,
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+/// Runs the collections in `paths` as tests: the one-line `main` of a
+/// `harness = false` test target.
+pub fn test_main<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> ! {
+    Suite::new(paths).main()
+}
+
+pub fn test_name(plan: &Plan, ci: usize, ri: usize) -> String {
+    let c = &plan.collections[ci].collection;
+    format!("{}::{}", c.name, c.requests[ri].name)
+}
+
+pub fn run_plan(plan: Plan, args: &Arguments) -> Conclusion {
+    let plan = Arc::new(plan);
+    let mut trials = Vec::new();
+    let mut senders: Vec<Vec<Option<mpsc::Sender<Outcome>>>> = Vec::new();
+    let mut reported: Vec<Vec<bool>> = Vec::new();
+
+    for (ci, pc) in plan.collections.iter().enumerate() {
+        let mut col_senders = Vec::new();
+        let mut col_reported = Vec::new();
+        for (ri, request) in pc.collection.requests.iter().enumerate() {
+            let (tx, rx) = mpsc::channel::<Outcome>();
+            let trial = Trial::ignorable_test(test_name(&plan, ci, ri), move || wait_for(rx))
+                .with_ignored_flag(request.ignore.is_some());
+            let runs = !args.is_filtered_out(&trial) && !args.is_ignored(&trial);
+            col_reported.push(runs);
+            col_senders.push(Some(tx));
+            trials.push(trial);
+        }
+        senders.push(col_senders);
+        reported.push(col_reported);
+    }
+
+    if args.list {
+        return libtest_mimic::run(args, trials);
+    }
+
+    let selection = Selection::from_reported(&plan, |ci, ri| reported[ci][ri]);
+    let concurrency = args.test_threads.unwrap_or(plan.collections.len().max(1));
+    let runner_plan = plan.clone();
+    let runner = std::thread::Builder::new()
+        .name("reqtest-runner".into())
+        .spawn(move || {
+            let sink = |e: Event| {
+                if let Some(tx) = &senders[e.collection][e.request] {
+                    // The trial may be gone if libtest stopped early; then
+                    // there is nobody left to tell.
+                    let _ = tx.send(e.outcome);
+                }
+            };
+            run::run(&runner_plan, &selection, concurrency, sink);
+        })
+        .expect("the runner thread starts");
+
+    let conclusion = libtest_mimic::run(args, trials);
+    let _ = runner.join();
+    conclusion
+}
+
+fn wait_for(rx: mpsc::Receiver<Outcome>) -> Result<Completion, Failed> {
+    match rx.recv() {
+        Ok(Outcome::Passed { .. }) => Ok(Completion::Completed),
+        Ok(Outcome::Failed { message }) => Err(message.into()),
+        Ok(Outcome::NotRun {
+            blocked_by,
+            blocker_reported: true,
+            ..
+        }) => Ok(Completion::Ignored {
+            reason: Some(format!("not run: `{blocked_by}` failed")),
+        }),
+        Ok(Outcome::NotRun {
+            blocked_by,
+            at,
+            blocker_message,
+            ..
+        }) => Err(format!(
+            "not run: `{blocked_by}` ({at}), which this request depends on, failed:\n{blocker_message}"
+        )
+        .into()),
+        Err(_) => Err("reqtest's runner stopped before reaching this request".into()),
+    }
+}

@@ -1,0 +1,110 @@
+//! Functions and filters every template can use.
+
+use base64::Engine as _;
+use minijinja::value::Kwargs;
+use minijinja::{Environment, Error, ErrorKind, Value};
+use rand::distr::{Alphanumeric, SampleString};
+use rand::Rng;
+
+/// Global names that templates may use without defining them. The static
+/// check of undefined variables leaves these out.
+pub const GLOBALS: &[&str] = &[
+    "env",
+    "uuid",
+    "timestamp",
+    "timestamp_ms",
+    "now",
+    "random_string",
+    "random_int",
+    "basic_auth",
+    // minijinja's own
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "lipsum",
+    "cycler",
+    "joiner",
+];
+
+pub fn register(env: &mut Environment<'static>) {
+    env.add_function("env", env_var);
+    env.add_function("uuid", || uuid::Uuid::new_v4().to_string());
+    env.add_function("timestamp", || chrono::Utc::now().timestamp());
+    env.add_function("timestamp_ms", || chrono::Utc::now().timestamp_millis());
+    env.add_function("now", now);
+    env.add_function("random_string", random_string);
+    env.add_function("random_int", random_int);
+    env.add_function("basic_auth", basic_auth);
+    env.add_filter("b64encode", b64encode);
+    env.add_filter("b64decode", b64decode);
+}
+
+/// `env("NAME")` fails when NAME is unset; `env("NAME", "fallback")` or
+/// `env("NAME", default="fallback")` does not.
+fn env_var(name: String, fallback: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+    let kw_default: Option<String> = kwargs.get("default")?;
+    kwargs.assert_all_used()?;
+    match std::env::var(&name) {
+        Ok(v) => Ok(v),
+        Err(_) => fallback.or(kw_default).ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("environment variable `{name}` is not set (give a fallback with env(\"{name}\", default=\"...\"))"),
+            )
+        }),
+    }
+}
+
+/// `now()` is RFC 3339 in UTC; `now("%Y-%m-%d")` takes a strftime format.
+fn now(format: Option<String>) -> String {
+    let t = chrono::Utc::now();
+    match format {
+        Some(f) => t.format(&f).to_string(),
+        None => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }
+}
+
+fn random_string(len: Option<usize>) -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), len.unwrap_or(16))
+}
+
+fn random_int(min: i64, max: i64) -> Result<i64, Error> {
+    if min > max {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("random_int({min}, {max}): the first bound is larger than the second"),
+        ));
+    }
+    Ok(rand::rng().random_range(min..=max))
+}
+
+fn basic_auth(user: String, password: String) -> String {
+    let raw = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+fn b64encode(value: Value) -> String {
+    let bytes = match value.as_bytes() {
+        Some(b) => b.to_vec(),
+        None => value.to_string().into_bytes(),
+    };
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn b64decode(value: String) -> Result<String, Error> {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let bytes = engine
+        .decode(value.trim())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(value.trim()))
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("b64decode: {e}")))?;
+    String::from_utf8(bytes).map_err(|_| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            "b64decode: the decoded bytes are not UTF-8",
+        )
+    })
+}

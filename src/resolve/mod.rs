@@ -1,0 +1,302 @@
+//! Resolve stage: picks each collection's environment, computes its starting
+//! variables, compiles every template once and checks, before anything is
+//! sent, that each template only reads variables that will exist when it runs.
+
+mod helpers;
+pub mod templates;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use minijinja::Value;
+use serde_json::Value as Json;
+
+use crate::load::{Body, Collection, HeaderCheck, PartKind, Pos, Predicate, Request};
+pub use templates::{is_template, RenderError, Templates, Vars};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{0}")]
+    Template(#[from] RenderError),
+    #[error("{at}: undefined variable `{name}`{hint}")]
+    Undefined { at: Pos, name: String, hint: String },
+    #[error("{file}: {message}")]
+    Environment { file: String, message: String },
+}
+
+/// What the user chose on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--env NAME`
+    pub env: Option<String>,
+    /// `--vars-file` then `--var`, later ones winning. They override the
+    /// environment and the collection's own `vars`.
+    pub vars: IndexMap<String, Json>,
+}
+
+pub struct Plan {
+    pub templates: Arc<Templates>,
+    pub collections: Vec<PlannedCollection>,
+}
+
+pub struct PlannedCollection {
+    pub collection: Arc<Collection>,
+    pub env: Option<String>,
+    pub vars: Vars,
+    pub requests: Vec<PlannedRequest>,
+}
+
+/// Which collection defaults apply to a request. A default header or query
+/// parameter that reads a captured variable is sent from the first request
+/// after the capture on (a login request then a default `Authorization`).
+#[derive(Debug, Clone, Default)]
+pub struct PlannedRequest {
+    pub default_headers: Vec<usize>,
+    pub default_query: Vec<usize>,
+}
+
+pub fn resolve(collections: Vec<Collection>, options: &Options) -> Result<Plan, ResolveError> {
+    let mut templates = Templates::new();
+    let mut planned = Vec::with_capacity(collections.len());
+    for collection in collections {
+        planned.push(plan_collection(collection, options, &mut templates)?);
+    }
+    Ok(Plan {
+        templates: Arc::new(templates),
+        collections: planned,
+    })
+}
+
+fn choose_env(c: &Collection, options: &Options) -> Result<Option<String>, ResolveError> {
+    let names = || {
+        c.environments
+            .keys()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if let Some(wanted) = &options.env {
+        if c.environments.is_empty() || c.environments.contains_key(wanted) {
+            return Ok(c.environments.contains_key(wanted).then(|| wanted.clone()));
+        }
+        return Err(ResolveError::Environment {
+            file: c.file.to_string(),
+            message: format!(
+                "collection `{}` has no environment `{wanted}`; it has {}",
+                c.name,
+                names()
+            ),
+        });
+    }
+    if let Some(default) = &c.default_env {
+        return Ok(Some(default.clone()));
+    }
+    match c.environments.len() {
+        0 => Ok(None),
+        1 => Ok(c.environments.keys().next().cloned()),
+        _ => Err(ResolveError::Environment {
+            file: c.file.to_string(),
+            message: format!(
+                "collection `{}` has several environments ({}) and no `default_env`: choose one with --env",
+                c.name,
+                names()
+            ),
+        }),
+    }
+}
+
+fn plan_collection(
+    c: Collection,
+    options: &Options,
+    templates: &mut Templates,
+) -> Result<PlannedCollection, ResolveError> {
+    let env = choose_env(&c, options)?;
+
+    // Most specific first: the command line, then the environment, then the
+    // collection's vars, each layer able to read the ones before it.
+    let mut vars = Vars::new();
+    for (k, v) in &options.vars {
+        vars.insert(k.clone(), Value::from_serialize(v));
+    }
+    let env_vars = env.as_ref().map(|e| &c.environments[e]);
+    for layer in env_vars.into_iter().chain(std::iter::once(&c.vars)) {
+        for (name, data) in layer {
+            if vars.contains_key(name) {
+                continue;
+            }
+            let used = templates.compile_data(data)?;
+            check_defined(&used, &vars.keys().cloned().collect(), &data.at, "")?;
+            let value = templates.render_data(data, &Value::from(vars.clone()))?;
+            vars.insert(name.clone(), Value::from_serialize(&value));
+        }
+    }
+
+    let all_captures: BTreeSet<String> = c
+        .requests
+        .iter()
+        .flat_map(|r| r.captures.iter().map(|cap| cap.var.clone()))
+        .collect();
+    let mut known: BTreeSet<String> = vars.keys().cloned().collect();
+
+    if let Some(base) = &c.defaults.base_url {
+        let used = templates.compile_text(base)?;
+        check_defined(&used, &known, &base.at, "")?;
+    }
+    let mut default_vars =
+        |pairs: &[(String, crate::load::Text)]| -> Result<Vec<Vec<String>>, ResolveError> {
+            let everything: BTreeSet<String> = known.union(&all_captures).cloned().collect();
+            pairs
+                .iter()
+                .map(|(_, text)| {
+                    let used = templates.compile_text(text)?;
+                    check_defined(
+                        &used,
+                        &everything,
+                        &text.at,
+                        " (not set by any environment, var or capture)",
+                    )?;
+                    Ok(used)
+                })
+                .collect()
+        };
+    let header_vars = default_vars(&c.defaults.headers)?;
+    let query_vars = default_vars(&c.defaults.query)?;
+
+    let mut requests = Vec::with_capacity(c.requests.len());
+    for request in &c.requests {
+        check_request(request, templates, &known)?;
+        let active = |needs: &Vec<Vec<String>>| -> Vec<usize> {
+            needs
+                .iter()
+                .enumerate()
+                .filter(|(_, used)| used.iter().all(|v| known.contains(v)))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        requests.push(PlannedRequest {
+            default_headers: active(&header_vars),
+            default_query: active(&query_vars),
+        });
+        known.extend(request.captures.iter().map(|cap| cap.var.clone()));
+    }
+
+    Ok(PlannedCollection {
+        collection: Arc::new(c),
+        env,
+        vars,
+        requests,
+    })
+}
+
+fn check_defined(
+    used: &[String],
+    known: &BTreeSet<String>,
+    at: &Pos,
+    why: &str,
+) -> Result<(), ResolveError> {
+    for name in used {
+        if !known.contains(name) {
+            let known_list = if known.is_empty() {
+                "no variables are defined here".to_string()
+            } else {
+                format!(
+                    "defined here: {}",
+                    known
+                        .iter()
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return Err(ResolveError::Undefined {
+                at: at.clone(),
+                name: name.clone(),
+                hint: format!("{why} ({known_list})"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Compiles every template of a request and checks the variables it reads
+/// are known at that point of the collection.
+fn check_request(
+    r: &Request,
+    templates: &mut Templates,
+    known: &BTreeSet<String>,
+) -> Result<(), ResolveError> {
+    let mut text = |t: &crate::load::Text| -> Result<(), ResolveError> {
+        let used = templates.compile_text(t)?;
+        check_defined(&used, known, &t.at, "")
+    };
+    text(&r.url)?;
+    for (_, t) in r.query.iter().chain(&r.headers) {
+        text(t)?;
+    }
+    match &r.body {
+        Some(Body::Form(pairs)) => {
+            for (_, t) in pairs {
+                text(t)?;
+            }
+        }
+        Some(Body::Multipart(parts)) => {
+            for part in parts {
+                match &part.kind {
+                    PartKind::Text(t) => text(t)?,
+                    PartKind::File { path, .. } => text(path)?,
+                }
+            }
+        }
+        Some(Body::Raw(t)) => text(t)?,
+        Some(Body::Json(_)) | None => {}
+    }
+    for h in &r.expect.headers {
+        for check in &h.checks {
+            if let HeaderCheck::Equals(t) | HeaderCheck::Contains(t) = check {
+                text(t)?;
+            }
+        }
+    }
+    if let Some(b) = &r.expect.body {
+        for t in b.equals.iter().chain(&b.contains) {
+            text(t)?;
+        }
+    }
+
+    let mut data = |d: &crate::load::Data| -> Result<(), ResolveError> {
+        let used = templates.compile_data(d)?;
+        check_defined(&used, known, &d.at, "")
+    };
+    if let Some(Body::Json(d)) = &r.body {
+        data(d)?;
+    }
+    if let Some(d) = r.expect.body.as_ref().and_then(|b| b.json.as_ref()) {
+        data(d)?;
+    }
+    for a in &r.expect.json {
+        check_predicates(&a.predicates, &mut data)?;
+    }
+    Ok(())
+}
+
+fn check_predicates(
+    predicates: &[Predicate],
+    data: &mut dyn FnMut(&crate::load::Data) -> Result<(), ResolveError>,
+) -> Result<(), ResolveError> {
+    for p in predicates {
+        match p {
+            Predicate::Eq(d)
+            | Predicate::Ne(d)
+            | Predicate::Lt(d)
+            | Predicate::Le(d)
+            | Predicate::Gt(d)
+            | Predicate::Ge(d)
+            | Predicate::Contains(d)
+            | Predicate::OneOf(d) => data(d)?,
+            Predicate::Length(inner) | Predicate::Every(inner) => check_predicates(inner, data)?,
+            Predicate::Matches(_) | Predicate::Exists(_) | Predicate::Type(_) => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,371 @@
+//! Every template string of a run, compiled once.
+//!
+//! Templates are keyed by their source text, so a thousand requests with the
+//! same URL template share one compiled template. Strings without template
+//! syntax are never compiled and render to themselves.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
+use serde_json::Value as Json;
+
+use super::helpers;
+use crate::load::{Data, Pos, Text};
+
+/// The variables in scope: environment, collection vars, `--var`, captures.
+pub type Vars = BTreeMap<String, Value>;
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{at}: {message}")]
+pub struct RenderError {
+    pub at: Pos,
+    pub message: String,
+}
+
+struct Compiled {
+    name: String,
+    /// Top-level names the template reads, globals left out.
+    vars: Vec<String>,
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+    text: HashMap<String, Compiled>,
+    /// Strings that are one whole `{{ expression }}`: inside structured data
+    /// they keep the expression's type (a number stays a number).
+    typed: HashMap<String, Compiled>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub fn is_template(src: &str) -> bool {
+    src.contains("{{") || src.contains("{%") || src.contains("{#")
+}
+
+/// `{{ expr }}` alone → `expr`.
+fn whole_expression(src: &str) -> Option<&str> {
+    let inner = src.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
+        return None;
+    }
+    let inner = inner
+        .trim_start_matches(['-', '+'])
+        .trim_end_matches(['-', '+']);
+    Some(inner)
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Requests are not HTML: never escape what users put in bodies.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_keep_trailing_newline(true);
+        helpers::register(&mut env);
+        Templates {
+            env,
+            text: HashMap::new(),
+            typed: HashMap::new(),
+        }
+    }
+
+    /// Compiles `text` if needed and returns the variables it reads.
+    pub fn compile_text(&mut self, text: &Text) -> Result<Vec<String>, RenderError> {
+        if !is_template(&text.src) {
+            return Ok(Vec::new());
+        }
+        compile_into(
+            &mut self.env,
+            &mut self.text,
+            &text.src,
+            text.src.clone(),
+            &text.at,
+        )
+    }
+
+    /// Compiles every string inside `data` and returns the variables read.
+    pub fn compile_data(&mut self, data: &Data) -> Result<Vec<String>, RenderError> {
+        let mut vars = Vec::new();
+        self.compile_json(&data.value, &data.at, &mut vars)?;
+        Ok(vars)
+    }
+
+    fn compile_json(
+        &mut self,
+        value: &Json,
+        at: &Pos,
+        vars: &mut Vec<String>,
+    ) -> Result<(), RenderError> {
+        match value {
+            Json::String(s) if is_template(s) => {
+                let found = match whole_expression(s) {
+                    Some(expr) => {
+                        let source = format!("{{{{ ({expr}) | tojson }}}}");
+                        compile_into(&mut self.env, &mut self.typed, s, source, at)?
+                    }
+                    None => compile_into(&mut self.env, &mut self.text, s, s.clone(), at)?,
+                };
+                vars.extend(found);
+            }
+            Json::Array(items) => {
+                for item in items {
+                    self.compile_json(item, at, vars)?;
+                }
+            }
+            Json::Object(map) => {
+                for item in map.values() {
+                    self.compile_json(item, at, vars)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub fn render_text<'a>(
+        &self,
+        text: &'a Text,
+        ctx: &Value,
+    ) -> Result<Cow<'a, str>, RenderError> {
+        if !is_template(&text.src) {
+            return Ok(Cow::Borrowed(&text.src));
+        }
+        self.render(&self.text, &text.src, ctx, &text.at)
+            .map(Cow::Owned)
+    }
+
+    pub fn render_data(&self, data: &Data, ctx: &Value) -> Result<Json, RenderError> {
+        self.render_json(&data.value, ctx, &data.at)
+    }
+
+    fn render_json(&self, value: &Json, ctx: &Value, at: &Pos) -> Result<Json, RenderError> {
+        Ok(match value {
+            Json::String(s) if is_template(s) => match whole_expression(s) {
+                Some(_) => {
+                    let out = self.render(&self.typed, s, ctx, at)?;
+                    serde_json::from_str(&out).map_err(|e| RenderError {
+                        at: at.clone(),
+                        message: format!("`{s}` did not give a JSON value: {e}"),
+                    })?
+                }
+                None => Json::String(self.render(&self.text, s, ctx, at)?),
+            },
+            Json::Array(items) => Json::Array(
+                items
+                    .iter()
+                    .map(|i| self.render_json(i, ctx, at))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Json::Object(map) => Json::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_json(v, ctx, at)?)))
+                    .collect::<Result<_, RenderError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    fn render(
+        &self,
+        table: &HashMap<String, Compiled>,
+        src: &str,
+        ctx: &Value,
+        at: &Pos,
+    ) -> Result<String, RenderError> {
+        let compiled = table.get(src).unwrap_or_else(|| {
+            panic!("template `{src}` was not compiled by the resolve stage (a reqtest bug)")
+        });
+        let template = self
+            .env
+            .get_template(&compiled.name)
+            .expect("compiled templates stay in the environment");
+        template.render(ctx).map_err(|e| {
+            let message = if e.kind() == ErrorKind::UndefinedError {
+                let missing: Vec<&str> = compiled
+                    .vars
+                    .iter()
+                    .filter(|v| ctx.get_attr(v).map(|x| x.is_undefined()).unwrap_or(true))
+                    .map(String::as_str)
+                    .collect();
+                if missing.is_empty() {
+                    format!(
+                        "undefined value in `{src}`: {}",
+                        e.detail().unwrap_or("an attribute or item does not exist")
+                    )
+                } else {
+                    format!(
+                        "undefined variable {} in `{src}`",
+                        missing
+                            .iter()
+                            .map(|m| format!("`{m}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            } else {
+                describe_error(&e, src)
+            };
+            RenderError {
+                at: at.clone(),
+                message,
+            }
+        })
+    }
+}
+
+fn compile_into(
+    env: &mut Environment<'static>,
+    table: &mut HashMap<String, Compiled>,
+    key: &str,
+    source: String,
+    at: &Pos,
+) -> Result<Vec<String>, RenderError> {
+    if let Some(c) = table.get(key) {
+        return Ok(c.vars.clone());
+    }
+    let name = format!("t{}", env.templates().count());
+    env.add_template_owned(name.clone(), source)
+        .map_err(|e| RenderError {
+            at: at.clone(),
+            message: describe_error(&e, key),
+        })?;
+    let mut vars: Vec<String> = env
+        .get_template(&name)
+        .expect("just added")
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !helpers::GLOBALS.contains(&v.as_str()))
+        .collect();
+    vars.sort();
+    table.insert(
+        key.to_string(),
+        Compiled {
+            name,
+            vars: vars.clone(),
+        },
+    );
+    Ok(vars)
+}
+
+fn describe_error(e: &minijinja::Error, src: &str) -> String {
+    let detail = e
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| e.kind().to_string());
+    match e.kind() {
+        ErrorKind::SyntaxError => format!("template syntax error in `{src}`: {detail}"),
+        _ => format!("in `{src}`: {detail}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn at() -> Pos {
+        Pos {
+            file: Arc::from("t.yaml"),
+            line: 3,
+            col: 5,
+        }
+    }
+
+    fn ctx(pairs: &[(&str, Value)]) -> Value {
+        let vars: Vars = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        Value::from(vars)
+    }
+
+    #[test]
+    fn whole_expressions_keep_their_type_inside_data() {
+        let mut t = Templates::new();
+        let data = Data {
+            value: serde_json::json!({"n": "{{ n }}", "s": "id-{{ n }}", "l": ["{{ n + 1 }}"]}),
+            at: at(),
+        };
+        assert_eq!(
+            t.compile_data(&data).unwrap(),
+            vec!["n".to_string(), "n".to_string(), "n".to_string()]
+        );
+        let out = t
+            .render_data(&data, &ctx(&[("n", Value::from(41))]))
+            .unwrap();
+        assert_eq!(out, serde_json::json!({"n": 41, "s": "id-41", "l": [42]}));
+    }
+
+    #[test]
+    fn an_undefined_variable_is_an_error_naming_it_and_its_place() {
+        let mut t = Templates::new();
+        let text = Text {
+            src: "{{ base }}/user/{{ login }}".into(),
+            at: at(),
+        };
+        t.compile_text(&text).unwrap();
+        let err = t
+            .render_text(&text, &ctx(&[("base", Value::from("http://x"))]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "t.yaml:3:5: undefined variable `login` in `{{ base }}/user/{{ login }}`"
+        );
+    }
+
+    #[test]
+    fn helpers_encode_and_fail_on_unset_environment_variables() {
+        let mut t = Templates::new();
+        let text = Text {
+            src: "{{ 'a:b' | b64encode }} {{ 'a b&c' | urlencode }} {{ env('REQTEST_SURELY_UNSET', default='d') }}".into(),
+            at: at(),
+        };
+        t.compile_text(&text).unwrap();
+        assert_eq!(t.render_text(&text, &ctx(&[])).unwrap(), "YTpi a%20b%26c d");
+
+        let unset = Text {
+            src: "{{ env('REQTEST_SURELY_UNSET') }}".into(),
+            at: at(),
+        };
+        t.compile_text(&unset).unwrap();
+        let err = t.render_text(&unset, &ctx(&[])).unwrap_err();
+        assert!(
+            err.message
+                .contains("environment variable `REQTEST_SURELY_UNSET` is not set"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_reported_at_compile_time() {
+        let mut t = Templates::new();
+        let text = Text {
+            src: "{{ oops ".into(),
+            at: at(),
+        };
+        let err = t.compile_text(&text).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("template syntax error in `{{ oops `"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn identical_sources_compile_once() {
+        let mut t = Templates::new();
+        for _ in 0..100 {
+            t.compile_text(&Text {
+                src: "{{ a }}".into(),
+                at: at(),
+            })
+            .unwrap();
+        }
+        assert_eq!(t.env.templates().count(), 1);
+    }
+}

@@ -1,0 +1,245 @@
+//! Runs a resolved plan: each collection's requests strictly in order, the
+//! collections side by side. What happens is told as events, so that what to
+//! run (the selection), running it, and reporting it stay apart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use minijinja::Value;
+
+use crate::check::{self, Response};
+use crate::execute;
+use crate::load::Pos;
+use crate::resolve::{Plan, PlannedCollection, Templates};
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Passed {
+        duration: Duration,
+    },
+    Failed {
+        message: String,
+    },
+    /// An earlier request of the collection failed, so this one was not sent.
+    NotRun {
+        blocked_by: String,
+        at: Pos,
+        /// Whether the failed request is itself reported; when it is not (it
+        /// ran only as a dependency), its failure must surface here.
+        blocker_reported: bool,
+        blocker_message: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub collection: usize,
+    pub request: usize,
+    pub outcome: Outcome,
+}
+
+/// What to do with each request of each collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Run it and report it.
+    Report,
+    /// Not selected, but a later selected request may need its captures.
+    Dependency,
+    /// Neither sent nor reported (filtered out, or ignored).
+    Skip,
+}
+
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub modes: Vec<Vec<Mode>>,
+}
+
+impl Selection {
+    /// Builds the selection from which requests are reported; an ignored
+    /// request runs only when reported itself.
+    pub fn from_reported(plan: &Plan, reported: impl Fn(usize, usize) -> bool) -> Self {
+        let modes = plan
+            .collections
+            .iter()
+            .enumerate()
+            .map(|(ci, pc)| {
+                let requests = &pc.collection.requests;
+                let last = (0..requests.len()).rev().find(|&ri| reported(ci, ri));
+                (0..requests.len())
+                    .map(|ri| match last {
+                        Some(last) if ri <= last => {
+                            if reported(ci, ri) {
+                                Mode::Report
+                            } else if requests[ri].ignore.is_some() {
+                                Mode::Skip
+                            } else {
+                                Mode::Dependency
+                            }
+                        }
+                        _ => Mode::Skip,
+                    })
+                    .collect()
+            })
+            .collect();
+        Selection { modes }
+    }
+}
+
+/// Runs the plan on the calling thread; `concurrency` bounds how many
+/// collections run at once.
+pub fn run(plan: &Plan, selection: &Selection, concurrency: usize, sink: impl Fn(Event)) {
+    // One thread is enough for I/O-bound sequential requests, and it avoids
+    // waking a second core for every response.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread tokio runtime starts");
+    runtime.block_on(run_async(plan, selection, concurrency, &sink));
+}
+
+pub async fn run_async(
+    plan: &Plan,
+    selection: &Selection,
+    concurrency: usize,
+    sink: &dyn Fn(Event),
+) {
+    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let runs = plan.collections.iter().enumerate().map(|(ci, pc)| {
+        let permits = permits.clone();
+        let modes = &selection.modes[ci];
+        let templates = &plan.templates;
+        async move {
+            if !modes.contains(&Mode::Report) {
+                return;
+            }
+            let _permit = permits
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            run_collection(ci, pc, modes, templates, sink).await;
+        }
+    });
+    join_all(runs).await;
+}
+
+/// Polls every future on this thread until all are done.
+async fn join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<Item = F>) {
+    let mut set: Vec<_> = futures.map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        set.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if set.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
+struct Blocker {
+    name: String,
+    at: Pos,
+    reported: bool,
+    message: String,
+}
+
+async fn run_collection(
+    ci: usize,
+    pc: &PlannedCollection,
+    modes: &[Mode],
+    templates: &Templates,
+    sink: &dyn Fn(Event),
+) {
+    let emit = |ri: usize, outcome: Outcome| {
+        if modes[ri] == Mode::Report {
+            sink(Event {
+                collection: ci,
+                request: ri,
+                outcome,
+            });
+        }
+    };
+    let client = match execute::client() {
+        Ok(c) => c,
+        Err(e) => {
+            for ri in 0..modes.len() {
+                emit(
+                    ri,
+                    Outcome::Failed {
+                        message: format!("could not create an HTTP client: {e}"),
+                    },
+                );
+            }
+            return;
+        }
+    };
+    let mut vars = pc.vars.clone();
+    let mut blocker: Option<Blocker> = None;
+    for (ri, mode) in modes.iter().enumerate() {
+        if *mode == Mode::Skip {
+            continue;
+        }
+        let request = &pc.collection.requests[ri];
+        if let Some(b) = &blocker {
+            emit(
+                ri,
+                Outcome::NotRun {
+                    blocked_by: b.name.clone(),
+                    at: b.at.clone(),
+                    blocker_reported: b.reported,
+                    blocker_message: b.message.clone(),
+                },
+            );
+            continue;
+        }
+        let ctx = Value::from(vars.clone());
+        match run_request(pc, ri, templates, &client, &ctx).await {
+            Ok((duration, captured)) => {
+                for (name, value) in captured {
+                    vars.insert(name, Value::from_serialize(&value));
+                }
+                emit(ri, Outcome::Passed { duration });
+            }
+            Err(message) => {
+                emit(
+                    ri,
+                    Outcome::Failed {
+                        message: message.clone(),
+                    },
+                );
+                blocker = Some(Blocker {
+                    name: request.name.clone(),
+                    at: request.at.clone(),
+                    reported: *mode == Mode::Report,
+                    message,
+                });
+            }
+        }
+    }
+}
+
+type Captured = Vec<(String, serde_json::Value)>;
+
+async fn run_request(
+    pc: &PlannedCollection,
+    ri: usize,
+    templates: &Templates,
+    client: &reqwest::Client,
+    ctx: &Value,
+) -> Result<(Duration, Captured), String> {
+    let request = &pc.collection.requests[ri];
+    let exchange = execute::send(client, templates, pc, ri, ctx)
+        .await
+        .map_err(|e| e.to_string())?;
+    let response = Response::new(&exchange);
+    let failures = check::check(&response, &request.expect, templates, ctx);
+    let captured = if failures.is_empty() {
+        check::capture(&response, &request.captures).map_err(|f| vec![f])
+    } else {
+        Err(failures)
+    };
+    match captured {
+        Ok(values) => Ok((exchange.duration, values)),
+        Err(failures) => Err(check::describe(&failures, &exchange)),
+    }
+}
