@@ -1,1 +1,242 @@
-fn main() {}
+//! The `reqtest` command.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use indexmap::IndexMap;
+use libtest_mimic::{Arguments, ColorSetting, FormatSetting};
+use reqtest::report::{exit_code, Suite, SuiteError};
+use reqtest::standins::StandIns;
+use serde_json::Value as Json;
+
+#[derive(Parser)]
+#[command(
+    name = "reqtest",
+    version,
+    about = "Declarative API tests in YAML, reported like Rust tests"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run collections (files, or folders searched for *.yaml / *.yml).
+    Run(RunArgs),
+    /// Run the bundled collections against the built-in stand-ins of Pydio
+    /// Cells, CNES REGARDS and Nextome, on 127.0.0.1 only.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Collection files or folders.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    #[command(flatten)]
+    vars: VarArgs,
+    /// Start the built-in stand-ins and set `cells_url`, `regards_url` and
+    /// `nextome_url` (for collections with a `standin` environment).
+    #[arg(long)]
+    standins: bool,
+    #[command(flatten)]
+    test: TestFlags,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    test: TestFlags,
+}
+
+#[derive(Args)]
+struct VarArgs {
+    /// The environment to use, from the collection's `environments`.
+    #[arg(long, short = 'e', value_name = "NAME")]
+    env: Option<String>,
+    /// Set a variable, overriding environments and collection vars (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    vars: Vec<(String, Json)>,
+    /// A YAML or JSON file of variables; `--var` wins over it.
+    #[arg(long, value_name = "FILE")]
+    vars_file: Option<PathBuf>,
+}
+
+/// The flags of `cargo test`'s harness, with the same meaning.
+#[derive(Args)]
+struct TestFlags {
+    /// List the tests (one per request) without running them.
+    #[arg(long)]
+    list: bool,
+    /// Run only tests whose name contains FILTER (`collection::request`).
+    #[arg(long, value_name = "FILTER")]
+    filter: Option<String>,
+    /// Match FILTER and --skip exactly instead of by substring.
+    #[arg(long)]
+    exact: bool,
+    /// Skip tests whose name contains this (repeatable).
+    #[arg(long, value_name = "FILTER")]
+    skip: Vec<String>,
+    /// Run only the requests marked `ignore`.
+    #[arg(long)]
+    ignored: bool,
+    /// Run the requests marked `ignore` too.
+    #[arg(long)]
+    include_ignored: bool,
+    /// How many collections run at once (requests within one always run in order).
+    #[arg(long, value_name = "N")]
+    test_threads: Option<usize>,
+    /// One character per test.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// auto, always or never.
+    #[arg(long, value_name = "WHEN")]
+    color: Option<String>,
+    /// Any other libtest arguments, after `--` (for example `-- cells:: --exact`).
+    #[arg(last = true, value_name = "LIBTEST_ARGS")]
+    libtest: Vec<String>,
+}
+
+fn parse_var(raw: &str) -> Result<(String, Json), String> {
+    let (name, value) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("`{raw}` should be NAME=VALUE"))?;
+    if name.is_empty() {
+        return Err(format!("`{raw}` has no variable name"));
+    }
+    // Numbers, booleans and null keep their type, as in Hurl's --variable.
+    let value = match serde_json::from_str::<Json>(value) {
+        Ok(v @ (Json::Number(_) | Json::Bool(_) | Json::Null)) => v,
+        _ => Json::String(value.to_string()),
+    };
+    Ok((name.to_string(), value))
+}
+
+impl TestFlags {
+    fn to_arguments(&self) -> Result<Arguments, String> {
+        let mut args = if self.libtest.is_empty() {
+            Arguments::default()
+        } else {
+            let argv = std::iter::once("reqtest".to_string()).chain(self.libtest.iter().cloned());
+            <Arguments as clap::Parser>::try_parse_from(argv).map_err(|e| e.to_string())?
+        };
+        args.list |= self.list;
+        args.exact |= self.exact;
+        args.ignored |= self.ignored;
+        args.include_ignored |= self.include_ignored;
+        args.quiet |= self.quiet;
+        if self.quiet {
+            args.format = Some(FormatSetting::Terse);
+        }
+        args.skip.extend(self.skip.iter().cloned());
+        if self.filter.is_some() {
+            args.filter = self.filter.clone();
+        }
+        if self.test_threads.is_some() {
+            args.test_threads = self.test_threads;
+        }
+        args.color = match self.color.as_deref() {
+            None => args.color.or_else(color_from_env),
+            Some("auto") => Some(ColorSetting::Auto),
+            Some("always") => Some(ColorSetting::Always),
+            Some("never") => Some(ColorSetting::Never),
+            Some(other) => {
+                return Err(format!(
+                    "--color takes auto, always or never, not `{other}`"
+                ))
+            }
+        };
+        Ok(args)
+    }
+}
+
+/// https://no-color.org: any non-empty NO_COLOR turns colour off.
+fn color_from_env() -> Option<ColorSetting> {
+    std::env::var_os("NO_COLOR")
+        .filter(|v| !v.is_empty())
+        .map(|_| ColorSetting::Never)
+}
+
+const BUNDLED: &[(&str, &str)] = &[
+    (
+        "collections/cells.yaml",
+        include_str!("../collections/cells.yaml"),
+    ),
+    (
+        "collections/nextome.yaml",
+        include_str!("../collections/nextome.yaml"),
+    ),
+    (
+        "collections/regards.yaml",
+        include_str!("../collections/regards.yaml"),
+    ),
+];
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(run) => run_command(run),
+        Command::Demo(demo) => demo_command(demo),
+    };
+    ExitCode::from(code as u8)
+}
+
+fn usage_error(message: String) -> i32 {
+    eprintln!("error: {message}");
+    2
+}
+
+fn collect_vars(v: &VarArgs) -> Result<IndexMap<String, Json>, SuiteError> {
+    let mut vars = IndexMap::new();
+    if let Some(file) = &v.vars_file {
+        vars.extend(reqtest::load::load_vars_file(file)?);
+    }
+    vars.extend(v.vars.iter().cloned());
+    Ok(vars)
+}
+
+fn run_command(run: RunArgs) -> i32 {
+    let args = match run.test.to_arguments() {
+        Ok(a) => a,
+        Err(e) => return usage_error(e),
+    };
+    let mut suite = Suite::new(run.paths);
+    if let Some(env) = &run.vars.env {
+        suite = suite.env(env);
+    }
+    let vars = match collect_vars(&run.vars) {
+        Ok(v) => v,
+        Err(e) => return exit_code(Err(e)),
+    };
+    // Stand-in URLs go first so that a --var can still point elsewhere.
+    let standins = if run.standins {
+        match StandIns::start() {
+            Ok(s) => Some(s),
+            Err(e) => return usage_error(format!("could not start the stand-ins: {e}")),
+        }
+    } else {
+        None
+    };
+    if let Some(s) = &standins {
+        suite = suite.vars(s.vars());
+    }
+    suite = suite.vars(vars);
+    exit_code(suite.run(&args))
+}
+
+fn demo_command(demo: DemoArgs) -> i32 {
+    let args = match demo.test.to_arguments() {
+        Ok(a) => a,
+        Err(e) => return usage_error(e),
+    };
+    let standins = match StandIns::start() {
+        Ok(s) => s,
+        Err(e) => return usage_error(format!("could not start the stand-ins: {e}")),
+    };
+    let suite = Suite::embedded(BUNDLED.iter().map(|(n, t)| (n.to_string(), t.to_string())))
+        .env("standin")
+        .vars(standins.vars());
+    exit_code(suite.run(&args))
+}

@@ -491,13 +491,15 @@ fn header_expect(cx: &Cx, p: &P, name: &str, value: &Json) -> Result<HeaderExpec
                         }
                         _ => return Err(cx.err(&ap, format!("`{op}` takes true or false"))),
                     },
-                    _ => return Err(cx.err(
-                        &ap,
-                        format!(
+                    _ => {
+                        return Err(cx.err(
+                            &ap,
+                            format!(
                             "unknown header check `{op}` for header `{name}`; expected one of {}",
                             expected_one_of(HEADER_CHECKS)
                         ),
-                    )),
+                        ))
+                    }
                 };
                 checks.push(check);
             }

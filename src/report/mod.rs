@@ -38,6 +38,8 @@ pub enum SuiteError {
 #[derive(Debug, Clone, Default)]
 pub struct Suite {
     paths: Vec<PathBuf>,
+    /// Collections given as text: (name used in messages, YAML).
+    sources: Vec<(String, String)>,
     options: Options,
 }
 
@@ -45,7 +47,15 @@ impl Suite {
     pub fn new<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> Self {
         Suite {
             paths: paths.into_iter().map(Into::into).collect(),
-            options: Options::default(),
+            ..Suite::default()
+        }
+    }
+
+    /// Collections given as text, such as those built into the binary.
+    pub fn embedded(sources: impl IntoIterator<Item = (String, String)>) -> Self {
+        Suite {
+            sources: sources.into_iter().collect(),
+            ..Suite::default()
         }
     }
 
@@ -84,7 +94,10 @@ impl Suite {
 
     /// Loads and resolves everything; no request is sent.
     pub fn plan(&self) -> Result<Plan, SuiteError> {
-        let collections = load::load_paths(&self.paths)?;
+        let mut collections = load::load_paths(&self.paths)?;
+        for (name, text) in &self.sources {
+            collections.push(load::load_str(name, text)?);
+        }
         let mut seen: IndexMap<&str, &str> = IndexMap::new();
         for c in &collections {
             if let Some(first) = seen.insert(&c.name, &c.file) {
