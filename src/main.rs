@@ -7,7 +7,6 @@ use clap::{Args, Parser, Subcommand};
 use indexmap::IndexMap;
 use libtest_mimic::{Arguments, ColorSetting, FormatSetting};
 use reqtest::report::{exit_code, Suite, SuiteError};
-use reqtest::standins::StandIns;
 use serde_json::Value as Json;
 
 #[derive(Parser)]
@@ -210,19 +209,10 @@ fn run_command(run: RunArgs) -> i32 {
         Ok(v) => v,
         Err(e) => return exit_code(Err(e)),
     };
-    // Stand-in URLs go first so that a --var can still point elsewhere.
-    let standins = if run.standins {
-        match StandIns::start() {
-            Ok(s) => Some(s),
-            Err(e) => return usage_error(format!("could not start the stand-ins: {e}")),
-        }
-    } else {
-        None
-    };
-    if let Some(s) = &standins {
-        suite = suite.vars(s.vars());
-    }
     suite = suite.vars(vars);
+    if run.standins {
+        suite = suite.with_standins();
+    }
     exit_code(suite.run(&args))
 }
 
@@ -231,12 +221,7 @@ fn demo_command(demo: DemoArgs) -> i32 {
         Ok(a) => a,
         Err(e) => return usage_error(e),
     };
-    let standins = match StandIns::start() {
-        Ok(s) => s,
-        Err(e) => return usage_error(format!("could not start the stand-ins: {e}")),
-    };
     let suite = Suite::embedded(BUNDLED.iter().map(|(n, t)| (n.to_string(), t.to_string())))
-        .env("standin")
-        .vars(standins.vars());
+        .with_standins();
     exit_code(suite.run(&args))
 }

@@ -222,10 +222,10 @@ fn check_body(
             )),
         }
     }
-    if let Some(re) = &body.matches {
+    if let Some((re, at)) = &body.matches {
         if !re.is_match(&text) {
             failures.push(fail(
-                &body.at,
+                at,
                 format!(
                     "body: expected to match /{re}/; it starts with {:?}",
                     excerpt(&text, 200)

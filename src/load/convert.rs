@@ -133,7 +133,7 @@ impl Cx<'_> {
     }
 
     fn jsonpath(&self, path: &P, src: &str) -> Result<JsonPath> {
-        JsonPath::parse(src).map_err(|e| self.err(path, format!("invalid JSONPath `{src}`: {e}")))
+        JsonPath::parse(src).map_err(|e| self.err(path, describe_jsonpath_error(src, &e)))
     }
 
     fn duration(&self, path: &P, value: &Json) -> Result<Duration> {
@@ -147,6 +147,29 @@ impl Cx<'_> {
             )
         })
     }
+}
+
+/// The parser's own message is a multi-line pest report; users need the
+/// column and, for the usual mistake, how to write a name with a dash.
+fn describe_jsonpath_error(src: &str, error: &str) -> String {
+    let column = error
+        .split_once("--> 1:")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .filter(|c| !c.is_empty());
+    let mut message = format!("invalid JSONPath `{src}`");
+    if let Some(c) = column {
+        message.push_str(&format!(" (at character {c})"));
+    } else if let Some(first) = error.lines().next() {
+        message.push_str(&format!(": {first}"));
+    }
+    if !src.starts_with('$') {
+        message.push_str("; a JSONPath starts with `$`");
+    } else if src.contains('-') || src.contains(' ') {
+        message.push_str(
+            "; a name with `-` or a space needs brackets, as in $.headers['content-type']",
+        );
+    }
+    message
 }
 
 pub fn parse_duration(value: &Json) -> Option<Duration> {
@@ -605,7 +628,9 @@ fn body_expect(cx: &Cx, p: &P, raw: RawBodyExpect) -> Result<BodyExpect> {
         matches: raw
             .matches
             .as_deref()
-            .map(|re| cx.regex(&p.k("matches"), re))
+            .map(|re| -> Result<_> {
+                Ok((cx.regex(&p.k("matches"), re)?, cx.pos(&p.k("matches"))))
+            })
             .transpose()?,
     })
 }

@@ -273,7 +273,7 @@ pub struct BodyExpect {
     pub ignore: Vec<JsonPath>,
     pub equals: Option<Text>,
     pub contains: Vec<Text>,
-    pub matches: Option<Regex>,
+    pub matches: Option<(Regex, Pos)>,
 }
 
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ use serde_json::Value as Json;
 use crate::load::{self, LoadError};
 use crate::resolve::{self, Options, Plan, ResolveError};
 use crate::run::{self, Event, Outcome, Selection};
+use crate::standins::StandIns;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
@@ -23,6 +24,8 @@ pub enum SuiteError {
     Load(#[from] LoadError),
     #[error("{0}")]
     Resolve(#[from] ResolveError),
+    #[error("could not start the stand-ins: {0}")]
+    StandIns(std::io::Error),
     #[error(
         "two collections are named `{name}` ({first} and {second}); give one a different `name`"
     )]
@@ -41,6 +44,7 @@ pub struct Suite {
     /// Collections given as text: (name used in messages, YAML).
     sources: Vec<(String, String)>,
     options: Options,
+    standins: bool,
 }
 
 impl Suite {
@@ -73,6 +77,13 @@ impl Suite {
 
     pub fn vars(mut self, vars: IndexMap<String, Json>) -> Self {
         self.options.vars.extend(vars);
+        self
+    }
+
+    /// Starts the built-in stand-ins for the run and sets `cells_url`,
+    /// `regards_url` and `nextome_url` (a `var` still wins).
+    pub fn with_standins(mut self) -> Self {
+        self.standins = true;
         self
     }
 
@@ -113,7 +124,17 @@ impl Suite {
 
     /// Runs the suite and prints as libtest does.
     pub fn run(&self, args: &Arguments) -> Result<Conclusion, SuiteError> {
-        Ok(run_plan(self.plan()?, args))
+        if !self.standins {
+            return Ok(run_plan(self.plan()?, args));
+        }
+        let standins = StandIns::start().map_err(SuiteError::StandIns)?;
+        let mut suite = self.clone();
+        for (name, value) in standins.vars() {
+            suite.options.vars.entry(name).or_insert(value);
+        }
+        let conclusion = run_plan(suite.plan()?, args);
+        drop(standins);
+        Ok(conclusion)
     }
 
     /// For `harness = false` test targets: arguments from the command line,

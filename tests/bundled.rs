@@ -1,0 +1,3 @@
+fn main() {
+    reqtest::Suite::new(["collections"]).with_standins().main()
+}

@@ -1,0 +1,219 @@
+//! A local API for the end-to-end tests, and helpers that run a collection
+//! written inline against it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use reqtest::resolve::Plan;
+use reqtest::run::{Event, Outcome, Selection};
+use serde_json::{json, Value};
+
+pub struct TestServer {
+    pub url: String,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(true);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub const DOC: &str = r#"{"id":1,"name":"alice","tags":["a","b"],"nested":{"n":42},"price":9.5,
+"items":[{"id":1,"t":"x","at":"2024-01-01"},{"id":2,"t":"y","at":"2024-01-02"}],"empty":null,"when":"2024-05-01T10:00:00Z"}"#;
+
+fn router() -> Router {
+    Router::new()
+        .route(
+            "/json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], DOC) }),
+        )
+        .route(
+            "/token",
+            post(|| async {
+                (
+                    [(header::SET_COOKIE, "session=s123; Path=/; HttpOnly")],
+                    Json(json!({"access_token": "abc", "expires_in": "599"})),
+                )
+            }),
+        )
+        .route("/needs-token", get(needs_token))
+        .route("/needs-cookie", get(needs_cookie))
+        .route("/echo", any(echo))
+        .route("/slow", get(slow))
+        .route(
+            "/text",
+            get(|| async { "hello world, order id=12345; state=open" }),
+        )
+        .route(
+            "/status/{code}",
+            get(|Path(code): Path<u16>| async move {
+                StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST)
+            }),
+        )
+        .route(
+            "/headers",
+            get(|| async {
+                (
+                    [
+                        ("x-request-id", "r-1"),
+                        ("etag", "\"v1\""),
+                        ("content-type", "application/json"),
+                    ],
+                    "{}",
+                )
+            }),
+        )
+        .route(
+            "/redirect",
+            get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/json")]) }),
+        )
+}
+
+async fn needs_token(headers: HeaderMap) -> Response {
+    match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("Bearer abc") => Json(json!({"ok": true})).into_response(),
+        _ => (StatusCode::UNAUTHORIZED, Json(json!({"error": "no token"}))).into_response(),
+    }
+}
+
+async fn needs_cookie(headers: HeaderMap) -> Response {
+    let cookie = headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if cookie.contains("session=s123") {
+        Json(json!({"ok": true})).into_response()
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "no cookie"})),
+        )
+            .into_response()
+    }
+}
+
+async fn echo(
+    method: axum::http::Method,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: String,
+) -> Json<Value> {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                Value::from(v.to_str().unwrap_or_default()),
+            )
+        })
+        .collect();
+    let json_body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    Json(
+        json!({"method": method.as_str(), "headers": headers, "query": query, "body": body, "json": json_body}),
+    )
+}
+
+async fn slow(Query(q): Query<HashMap<String, u64>>) -> Json<Value> {
+    tokio::time::sleep(Duration::from_millis(q.get("ms").copied().unwrap_or(100))).await;
+    Json(json!({"slept": true}))
+}
+
+pub fn server() -> TestServer {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let addr = reqtest::standins::serve(router(), stop_rx.clone())
+                .await
+                .unwrap();
+            tx.send(addr).unwrap();
+            let mut stop = stop_rx;
+            let _ = stop.wait_for(|s| *s).await;
+        });
+    });
+    let addr = rx.recv().unwrap();
+    TestServer {
+        url: format!("http://{addr}"),
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Writes `yaml` to a fresh file and returns its path.
+pub fn write_collection(yaml: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "reqtest-e2e-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+pub fn plan(yaml: &str, base: &str) -> Result<Plan, String> {
+    let path = write_collection(yaml);
+    reqtest::Suite::new([path])
+        .var("base", base)
+        .plan()
+        .map_err(|e| e.to_string())
+}
+
+/// Runs every request of the collection and returns (request name, outcome).
+pub fn run(yaml: &str, base: &str) -> Vec<(String, Outcome)> {
+    let plan = plan(yaml, base).unwrap_or_else(|e| panic!("the collection should load: {e}"));
+    let selection = Selection::from_reported(&plan, |_, _| true);
+    let events = std::sync::Mutex::new(Vec::<Event>::new());
+    reqtest::run::run(&plan, &selection, 1, |e| events.lock().unwrap().push(e));
+    let requests = &plan.collections[0].collection.requests;
+    events
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|e| (requests[e.request].name.clone(), e.outcome))
+        .collect()
+}
+
+pub fn passed(outcomes: &[(String, Outcome)], name: &str) -> bool {
+    matches!(find(outcomes, name), Outcome::Passed { .. })
+}
+
+pub fn failure(outcomes: &[(String, Outcome)], name: &str) -> String {
+    match find(outcomes, name) {
+        Outcome::Failed { message } => message.clone(),
+        other => panic!("`{name}` should have failed, got {other:?}"),
+    }
+}
+
+pub fn find<'a>(outcomes: &'a [(String, Outcome)], name: &str) -> &'a Outcome {
+    &outcomes
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no outcome for `{name}` in {outcomes:?}"))
+        .1
+}
