@@ -9,7 +9,8 @@
 //! A user's own crate runs its collections as tests with a `harness = false`
 //! test target whose `main` is one line:
 //!
-//! ```no_run
+//! ```ignore
+//! // tests/api.rs, with `harness = false` for it in Cargo.toml
 //! fn main() { reqtest::test_main(["tests/api"]) }
 //! ```
 

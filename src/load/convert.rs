@@ -602,7 +602,7 @@ fn predicates(cx: &Cx, p: &P, value: &Json) -> Result<Vec<Predicate>> {
 }
 
 fn body_expect(cx: &Cx, p: &P, raw: RawBodyExpect) -> Result<BodyExpect> {
-    if raw.ignore.len() > 0 && raw.json.is_none() {
+    if !raw.ignore.is_empty() && raw.json.is_none() {
         return Err(cx.err(
             &p.k("ignore"),
             "`ignore` lists paths left out of `json`; set `json` too",

@@ -69,8 +69,17 @@ impl PositionIndex {
 }
 
 enum Frame {
-    Map { key: Option<Seg>, key_at: LineCol },
-    Seq { next: usize },
+    /// `item_path` is set for a mapping that is a sequence item: its first
+    /// key is a better position for the item than where the parser says
+    /// the block mapping starts.
+    Map {
+        key: Option<Seg>,
+        key_at: LineCol,
+        item_path: Option<Vec<Seg>>,
+    },
+    Seq {
+        next: usize,
+    },
 }
 
 #[derive(Default)]
@@ -90,10 +99,17 @@ impl Walker {
                 self.index.entry(Vec::new()).or_insert(at);
                 false
             }
-            Some(Frame::Map { key, key_at }) => {
+            Some(Frame::Map {
+                key,
+                key_at,
+                item_path,
+            }) => {
                 if key.is_none() {
                     *key = Some(Seg::Key(key_text.unwrap_or("?").to_string()));
                     *key_at = at;
+                    if let Some(path) = item_path.take() {
+                        self.index.insert(path, at);
+                    }
                     true
                 } else {
                     // The entry's position is its key's: that is the line a
@@ -115,6 +131,14 @@ impl Walker {
                 self.path.push(seg);
                 false
             }
+        }
+    }
+
+    /// A scalar or an alias: a node that begins and ends at once, unless it
+    /// is a mapping key, which only names the value to come.
+    fn leaf(&mut self, at: LineCol, text: Option<&str>) {
+        if !self.begin_node(at, text) {
+            self.end_node();
         }
     }
 
@@ -143,32 +167,21 @@ impl MarkedEventReceiver for Walker {
             col: mark.col() as u32 + 1,
         };
         match ev {
-            Event::Scalar(text, ..) => {
-                if !self.begin_node(at, Some(&text)) {
-                    self.end_node();
-                }
-            }
-            Event::Alias(_) => {
-                if !self.begin_node(at, None) {
-                    self.end_node();
-                }
-            }
+            Event::Scalar(text, ..) => self.leaf(at, Some(&text)),
+            Event::Alias(_) => self.leaf(at, None),
             Event::MappingStart(..) => {
+                let in_sequence = matches!(self.stack.last(), Some(Frame::Seq { .. }));
                 let is_key = self.begin_node(at, None);
                 if is_key {
                     // Complex keys are not part of our format; keep walking
                     // without recording anything under them.
-                    self.stack.push(Frame::Map {
-                        key: None,
-                        key_at: at,
-                    });
                     self.path.push(Seg::Key("?".into()));
-                } else {
-                    self.stack.push(Frame::Map {
-                        key: None,
-                        key_at: at,
-                    });
                 }
+                self.stack.push(Frame::Map {
+                    key: None,
+                    key_at: at,
+                    item_path: in_sequence.then(|| self.path.clone()),
+                });
             }
             Event::SequenceStart(..) => {
                 let is_key = self.begin_node(at, None);
@@ -200,7 +213,10 @@ mod tests {
         let text = "name: demo\nrequests:\n  - name: a\n    url: /a\n    expect:\n      json:\n        $.x.y: 1\n  - name: b\n    url: /b\n";
         let idx = PositionIndex::build(text);
         assert_eq!(idx.find(&p(&["name".into()])).line, 1);
-        assert_eq!(idx.find(&p(&["requests".into(), 0.into()])).line, 3);
+        assert_eq!(
+            idx.find(&p(&["requests".into(), 0.into()])),
+            LineCol { line: 3, col: 5 }
+        );
         assert_eq!(
             idx.find(&p(&["requests".into(), 0.into(), "url".into()]))
                 .line,

@@ -13,7 +13,7 @@ use indexmap::IndexMap;
 use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
 use serde_json::Value as Json;
 
-use crate::load::{self, LoadError};
+use crate::load::{self, Collection, LoadError};
 use crate::resolve::{self, Options, Plan, ResolveError};
 use crate::run::{self, Event, Outcome, Selection};
 use crate::standins::StandIns;
@@ -105,6 +105,11 @@ impl Suite {
 
     /// Loads and resolves everything; no request is sent.
     pub fn plan(&self) -> Result<Plan, SuiteError> {
+        let collections = self.load()?;
+        Ok(resolve::resolve(collections, &self.options)?)
+    }
+
+    fn load(&self) -> Result<Vec<Collection>, SuiteError> {
         let mut collections = load::load_paths(&self.paths)?;
         for (name, text) in &self.sources {
             collections.push(load::load_str(name, text)?);
@@ -119,11 +124,15 @@ impl Suite {
                 });
             }
         }
-        Ok(resolve::resolve(collections, &self.options)?)
+        Ok(collections)
     }
 
     /// Runs the suite and prints as libtest does.
     pub fn run(&self, args: &Arguments) -> Result<Conclusion, SuiteError> {
+        if args.list {
+            // Listing needs names only: no environment, no secrets, no server.
+            return Ok(list(&self.load()?, args));
+        }
         if !self.standins {
             return Ok(run_plan(self.plan()?, args));
         }
@@ -165,9 +174,20 @@ pub fn test_main<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> ! {
     Suite::new(paths).main()
 }
 
-pub fn test_name(plan: &Plan, ci: usize, ri: usize) -> String {
-    let c = &plan.collections[ci].collection;
-    format!("{}::{}", c.name, c.requests[ri].name)
+pub fn test_name(collection: &Collection, ri: usize) -> String {
+    format!("{}::{}", collection.name, collection.requests[ri].name)
+}
+
+fn list(collections: &[Collection], args: &Arguments) -> Conclusion {
+    let trials = collections
+        .iter()
+        .flat_map(|c| {
+            c.requests.iter().enumerate().map(move |(ri, r)| {
+                Trial::test(test_name(c, ri), || Ok(())).with_ignored_flag(r.ignore.is_some())
+            })
+        })
+        .collect();
+    libtest_mimic::run(args, trials)
 }
 
 pub fn run_plan(plan: Plan, args: &Arguments) -> Conclusion {
@@ -176,12 +196,12 @@ pub fn run_plan(plan: Plan, args: &Arguments) -> Conclusion {
     let mut senders: Vec<Vec<Option<mpsc::Sender<Outcome>>>> = Vec::new();
     let mut reported: Vec<Vec<bool>> = Vec::new();
 
-    for (ci, pc) in plan.collections.iter().enumerate() {
+    for pc in plan.collections.iter() {
         let mut col_senders = Vec::new();
         let mut col_reported = Vec::new();
         for (ri, request) in pc.collection.requests.iter().enumerate() {
             let (tx, rx) = mpsc::channel::<Outcome>();
-            let trial = Trial::ignorable_test(test_name(&plan, ci, ri), move || wait_for(rx))
+            let trial = Trial::ignorable_test(test_name(&pc.collection, ri), move || wait_for(rx))
                 .with_ignored_flag(request.ignore.is_some());
             let runs = !args.is_filtered_out(&trial) && !args.is_ignored(&trial);
             col_reported.push(runs);
@@ -190,10 +210,6 @@ pub fn run_plan(plan: Plan, args: &Arguments) -> Conclusion {
         }
         senders.push(col_senders);
         reported.push(col_reported);
-    }
-
-    if args.list {
-        return libtest_mimic::run(args, trials);
     }
 
     let selection = Selection::from_reported(&plan, |ci, ri| reported[ci][ri]);

@@ -160,7 +160,10 @@ async fn get_user(State(r): Shared, headers: HeaderMap, Path(id): Path<String>) 
     if let Err(resp) = authorize(&r, &headers) {
         return resp;
     }
-    match users().into_iter().find(|u| u["id"].to_string() == id) {
+    match users()
+        .into_iter()
+        .find(|u| u["id"].as_u64().is_some_and(|n| n.to_string() == id))
+    {
         Some(u) => Json(entity("/api/v1/rs-admin/users", u)).into_response(),
         None => messages(
             StatusCode::NOT_FOUND,

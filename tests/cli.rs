@@ -1,0 +1,193 @@
+//! The `reqtest` binary as users run it: output, filters and exit codes.
+
+use std::process::{Command, Output};
+
+fn reqtest(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("reqtest-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn demo_passes_one_test_per_bundled_request() {
+    let out = reqtest(&["demo"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    let bundled: usize = ["cells", "regards", "nextome"]
+        .iter()
+        .map(|c| {
+            let yaml = std::fs::read_to_string(format!("collections/{c}.yaml")).unwrap();
+            yaml.lines().filter(|l| l.starts_with("  - name: ")).count()
+        })
+        .sum();
+    assert_eq!(text.matches(" ... ok").count(), bundled, "{text}");
+    assert!(
+        text.contains(&format!("test result: ok. {bundled} passed; 0 failed")),
+        "{text}"
+    );
+    assert!(
+        text.contains("test cells::login") && text.contains("test regards::datasets"),
+        "{text}"
+    );
+}
+
+#[test]
+fn list_prints_the_tests_without_running_them() {
+    let out = reqtest(&["run", "collections", "--list"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(text.contains("cells::current user: test"), "{text}");
+    assert!(text.contains("nextome::venue: test"), "{text}");
+}
+
+#[test]
+fn a_filter_runs_the_selected_request_and_its_dependencies_silently() {
+    let out = reqtest(&[
+        "run",
+        "--standins",
+        "collections",
+        "--exact",
+        "--filter",
+        "cells::tree stats",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.contains("running 1 test"), "{text}");
+    assert!(text.contains("test cells::tree stats ... ok"), "{text}");
+    // libtest's own argument form after `--` works too.
+    let out = reqtest(&[
+        "run",
+        "--standins",
+        "collections",
+        "--",
+        "nextome::",
+        "--skip",
+        "unknown",
+    ]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("running 3 tests") && text.contains("14 filtered out"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_broken_assertion_fails_with_a_diff_and_the_yaml_line() {
+    let yaml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/collections/nextome.yaml"
+    ))
+    .unwrap()
+    .replace(
+        "$.categories: {length: {gt: 0}}",
+        "$.categories[0]: {eq: {id: 1, name: Offices}}",
+    );
+    let line = yaml
+        .lines()
+        .position(|l| l.contains("$.categories[0]"))
+        .unwrap()
+        + 1;
+    let path = temp_file("nextome.yaml", &yaml);
+    let out = reqtest(&["run", "--standins", path.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "nextome.yaml:{line}:9: $.categories[0]: values differ:"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("-   \"name\": \"Offices\"")
+            && text.contains("+   \"name\": \"Meeting rooms\","),
+        "{text}"
+    );
+    assert!(text.contains("request:  GET http://127.0.0.1:"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("test nextome::maps of the venue ")
+                && l.ends_with("... ignored (not run: `venue` failed)")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_failing_dependency_outside_the_filter_still_fails_the_run() {
+    let yaml = "requests:\n  - name: login\n    url: \"{{ base }}/nowhere\"\n  - name: read\n    url: \"{{ base }}/x\"\n";
+    let path = temp_file("dep.yaml", yaml);
+    let out = reqtest(&[
+        "run",
+        path.to_str().unwrap(),
+        "--var",
+        "base=http://127.0.0.1:9",
+        "--filter",
+        "read",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("not run: `login`") && text.contains("which this request depends on, failed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_a_located_message() {
+    let path = temp_file(
+        "bad.yaml",
+        "requests:\n  - name: r\n    url: /x\n    expcet: {}\n",
+    );
+    let out = reqtest(&["run", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: ")
+            && err.contains("bad.yaml:4:5: requests[0]: unknown field `expcet`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(reqtest(&["run"]).status.code(), Some(2));
+    assert_eq!(reqtest(&["frobnicate"]).status.code(), Some(2));
+    let out = reqtest(&["run", "collections", "--var", "novalue"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("`novalue` should be NAME=VALUE"));
+}
+
+#[test]
+fn vars_files_and_vars_set_variables_with_var_winning() {
+    let vars = temp_file("vars.yaml", "who: file\nother: from-file\n");
+    let yaml = "requests:\n  - name: r\n    url: \"http://127.0.0.1:9/{{ who }}/{{ other }}\"\n    ignore: true\n";
+    let path = temp_file("vars-c.yaml", yaml);
+    let out = reqtest(&[
+        "run",
+        path.to_str().unwrap(),
+        "--vars-file",
+        vars.to_str().unwrap(),
+        "--var",
+        "who=cli",
+        "--list",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -1,0 +1,210 @@
+//! Bad input gets a clear error naming the place in the YAML, before any
+//! request is sent, and never a panic.
+
+mod common;
+
+use common::plan;
+
+fn error(yaml: &str) -> String {
+    match plan(yaml, "http://127.0.0.1:9") {
+        Ok(_) => panic!("the collection should be rejected:\n{yaml}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn a_misspelled_key_is_rejected_with_the_allowed_keys() {
+    let e = error("requests:\n  - name: r\n    url: /x\n    expcet:\n      status: 200\n");
+    assert!(
+        e.contains("c.yaml:4:5: requests[0]: unknown field `expcet`, expected one of"),
+        "{e}"
+    );
+    assert!(e.contains("`expect`") && e.contains("`capture`"), "{e}");
+}
+
+#[test]
+fn a_misspelled_key_inside_expect_is_rejected_too() {
+    let e = error("requests:\n  - name: r\n    url: /x\n    expect:\n      stauts: 200\n");
+    assert!(
+        e.contains("unknown field `stauts`, expected one of `status`"),
+        "{e}"
+    );
+    assert!(e.contains(":5:7:"), "{e}");
+}
+
+#[test]
+fn an_unknown_predicate_lists_the_known_ones() {
+    let e = error(
+        "requests:\n  - name: r\n    url: /x\n    expect:\n      json:\n        $.a: {lenght: 2}\n",
+    );
+    assert!(
+        e.contains("c.yaml:6:15: unknown predicate `lenght`; expected one of `eq`"),
+        "{e}"
+    );
+    assert!(e.contains("`length`"), "{e}");
+}
+
+#[test]
+fn yaml_syntax_errors_give_line_and_column() {
+    let e = error("requests:\n  - name: r\n    url: [unclosed\n");
+    assert!(e.contains("c.yaml:4:1:") || e.contains("c.yaml:3:"), "{e}");
+    let e = error("requests:\n  - name: r\n    url: a: b\n");
+    assert!(
+        e.contains("c.yaml:3:11: mapping values are not allowed in this context"),
+        "{e}"
+    );
+}
+
+#[test]
+fn invalid_jsonpath_and_regex_are_reported_at_load_time() {
+    let e =
+        error("requests:\n  - name: r\n    url: /x\n    expect:\n      json:\n        $.a[: 1\n");
+    assert!(e.contains("c.yaml:6:9: invalid JSONPath `$.a[`"), "{e}");
+    let e = error("requests:\n  - name: r\n    url: /x\n    expect:\n      json:\n        $.a: {matches: \"(open\"}\n");
+    assert!(e.contains("c.yaml:6:15: invalid regex `(open`"), "{e}");
+    let e = error("requests:\n  - name: r\n    url: /x\n    capture:\n      t: {regex: \"[\"}\n");
+    assert!(e.contains("c.yaml:5:11: invalid regex `[`"), "{e}");
+    let e = error("requests:\n  - name: r\n    url: /x\n    capture:\n      t: access_token\n");
+    assert!(
+        e.contains("c.yaml:5:7: capture `t`: expected a JSONPath starting with `$`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_undefined_variable_is_an_error_naming_it_and_where_it_is_used() {
+    let e = error("vars:\n  login: admin\nrequests:\n  - name: r\n    url: \"{{ base }}/a/user/{{ logn }}\"\n");
+    assert!(e.contains("c.yaml:5:5: undefined variable `logn`"), "{e}");
+    assert!(e.contains("defined here: base, login"), "{e}");
+}
+
+#[test]
+fn a_variable_captured_later_is_not_defined_earlier() {
+    let e = error(
+        "requests:\n  - name: a\n    url: \"{{ base }}/{{ token }}\"\n  - name: b\n    url: \"{{ base }}\"\n    capture:\n      token: $.t\n",
+    );
+    assert!(e.contains("c.yaml:3:5: undefined variable `token`"), "{e}");
+}
+
+#[test]
+fn an_undefined_variable_in_an_expected_value_is_caught_too() {
+    let e = error("requests:\n  - name: r\n    url: \"{{ base }}\"\n    expect:\n      json:\n        $.a: \"{{ nope }}\"\n");
+    assert!(e.contains("c.yaml:6:9: undefined variable `nope`"), "{e}");
+}
+
+#[test]
+fn an_unset_environment_variable_is_an_error_unless_a_default_is_given() {
+    let e = error("vars:\n  secret: \"{{ env('REQTEST_TEST_SURELY_UNSET') }}\"\nrequests:\n  - name: r\n    url: \"{{ base }}\"\n");
+    assert!(
+        e.contains("c.yaml:2:3:")
+            && e.contains("environment variable `REQTEST_TEST_SURELY_UNSET` is not set"),
+        "{e}"
+    );
+    let ok = "vars:\n  s: \"{{ env('REQTEST_TEST_SURELY_UNSET', default='x') }}\"\nrequests:\n  - name: r\n    url: \"{{ base }}/{{ s }}\"\n";
+    assert!(common::plan(ok, "http://127.0.0.1:9").is_ok());
+}
+
+#[test]
+fn template_syntax_errors_are_reported_with_their_place() {
+    let e = error("requests:\n  - name: r\n    url: \"{{ base }/x\"\n");
+    assert!(
+        e.contains("c.yaml:3:5: template syntax error in `{{ base }/x`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn environments_must_exist_and_be_chosen() {
+    let two = "environments:\n  a: {x: 1}\n  b: {x: 2}\nrequests:\n  - name: r\n    url: \"{{ base }}/{{ x }}\"\n";
+    let e = error(two);
+    assert!(
+        e.contains("several environments (`a`, `b`) and no `default_env`: choose one with --env"),
+        "{e}"
+    );
+
+    let path = common::write_collection(two);
+    let e = reqtest::Suite::new([path])
+        .env("c")
+        .var("base", "http://x")
+        .plan()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("has no environment `c`; it has `a`, `b`"), "{e}");
+
+    let e =
+        error("default_env: prod\nenvironments:\n  dev: {}\nrequests:\n  - name: r\n    url: /x\n");
+    assert!(
+        e.contains("c.yaml:1:1: default_env `prod` is not one of the environments: `dev`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_environment_overrides_collection_vars_and_the_command_line_overrides_both() {
+    let yaml = "default_env: dev\nenvironments:\n  dev: {who: env}\nvars:\n  who: collection\n  greeting: \"hi {{ who }}\"\nrequests:\n  - name: r\n    url: /x\n";
+    let plan = common::plan(yaml, "http://x").unwrap();
+    let vars = &plan.collections[0].vars;
+    assert_eq!(vars["who"].to_string(), "env");
+    assert_eq!(vars["greeting"].to_string(), "hi env");
+
+    let path = common::write_collection(yaml);
+    let plan = reqtest::Suite::new([path])
+        .var("who", "cli")
+        .plan()
+        .unwrap();
+    assert_eq!(plan.collections[0].vars["greeting"].to_string(), "hi cli");
+}
+
+#[test]
+fn duplicate_request_names_are_rejected() {
+    let e = error("requests:\n  - name: r\n    url: /x\n  - name: r\n    url: /y\n");
+    assert!(
+        e.contains("c.yaml:4:5: two requests are named `r` (the first at line 2)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn one_body_per_request() {
+    let e = error("requests:\n  - name: r\n    url: /x\n    json: {}\n    body: text\n");
+    assert!(
+        e.contains("c.yaml:5:5: a request has one body: `json` and `body` are both set"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_status_and_duration_values_are_rejected() {
+    let e = error("requests:\n  - name: r\n    url: /x\n    expect:\n      status: 2zz\n");
+    assert!(
+        e.contains("c.yaml:5:7: a status is a code such as 200 or a class such as `2xx`"),
+        "{e}"
+    );
+    let e = error("requests:\n  - name: r\n    url: /x\n    timeout: soon\n");
+    assert!(
+        e.contains("c.yaml:4:5: requests[0].timeout: expected a duration such as `500ms`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_missing_file_or_an_empty_folder_is_an_error() {
+    let e = reqtest::Suite::new(["/nonexistent/reqtest.yaml"])
+        .plan()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.starts_with("/nonexistent/reqtest.yaml: "), "{e}");
+    let dir = std::env::temp_dir().join(format!("reqtest-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let e = reqtest::Suite::new([&dir])
+        .plan()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("no collection files (*.yaml, *.yml) in this folder"),
+        "{e}"
+    );
+}
