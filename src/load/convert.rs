@@ -2,6 +2,7 @@
 //! checked without running: predicates, capture sources, JSONPaths, regexes,
 //! durations, status patterns, duplicate names.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,9 @@ const CAPTURE_SOURCES: &[&str] = &["jsonpath", "header", "regex", "status", "coo
 struct Cx<'a> {
     file: &'a Arc<str>,
     index: &'a PositionIndex,
+    /// Collections repeat the same paths (`$.id` in every request); parse
+    /// each distinct one once.
+    jsonpaths: RefCell<HashMap<String, JsonPath>>,
 }
 
 /// A path in the document under construction, built by appending keys and
@@ -133,7 +137,12 @@ impl Cx<'_> {
     }
 
     fn jsonpath(&self, path: &P, src: &str) -> Result<JsonPath> {
-        JsonPath::parse(src).map_err(|e| self.err(path, describe_jsonpath_error(src, &e)))
+        if let Some(parsed) = self.jsonpaths.borrow().get(src) {
+            return Ok(parsed.clone());
+        }
+        let parsed = JsonPath::parse(src).map_err(|e| self.err(path, describe_jsonpath_error(src, &e)))?;
+        self.jsonpaths.borrow_mut().insert(src.to_string(), parsed.clone());
+        Ok(parsed)
     }
 
     fn duration(&self, path: &P, value: &Json) -> Result<Duration> {
@@ -208,7 +217,11 @@ pub fn collection(
     file: &Arc<str>,
     index: &PositionIndex,
 ) -> Result<Collection> {
-    let cx = Cx { file, index };
+    let cx = Cx {
+        file,
+        index,
+        jsonpaths: RefCell::default(),
+    };
     let root = P::default();
 
     let name = match raw.name {

@@ -5,8 +5,6 @@
 //! line and column of every mapping entry and sequence item. Types built from
 //! the serde output then look their positions up by path.
 
-use std::collections::HashMap;
-
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
@@ -35,9 +33,19 @@ pub struct LineCol {
     pub col: u32,
 }
 
+/// The positions as a tree mirroring the document, so that recording a node
+/// and looking one up cost a walk down its path, with no path copied or
+/// hashed.
 #[derive(Debug, Default)]
 pub struct PositionIndex {
-    by_path: HashMap<Vec<Seg>, LineCol>,
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    at: LineCol,
+    keys: Vec<(String, usize)>,
+    items: Vec<usize>,
 }
 
 impl PositionIndex {
@@ -48,112 +56,96 @@ impl PositionIndex {
         let mut parser = Parser::new_from_str(text);
         let _ = parser.load(&mut walker, false);
         PositionIndex {
-            by_path: walker.index,
+            nodes: walker.nodes,
         }
     }
 
     /// The position of the node at `path`, or of its nearest ancestor that
     /// has one (a node built by serde defaults has no text of its own).
     pub fn find(&self, path: &[Seg]) -> LineCol {
-        let mut len = path.len();
-        loop {
-            if let Some(at) = self.by_path.get(&path[..len]) {
-                return *at;
+        let Some(mut node) = self.nodes.first() else {
+            return LineCol { line: 1, col: 1 };
+        };
+        for seg in path {
+            let child = match seg {
+                Seg::Key(k) => node.keys.iter().find(|(name, _)| name == k).map(|(_, i)| *i),
+                Seg::Index(i) => node.items.get(*i).copied(),
+            };
+            match child {
+                Some(i) => node = &self.nodes[i],
+                None => break,
             }
-            if len == 0 {
-                return LineCol { line: 1, col: 1 };
-            }
-            len -= 1;
         }
+        node.at
     }
 }
 
 enum Frame {
-    /// `item_path` is set for a mapping that is a sequence item: its first
-    /// key is a better position for the item than where the parser says
-    /// the block mapping starts.
+    /// `pending_key` holds the key whose value comes next; `item` is set
+    /// for a mapping that is a sequence item, whose position is better
+    /// taken from its first key than from where the parser says the block
+    /// mapping starts.
     Map {
-        key: Option<Seg>,
-        key_at: LineCol,
-        item_path: Option<Vec<Seg>>,
+        node: usize,
+        pending_key: Option<(String, LineCol)>,
+        item: bool,
     },
     Seq {
-        next: usize,
+        node: usize,
     },
 }
 
 #[derive(Default)]
 struct Walker {
     stack: Vec<Frame>,
-    path: Vec<Seg>,
-    index: HashMap<Vec<Seg>, LineCol>,
+    nodes: Vec<Node>,
     done: bool,
 }
 
 impl Walker {
+    fn new_node(&mut self, at: LineCol) -> usize {
+        self.nodes.push(Node {
+            at,
+            ..Node::default()
+        });
+        self.nodes.len() - 1
+    }
+
     /// Called when a node (scalar, alias, or the start of a collection)
-    /// begins. Returns true when the node is a mapping key.
-    fn begin_node(&mut self, at: LineCol, key_text: Option<&str>) -> bool {
-        match self.stack.last_mut() {
-            None => {
-                self.index.entry(Vec::new()).or_insert(at);
-                false
-            }
+    /// begins. Returns the new node, or None when the node is a mapping key.
+    fn begin_node(&mut self, at: LineCol, key_text: Option<&str>) -> Option<usize> {
+        let parent = match self.stack.last_mut() {
+            None => return Some(if self.nodes.is_empty() { self.new_node(at) } else { 0 }),
             Some(Frame::Map {
-                key,
-                key_at,
-                item_path,
+                node,
+                pending_key,
+                item,
             }) => {
-                if key.is_none() {
-                    *key = Some(Seg::Key(key_text.unwrap_or("?").to_string()));
-                    *key_at = at;
-                    if let Some(path) = item_path.take() {
-                        self.index.insert(path, at);
+                if pending_key.is_none() {
+                    if std::mem::take(item) {
+                        self.nodes[*node].at = at;
                     }
-                    true
-                } else {
-                    // The entry's position is its key's: that is the line a
-                    // reader looks at for `expect:` or `$.a.b: 1`.
-                    let seg = key.clone().expect("checked above");
-                    let mut path = self.path.clone();
-                    path.push(seg.clone());
-                    self.index.entry(path).or_insert(*key_at);
-                    self.path.push(seg);
-                    false
+                    *pending_key = Some((key_text.unwrap_or("?").to_string(), at));
+                    return None;
                 }
+                let (key, key_at) = pending_key.take().expect("checked above");
+                let parent = *node;
+                // The entry's position is its key's: that is the line a
+                // reader looks at for `expect:` or `$.a.b: 1`.
+                let child = self.new_node(key_at);
+                self.nodes[parent].keys.push((key, child));
+                return Some(child);
             }
-            Some(Frame::Seq { next }) => {
-                let seg = Seg::Index(*next);
-                *next += 1;
-                let mut path = self.path.clone();
-                path.push(seg.clone());
-                self.index.entry(path).or_insert(at);
-                self.path.push(seg);
-                false
-            }
-        }
+            Some(Frame::Seq { node }) => *node,
+        };
+        let child = self.new_node(at);
+        self.nodes[parent].items.push(child);
+        Some(child)
     }
 
-    /// A scalar or an alias: a node that begins and ends at once, unless it
-    /// is a mapping key, which only names the value to come.
+    /// A scalar or an alias: a node that begins and ends at once.
     fn leaf(&mut self, at: LineCol, text: Option<&str>) {
-        if !self.begin_node(at, text) {
-            self.end_node();
-        }
-    }
-
-    /// Called when a node ends (a scalar right away, a collection at its end).
-    fn end_node(&mut self) {
-        match self.stack.last_mut() {
-            None => {}
-            Some(Frame::Map { key, .. }) => {
-                *key = None;
-                self.path.pop();
-            }
-            Some(Frame::Seq { .. }) => {
-                self.path.pop();
-            }
-        }
+        self.begin_node(at, text);
     }
 }
 
@@ -170,29 +162,28 @@ impl MarkedEventReceiver for Walker {
             Event::Scalar(text, ..) => self.leaf(at, Some(&text)),
             Event::Alias(_) => self.leaf(at, None),
             Event::MappingStart(..) => {
-                let in_sequence = matches!(self.stack.last(), Some(Frame::Seq { .. }));
-                let is_key = self.begin_node(at, None);
-                if is_key {
-                    // Complex keys are not part of our format; keep walking
-                    // without recording anything under them.
-                    self.path.push(Seg::Key("?".into()));
-                }
+                let item = matches!(self.stack.last(), Some(Frame::Seq { .. }));
+                // A complex key (a mapping as a key) is not part of our
+                // format: walk it in a throw-away node.
+                let node = match self.begin_node(at, None) {
+                    Some(n) => n,
+                    None => self.new_node(at),
+                };
                 self.stack.push(Frame::Map {
-                    key: None,
-                    key_at: at,
-                    item_path: in_sequence.then(|| self.path.clone()),
+                    node,
+                    pending_key: None,
+                    item,
                 });
             }
             Event::SequenceStart(..) => {
-                let is_key = self.begin_node(at, None);
-                if is_key {
-                    self.path.push(Seg::Key("?".into()));
-                }
-                self.stack.push(Frame::Seq { next: 0 });
+                let node = match self.begin_node(at, None) {
+                    Some(n) => n,
+                    None => self.new_node(at),
+                };
+                self.stack.push(Frame::Seq { node });
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 self.stack.pop();
-                self.end_node();
             }
             Event::DocumentEnd => self.done = true,
             _ => {}

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Writes the shared benchmark workload (../shared/bench/README.md) as reqtest
+collections: POST /token capturing $.access_token, then N x GET /json sending
+the captured token and asserting status 200 and $.nested.n == EXPECT.
+
+Usage: gen.py [--out DIR] [--base URL] [--expect 42] [N ...]
+Writes DIR/n<N>/bench.reqtest.yaml for each N (the folders run-peers.sh uses).
+"""
+import argparse
+import os
+
+
+def collection(n, base, expect):
+    out = [
+        f"name: bench-n{n}\n",
+        "requests:\n",
+        "  - name: token\n",
+        "    method: POST\n",
+        f"    url: {base}/token\n",
+        "    expect:\n",
+        "      status: 200\n",
+        "    capture:\n",
+        "      token: $.access_token\n",
+    ]
+    for i in range(1, n + 1):
+        out += [
+            f"  - name: json {i}\n",
+            f"    url: {base}/json\n",
+            "    headers:\n",
+            '      Authorization: "Bearer {{ token }}"\n',
+            "    expect:\n",
+            "      status: 200\n",
+            "      json:\n",
+            f"        $.nested.n: {expect}\n",
+        ]
+    return "".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--base", default="http://127.0.0.1:18080")
+    ap.add_argument("--expect", default="42")
+    ap.add_argument("n", nargs="*", type=int, default=[1, 100, 1000])
+    a = ap.parse_args()
+    for n in a.n:
+        d = os.path.join(a.out, f"n{n}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "bench.reqtest.yaml"), "w", encoding="utf-8") as f:
+            f.write(collection(n, a.base, a.expect))
+        print(d)
+
+
+if __name__ == "__main__":
+    main()
