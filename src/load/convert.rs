@@ -140,8 +140,11 @@ impl Cx<'_> {
         if let Some(parsed) = self.jsonpaths.borrow().get(src) {
             return Ok(parsed.clone());
         }
-        let parsed = JsonPath::parse(src).map_err(|e| self.err(path, describe_jsonpath_error(src, &e)))?;
-        self.jsonpaths.borrow_mut().insert(src.to_string(), parsed.clone());
+        let parsed =
+            JsonPath::parse(src).map_err(|e| self.err(path, describe_jsonpath_error(src, &e)))?;
+        self.jsonpaths
+            .borrow_mut()
+            .insert(src.to_string(), parsed.clone());
         Ok(parsed)
     }
 

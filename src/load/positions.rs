@@ -68,7 +68,11 @@ impl PositionIndex {
         };
         for seg in path {
             let child = match seg {
-                Seg::Key(k) => node.keys.iter().find(|(name, _)| name == k).map(|(_, i)| *i),
+                Seg::Key(k) => node
+                    .keys
+                    .iter()
+                    .find(|(name, _)| name == k)
+                    .map(|(_, i)| *i),
                 Seg::Index(i) => node.items.get(*i).copied(),
             };
             match child {
@@ -115,7 +119,13 @@ impl Walker {
     /// begins. Returns the new node, or None when the node is a mapping key.
     fn begin_node(&mut self, at: LineCol, key_text: Option<&str>) -> Option<usize> {
         let parent = match self.stack.last_mut() {
-            None => return Some(if self.nodes.is_empty() { self.new_node(at) } else { 0 }),
+            None => {
+                return Some(if self.nodes.is_empty() {
+                    self.new_node(at)
+                } else {
+                    0
+                })
+            }
             Some(Frame::Map {
                 node,
                 pending_key,
