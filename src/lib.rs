@@ -9,9 +9,10 @@
 //! A user's own crate runs its collections as tests with a `harness = false`
 //! test target whose `main` is one line:
 //!
-//! ```ignore
-//! // tests/api.rs, with `harness = false` for it in Cargo.toml
-//! fn main() { reqtest::test_main(["tests/api"]) }
+//! ```no_run
+//! // tests/api.rs, with `harness = false` for it in Cargo.toml:
+//! // fn main() { reqtest::test_main(["tests/api"]) }
+//! reqtest::test_main(["tests/api"])
 //! ```
 
 pub mod check;

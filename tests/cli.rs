@@ -191,3 +191,22 @@ fn vars_files_and_vars_set_variables_with_var_winning() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn ignored_requests_are_reported_ignored_and_run_with_ignored() {
+    let yaml = "requests:\n  - name: fine\n    url: \"{{ cells_url }}/a/config/ctl\"\n    expect: {status: 401}\n  - name: later\n    ignore: flaky upstream\n    url: \"{{ cells_url }}/a/config/ctl\"\n    expect: {status: 200}\n";
+    let path = temp_file("ignored.yaml", yaml);
+    let path = path.to_str().unwrap();
+    let out = reqtest(&["run", "--standins", path]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("1 passed; 0 failed; 1 ignored"), "{text}");
+    // --ignored runs only the ignored request, which fails here (no token).
+    let out = reqtest(&["run", "--standins", path, "--ignored"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("running 1 test") && text.contains("status: expected 200, got 401"),
+        "{text}"
+    );
+}
