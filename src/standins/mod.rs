@@ -36,17 +36,61 @@ pub struct StandIns {
     pub cells: SocketAddr,
     pub regards: SocketAddr,
     pub nextome: SocketAddr,
-    shutdown: Option<tokio::sync::watch::Sender<bool>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _servers: ServerThread,
 }
 
 impl StandIns {
     /// Starts the three servers on their own thread.
     pub fn start() -> std::io::Result<Self> {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (servers, (cells, regards, nextome)) = ServerThread::spawn(|stop| async move {
+            Ok((
+                serve(cells::router(), stop.clone()).await?,
+                serve(regards::router(), stop.clone()).await?,
+                serve(nextome::router(), stop).await?,
+            ))
+        })?;
+        Ok(StandIns {
+            cells,
+            regards,
+            nextome,
+            _servers: servers,
+        })
+    }
+
+    /// The variables the bundled collections' `standin` environment reads.
+    pub fn vars(&self) -> IndexMap<String, Json> {
+        [
+            ("cells_url", self.cells),
+            ("regards_url", self.regards),
+            ("nextome_url", self.nextome),
+        ]
+        .into_iter()
+        .map(|(name, addr)| (name.to_string(), Json::from(format!("http://{addr}"))))
+        .collect()
+    }
+}
+
+/// Servers running on a thread of their own (a current-thread runtime),
+/// stopped and joined when this is dropped.
+pub struct ServerThread {
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ServerThread {
+    /// Runs `start` on the new thread; what it returns (the bound addresses)
+    /// comes back here once the servers listen. The servers get `stop`.
+    pub fn spawn<T, F>(
+        start: impl FnOnce(tokio::sync::watch::Receiver<bool>) -> F + Send + 'static,
+    ) -> std::io::Result<(Self, T)>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = std::io::Result<T>>,
+    {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let thread = std::thread::Builder::new()
-            .name("reqtest-standins".into())
+            .name("reqtest-servers".into())
             .spawn(move || {
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -54,62 +98,36 @@ impl StandIns {
                 {
                     Ok(rt) => rt,
                     Err(e) => {
-                        let _ = addr_tx.send(Err(e));
+                        let _ = ready_tx.send(Err(e));
                         return;
                     }
                 };
                 runtime.block_on(async move {
-                    let bound = async {
-                        Ok::<_, std::io::Error>((
-                            serve(cells::router(), stop_rx.clone()).await?,
-                            serve(regards::router(), stop_rx.clone()).await?,
-                            serve(nextome::router(), stop_rx.clone()).await?,
-                        ))
+                    let started = start(stop_rx.clone()).await;
+                    let failed = started.is_err();
+                    let _ = ready_tx.send(started);
+                    if !failed {
+                        let mut stop = stop_rx;
+                        let _ = stop.wait_for(|s| *s).await;
                     }
-                    .await;
-                    let failed = bound.is_err();
-                    let _ = addr_tx.send(bound);
-                    if failed {
-                        return;
-                    }
-                    let mut stop = stop_rx;
-                    let _ = stop.wait_for(|s| *s).await;
                 });
             })?;
-        let (cells, regards, nextome) = addr_rx
+        let value = ready_rx
             .recv()
-            .map_err(|_| std::io::Error::other("the stand-in thread stopped while starting"))??;
-        Ok(StandIns {
-            cells,
-            regards,
-            nextome,
-            shutdown: Some(stop_tx),
-            thread: Some(thread),
-        })
-    }
-
-    /// The variables the bundled collections' `standin` environment reads.
-    pub fn vars(&self) -> IndexMap<String, Json> {
-        let mut vars = IndexMap::new();
-        vars.insert(
-            "cells_url".into(),
-            Json::from(format!("http://{}", self.cells)),
-        );
-        vars.insert(
-            "regards_url".into(),
-            Json::from(format!("http://{}", self.regards)),
-        );
-        vars.insert(
-            "nextome_url".into(),
-            Json::from(format!("http://{}", self.nextome)),
-        );
-        vars
+            .map_err(|_| std::io::Error::other("the server thread stopped while starting"))??;
+        Ok((
+            ServerThread {
+                stop: Some(stop_tx),
+                thread: Some(thread),
+            },
+            value,
+        ))
     }
 }
 
-impl Drop for StandIns {
+impl Drop for ServerThread {
     fn drop(&mut self) {
-        if let Some(stop) = self.shutdown.take() {
+        if let Some(stop) = self.stop.take() {
             let _ = stop.send(true);
         }
         if let Some(t) = self.thread.take() {

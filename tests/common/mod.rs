@@ -18,19 +18,7 @@ use serde_json::{json, Value};
 
 pub struct TestServer {
     pub url: String,
-    stop: Option<tokio::sync::watch::Sender<bool>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(true);
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    _thread: reqtest::standins::ServerThread,
 }
 
 pub const DOC: &str = r#"{"id":1,"name":"alice","tags":["a","b"],"nested":{"n":42},"price":9.5,
@@ -137,27 +125,12 @@ async fn slow(Query(q): Query<HashMap<String, u64>>) -> Json<Value> {
 }
 
 pub fn server() -> TestServer {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    let (thread, addr) =
+        reqtest::standins::ServerThread::spawn(|stop| reqtest::standins::serve(router(), stop))
             .unwrap();
-        rt.block_on(async move {
-            let addr = reqtest::standins::serve(router(), stop_rx.clone())
-                .await
-                .unwrap();
-            tx.send(addr).unwrap();
-            let mut stop = stop_rx;
-            let _ = stop.wait_for(|s| *s).await;
-        });
-    });
-    let addr = rx.recv().unwrap();
     TestServer {
         url: format!("http://{addr}"),
-        stop: Some(stop_tx),
-        thread: Some(thread),
+        _thread: thread,
     }
 }
 
