@@ -10,7 +10,7 @@ use minijinja::Value;
 use crate::check::{self, Response};
 use crate::execute;
 use crate::load::Pos;
-use crate::resolve::{Plan, PlannedCollection, Templates};
+use crate::resolve::{Plan, PlannedCollection, Templates, Vars};
 
 #[derive(Debug, Clone)]
 pub enum Outcome {
@@ -159,8 +159,8 @@ async fn run_collection(
             });
         }
     };
-    let client = match execute::client() {
-        Ok(c) => c,
+    let mut session = match execute::Session::new(pc, templates) {
+        Ok(s) => s,
         Err(e) => {
             for ri in 0..modes.len() {
                 emit(
@@ -192,8 +192,7 @@ async fn run_collection(
             );
             continue;
         }
-        let ctx = Value::from(vars.clone());
-        match run_request(pc, ri, templates, &client, &ctx).await {
+        match run_request(pc, ri, templates, &mut session, &vars).await {
             Ok((duration, captured)) => {
                 for (name, value) in captured {
                     vars.insert(name, Value::from_serialize(&value));
@@ -224,15 +223,13 @@ async fn run_request(
     pc: &PlannedCollection,
     ri: usize,
     templates: &Templates,
-    client: &reqwest::Client,
-    ctx: &Value,
+    session: &mut execute::Session<'_>,
+    vars: &Vars,
 ) -> Result<(Duration, Captured), String> {
     let request = &pc.collection.requests[ri];
-    let exchange = execute::send(client, templates, pc, ri, ctx)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (exchange, ctx) = session.send(ri, vars).await.map_err(|e| e.to_string())?;
     let response = Response::new(&exchange);
-    let failures = check::check(&response, &request.expect, templates, ctx);
+    let failures = check::check(&response, &request.expect, templates, &ctx);
     let captured = if failures.is_empty() {
         check::capture(&response, &request.captures).map_err(|f| vec![f])
     } else {

@@ -1,5 +1,7 @@
-//! Execute stage: renders a request's templates, sends it over the
-//! collection's client and returns what came back, timed.
+//! Execute stage: renders requests, gets and renews tokens, sends requests
+//! over the collection's one client and returns what came back, timed.
+
+pub mod auth;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -7,8 +9,8 @@ use std::time::{Duration, Instant};
 use minijinja::Value;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
-use crate::load::{Body, PartKind, Pos, Request};
-use crate::resolve::{PlannedCollection, RenderError, Templates};
+use crate::load::{AuthChoice, Body, PartKind, Pos, Text, DEFAULT_AUTH};
+use crate::resolve::{PlannedCollection, RenderError, Templates, Vars};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -24,6 +26,8 @@ pub enum ExecError {
         url: String,
         cause: String,
     },
+    #[error("{0}")]
+    Auth(#[from] auth::AuthError),
 }
 
 /// The request as it was sent and the response as it came.
@@ -56,30 +60,136 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-pub async fn send(
+/// A request to render: a test request with the collection's defaults
+/// applied, or a token request of an auth.
+pub struct Outgoing<'a> {
+    pub method: &'a reqwest::Method,
+    pub url: &'a Text,
+    pub base_url: Option<&'a Text>,
+    pub query: Vec<&'a (String, Text)>,
+    pub headers: Vec<&'a (String, Text)>,
+    pub body: Option<&'a Body>,
+    pub timeout: Duration,
+    /// Multipart files are named relative to this collection file.
+    pub collection_file: &'a str,
+}
+
+/// A collection's connection to the world: its client, its tokens.
+pub struct Session<'p> {
+    client: reqwest::Client,
+    planned: &'p PlannedCollection,
+    templates: &'p Templates,
+    pub tokens: auth::Tokens<'p>,
+}
+
+impl<'p> Session<'p> {
+    pub fn new(planned: &'p PlannedCollection, templates: &'p Templates) -> reqwest::Result<Self> {
+        Ok(Session {
+            client: client()?,
+            planned,
+            templates,
+            tokens: auth::Tokens::new(&planned.collection.auths, &planned.collection.file),
+        })
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends request `index` with the variables in `vars`: gets or renews
+    /// its token first, and on a 401 renews the token and tries once more.
+    /// Returns the exchange and the template context it used, which the
+    /// checks use too (it holds `auth`).
+    pub async fn send(
+        &mut self,
+        index: usize,
+        vars: &Vars,
+    ) -> Result<(Exchange, Value), ExecError> {
+        let request = &self.planned.collection.requests[index];
+        if let Some(delay) = request.delay {
+            tokio::time::sleep(delay).await;
+        }
+        let auth_name = match &request.auth {
+            AuthChoice::None => None,
+            AuthChoice::Default => self
+                .planned
+                .collection
+                .auths
+                .contains_key(DEFAULT_AUTH)
+                .then_some(DEFAULT_AUTH),
+            AuthChoice::Named(name) => Some(name.as_str()),
+        };
+        let mut renewed = false;
+        loop {
+            if let Some(name) = auth_name {
+                self.tokens
+                    .ensure(name, &self.client, self.templates, vars, renewed)
+                    .await?;
+            }
+            let ctx = self.tokens.context(vars, auth_name);
+            let outgoing = self.outgoing(index);
+            let mut built = build(&self.client, self.templates, &outgoing, &ctx).await?;
+            if let Some(name) = auth_name {
+                self.tokens.apply(name, &mut built)?;
+            }
+            let exchange = exchange(&self.client, built, outgoing.timeout).await?;
+            if exchange.status == reqwest::StatusCode::UNAUTHORIZED
+                && auth_name.is_some()
+                && !renewed
+            {
+                renewed = true;
+                continue;
+            }
+            return Ok((exchange, ctx));
+        }
+    }
+
+    fn outgoing(&self, index: usize) -> Outgoing<'p> {
+        let collection = &self.planned.collection;
+        let request = &collection.requests[index];
+        let plan = &self.planned.requests[index];
+        let defaults = &collection.defaults;
+        Outgoing {
+            method: &request.method,
+            url: &request.url,
+            base_url: defaults.base_url.as_ref(),
+            query: plan
+                .default_query
+                .iter()
+                .map(|&i| &defaults.query[i])
+                .chain(&request.query)
+                .collect(),
+            // Request headers come last and replace a default of the same name.
+            headers: plan
+                .default_headers
+                .iter()
+                .map(|&i| &defaults.headers[i])
+                .chain(&request.headers)
+                .collect(),
+            body: request.body.as_ref(),
+            timeout: request
+                .timeout
+                .or(defaults.timeout)
+                .unwrap_or(DEFAULT_TIMEOUT),
+            collection_file: &collection.file,
+        }
+    }
+}
+
+/// The URL, query, headers and body of `out`, rendered with `ctx`.
+pub async fn build(
     client: &reqwest::Client,
     templates: &Templates,
-    planned: &PlannedCollection,
-    index: usize,
+    out: &Outgoing<'_>,
     ctx: &Value,
-) -> Result<Exchange, ExecError> {
-    let collection = &planned.collection;
-    let request = &collection.requests[index];
-    let plan = &planned.requests[index];
-    let defaults = &collection.defaults;
-
-    let url = absolute_url(templates, planned, request, ctx)?;
+) -> Result<reqwest::Request, ExecError> {
+    let url = absolute_url(templates, out, ctx)?;
     let mut url = reqwest::Url::parse(&url).map_err(|e| ExecError::Build {
-        at: request.url.at.clone(),
+        at: out.url.at.clone(),
         message: format!("`{url}` is not a valid URL: {e}"),
     })?;
-    let query = plan
-        .default_query
-        .iter()
-        .map(|&i| &defaults.query[i])
-        .chain(&request.query);
-    let mut rendered_query = Vec::new();
-    for (name, text) in query {
+    let mut rendered_query = Vec::with_capacity(out.query.len());
+    for (name, text) in &out.query {
         rendered_query.push((name, templates.render_text(text, ctx)?));
     }
     if !rendered_query.is_empty() {
@@ -90,9 +200,7 @@ pub async fn send(
     }
 
     let mut headers = HeaderMap::new();
-    let default_headers = plan.default_headers.iter().map(|&i| &defaults.headers[i]);
-    // Request headers come last and replace a default of the same name.
-    for (name, text) in default_headers.chain(&request.headers) {
+    for (name, text) in &out.headers {
         let value = templates.render_text(text, ctx)?;
         let bad = |what: &str| ExecError::Build {
             at: text.at.clone(),
@@ -103,14 +211,8 @@ pub async fn send(
         headers.insert(name, value);
     }
 
-    let method = request.method.clone();
-    let mut builder = client.request(method.clone(), url.clone()).timeout(
-        request
-            .timeout
-            .or(defaults.timeout)
-            .unwrap_or(DEFAULT_TIMEOUT),
-    );
-    builder = match &request.body {
+    let mut builder = client.request(out.method.clone(), url).timeout(out.timeout);
+    builder = match out.body {
         None => builder,
         Some(Body::Json(data)) => {
             let json = templates.render_data(data, ctx)?;
@@ -134,64 +236,82 @@ pub async fn send(
         }
         Some(Body::Raw(text)) => builder.body(templates.render_text(text, ctx)?.into_owned()),
         Some(Body::Multipart(parts)) => {
-            let mut form = reqwest::multipart::Form::new();
-            for part in parts {
-                form = match &part.kind {
-                    PartKind::Text(text) => form.text(
-                        part.name.clone(),
-                        templates.render_text(text, ctx)?.into_owned(),
-                    ),
-                    PartKind::File {
-                        path,
-                        filename,
-                        content_type,
-                    } => {
-                        let rendered = templates.render_text(path, ctx)?;
-                        let file = relative_to_collection(&collection.file, &rendered);
-                        let bytes = tokio::fs::read(&file).await.map_err(|e| ExecError::Build {
-                            at: path.at.clone(),
-                            message: format!("cannot read multipart file {}: {e}", file.display()),
-                        })?;
-                        let name = filename.clone().unwrap_or_else(|| {
-                            file.file_name()
-                                .map(|n| n.to_string_lossy().into_owned())
-                                .unwrap_or_else(|| "file".into())
-                        });
-                        let mut p = reqwest::multipart::Part::bytes(bytes).file_name(name);
-                        if let Some(ct) = content_type {
-                            p = p.mime_str(ct).map_err(|e| ExecError::Build {
-                                at: path.at.clone(),
-                                message: format!("invalid content_type `{ct}`: {e}"),
-                            })?;
-                        }
-                        form.part(part.name.clone(), p)
-                    }
-                };
-            }
-            builder.multipart(form)
+            builder.multipart(multipart(templates, parts, out.collection_file, ctx).await?)
         }
     };
-    let builder = builder.headers(headers);
+    builder
+        .headers(headers)
+        .build()
+        .map_err(|e| ExecError::Build {
+            at: out.url.at.clone(),
+            message: format!("cannot build the request: {e}"),
+        })
+}
 
+async fn multipart(
+    templates: &Templates,
+    parts: &[crate::load::Part],
+    collection_file: &str,
+    ctx: &Value,
+) -> Result<reqwest::multipart::Form, ExecError> {
+    let mut form = reqwest::multipart::Form::new();
+    for part in parts {
+        form = match &part.kind {
+            PartKind::Text(text) => form.text(
+                part.name.clone(),
+                templates.render_text(text, ctx)?.into_owned(),
+            ),
+            PartKind::File {
+                path,
+                filename,
+                content_type,
+            } => {
+                let rendered = templates.render_text(path, ctx)?;
+                let file = relative_to_collection(collection_file, &rendered);
+                let bytes = tokio::fs::read(&file).await.map_err(|e| ExecError::Build {
+                    at: path.at.clone(),
+                    message: format!("cannot read multipart file {}: {e}", file.display()),
+                })?;
+                let name = filename.clone().unwrap_or_else(|| {
+                    file.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "file".into())
+                });
+                let mut p = reqwest::multipart::Part::bytes(bytes).file_name(name);
+                if let Some(ct) = content_type {
+                    p = p.mime_str(ct).map_err(|e| ExecError::Build {
+                        at: path.at.clone(),
+                        message: format!("invalid content_type `{ct}`: {e}"),
+                    })?;
+                }
+                form.part(part.name.clone(), p)
+            }
+        };
+    }
+    Ok(form)
+}
+
+/// Sends a built request and reads the whole response.
+pub async fn exchange(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    timeout: Duration,
+) -> Result<Exchange, ExecError> {
+    let method = request.method().clone();
+    let url = request.url().to_string();
     let started = Instant::now();
     let send_error = |e: reqwest::Error| ExecError::Send {
         method: method.to_string(),
-        url: url.to_string(),
-        cause: describe_reqwest_error(
-            &e,
-            request
-                .timeout
-                .or(defaults.timeout)
-                .unwrap_or(DEFAULT_TIMEOUT),
-        ),
+        url: url.clone(),
+        cause: describe_reqwest_error(&e, timeout),
     };
-    let response = builder.send().await.map_err(send_error)?;
+    let response = client.execute(request).await.map_err(send_error)?;
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.bytes().await.map_err(send_error)?;
     Ok(Exchange {
-        method,
-        url: url.to_string(),
+        method: method.clone(),
+        url: url.clone(),
         status,
         headers,
         body,
@@ -199,19 +319,14 @@ pub async fn send(
     })
 }
 
-fn absolute_url(
-    templates: &Templates,
-    planned: &PlannedCollection,
-    request: &Request,
-    ctx: &Value,
-) -> Result<String, ExecError> {
-    let url = templates.render_text(&request.url, ctx)?;
+fn absolute_url(templates: &Templates, out: &Outgoing, ctx: &Value) -> Result<String, ExecError> {
+    let url = templates.render_text(out.url, ctx)?;
     if url.starts_with("http://") || url.starts_with("https://") {
         return Ok(url.into_owned());
     }
-    let Some(base) = &planned.collection.defaults.base_url else {
+    let Some(base) = out.base_url else {
         return Err(ExecError::Build {
-            at: request.url.at.clone(),
+            at: out.url.at.clone(),
             message: format!(
                 "`{url}` is a relative URL and the collection sets no `defaults.base_url`"
             ),
@@ -240,7 +355,7 @@ fn relative_to_collection(collection_file: &str, path: &str) -> std::path::PathB
 
 /// reqwest's own message is "error sending request"; the useful part (the
 /// refused connection, the DNS failure) sits at the bottom of the chain.
-fn describe_reqwest_error(e: &reqwest::Error, timeout: Duration) -> String {
+pub fn describe_reqwest_error(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         return format!("timed out after {}", crate::load::format_duration(timeout));
     }

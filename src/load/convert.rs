@@ -25,7 +25,7 @@ pub const PREDICATES: &[&str] = &[
 const HEADER_CHECKS: &[&str] = &["eq", "contains", "matches", "present", "absent"];
 const CAPTURE_SOURCES: &[&str] = &["jsonpath", "header", "regex", "status", "cookie", "body"];
 
-struct Cx<'a> {
+pub(super) struct Cx<'a> {
     file: &'a Arc<str>,
     index: &'a PositionIndex,
     /// Collections repeat the same paths (`$.id` in every request); parse
@@ -36,21 +36,21 @@ struct Cx<'a> {
 /// A path in the document under construction, built by appending keys and
 /// indexes as the converter descends.
 #[derive(Clone, Default)]
-struct P(Vec<Seg>);
+pub(super) struct P(Vec<Seg>);
 
 impl P {
-    fn k(&self, key: &str) -> P {
+    pub(super) fn k(&self, key: &str) -> P {
         let mut v = self.0.clone();
         v.push(Seg::Key(key.to_string()));
         P(v)
     }
-    fn i(&self, index: usize) -> P {
+    pub(super) fn i(&self, index: usize) -> P {
         let mut v = self.0.clone();
         v.push(Seg::Index(index));
         P(v)
     }
     /// How a user would name this place: `requests[2].expect.json`.
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         let mut out = String::new();
         for seg in &self.0 {
             match seg {
@@ -68,7 +68,7 @@ impl P {
 }
 
 impl Cx<'_> {
-    fn pos(&self, path: &P) -> Pos {
+    pub(super) fn pos(&self, path: &P) -> Pos {
         let at = self.index.find(&path.0);
         Pos {
             file: self.file.clone(),
@@ -77,18 +77,18 @@ impl Cx<'_> {
         }
     }
 
-    fn err(&self, path: &P, message: impl Into<String>) -> LoadError {
+    pub(super) fn err(&self, path: &P, message: impl Into<String>) -> LoadError {
         LoadError::invalid(self.pos(path), message)
     }
 
-    fn text(&self, path: &P, src: &str) -> Text {
+    pub(super) fn text(&self, path: &P, src: &str) -> Text {
         Text {
             src: src.to_string(),
             at: self.pos(path),
         }
     }
 
-    fn data(&self, path: &P, value: Json) -> Data {
+    pub(super) fn data(&self, path: &P, value: Json) -> Data {
         Data {
             value,
             at: self.pos(path),
@@ -96,7 +96,7 @@ impl Cx<'_> {
     }
 
     /// A scalar that is sent as text (header, query or form value).
-    fn scalar_text(&self, path: &P, value: &Json) -> Result<Text> {
+    pub(super) fn scalar_text(&self, path: &P, value: &Json) -> Result<Text> {
         let src = match value {
             Json::String(s) => s.clone(),
             Json::Number(n) => n.to_string(),
@@ -115,7 +115,11 @@ impl Cx<'_> {
         Ok(self.text(path, &src))
     }
 
-    fn pairs(&self, path: &P, map: &IndexMap<String, Json>) -> Result<Vec<(String, Text)>> {
+    pub(super) fn pairs(
+        &self,
+        path: &P,
+        map: &IndexMap<String, Json>,
+    ) -> Result<Vec<(String, Text)>> {
         let mut out = Vec::with_capacity(map.len());
         for (name, value) in map {
             let p = path.k(name);
@@ -132,11 +136,11 @@ impl Cx<'_> {
         Ok(out)
     }
 
-    fn regex(&self, path: &P, pattern: &str) -> Result<Regex> {
+    pub(super) fn regex(&self, path: &P, pattern: &str) -> Result<Regex> {
         Regex::new(pattern).map_err(|e| self.err(path, format!("invalid regex `{pattern}`: {e}")))
     }
 
-    fn jsonpath(&self, path: &P, src: &str) -> Result<JsonPath> {
+    pub(super) fn jsonpath(&self, path: &P, src: &str) -> Result<JsonPath> {
         if let Some(parsed) = self.jsonpaths.borrow().get(src) {
             return Ok(parsed.clone());
         }
@@ -148,7 +152,7 @@ impl Cx<'_> {
         Ok(parsed)
     }
 
-    fn duration(&self, path: &P, value: &Json) -> Result<Duration> {
+    pub(super) fn duration(&self, path: &P, value: &Json) -> Result<Duration> {
         parse_duration(value).ok_or_else(|| {
             self.err(
                 path,
@@ -208,7 +212,7 @@ pub fn parse_duration(value: &Json) -> Option<Duration> {
     }
 }
 
-fn expected_one_of(list: &[&str]) -> String {
+pub(super) fn expected_one_of(list: &[&str]) -> String {
     list.iter()
         .map(|s| format!("`{s}`"))
         .collect::<Vec<_>>()
@@ -278,6 +282,24 @@ pub fn collection(
             .transpose()?,
     };
 
+    let mut auths = IndexMap::new();
+    if let Some(spec) = raw.auth {
+        auths.insert(
+            DEFAULT_AUTH.to_string(),
+            super::auth::spec(&cx, &root.k("auth"), DEFAULT_AUTH, spec)?,
+        );
+    }
+    for (name, spec) in raw.auths {
+        let ap = root.k("auths").k(&name);
+        if name == DEFAULT_AUTH || name == "none" || !is_identifier(&name) {
+            return Err(cx.err(
+                &ap,
+                format!("`{name}` cannot name an auth: `default` and `none` are taken, and a name is letters, digits and `_`"),
+            ));
+        }
+        auths.insert(name.clone(), super::auth::spec(&cx, &ap, &name, spec)?);
+    }
+
     if raw.requests.is_empty() {
         return Err(cx.err(
             &root.k("requests"),
@@ -298,6 +320,21 @@ pub fn collection(
                 ),
             ));
         }
+        if let AuthChoice::Named(name) = &request.auth {
+            if !auths.contains_key(name) {
+                let known: Vec<&str> = ["none"]
+                    .into_iter()
+                    .chain(auths.keys().map(String::as_str))
+                    .collect();
+                return Err(cx.err(
+                    &p.k("auth"),
+                    format!(
+                        "no auth named `{name}`; this collection has {}",
+                        expected_one_of(&known)
+                    ),
+                ));
+            }
+        }
         seen.insert(request.name.clone(), request.at.clone());
         requests.push(request);
     }
@@ -309,6 +346,7 @@ pub fn collection(
         environments,
         vars,
         defaults,
+        auths,
         requests,
     })
 }
@@ -317,43 +355,21 @@ fn request(cx: &Cx, p: &P, r: RawRequest) -> Result<Request> {
     if r.name.trim().is_empty() {
         return Err(cx.err(&p.k("name"), "a request needs a non-empty `name`"));
     }
-    let method_src = r.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
-    let method = reqwest::Method::from_bytes(method_src.as_bytes()).map_err(|_| {
-        cx.err(
-            &p.k("method"),
-            format!("`{method_src}` is not an HTTP method"),
-        )
-    })?;
-
-    let bodies: Vec<&str> = [
-        ("json", r.json.is_some()),
-        ("form", r.form.is_some()),
-        ("multipart", r.multipart.is_some()),
-        ("body", r.body.is_some()),
-    ]
-    .iter()
-    .filter(|(_, set)| *set)
-    .map(|(k, _)| *k)
-    .collect();
-    if bodies.len() > 1 {
-        return Err(cx.err(
-            &p.k(bodies[1]),
-            format!(
-                "a request has one body: `{}` and `{}` are both set",
-                bodies[0], bodies[1]
-            ),
-        ));
-    }
-    let body = if let Some(json) = r.json {
-        Some(Body::Json(cx.data(&p.k("json"), json)))
-    } else if let Some(form) = &r.form {
-        Some(Body::Form(cx.pairs(&p.k("form"), form)?))
-    } else if let Some(parts) = &r.multipart {
-        Some(Body::Multipart(multipart(cx, &p.k("multipart"), parts)?))
-    } else {
-        r.body
-            .as_deref()
-            .map(|b| Body::Raw(cx.text(&p.k("body"), b)))
+    let method = method(cx, p, r.method.as_deref())?;
+    let body = body(
+        cx,
+        p,
+        RawBodies {
+            json: r.json,
+            form: r.form.as_ref(),
+            multipart: r.multipart.as_ref(),
+            raw: r.body.as_deref(),
+        },
+    )?;
+    let auth = match r.auth.as_deref() {
+        None | Some(DEFAULT_AUTH) => AuthChoice::Default,
+        Some("none") => AuthChoice::None,
+        Some(name) => AuthChoice::Named(name.to_string()),
     };
 
     let ignore = match &r.ignore {
@@ -381,9 +397,59 @@ fn request(cx: &Cx, p: &P, r: RawRequest) -> Result<Request> {
             .as_ref()
             .map(|t| cx.duration(&p.k("timeout"), t))
             .transpose()?,
+        delay: r
+            .delay
+            .as_ref()
+            .map(|t| cx.duration(&p.k("delay"), t))
+            .transpose()?,
+        auth,
         ignore,
         expect: expect(cx, &p.k("expect"), r.expect)?,
         captures: captures(cx, &p.k("capture"), &r.capture)?,
+    })
+}
+
+pub(super) fn method(cx: &Cx, p: &P, raw: Option<&str>) -> Result<reqwest::Method> {
+    let src = raw.unwrap_or("GET").to_ascii_uppercase();
+    reqwest::Method::from_bytes(src.as_bytes())
+        .map_err(|_| cx.err(&p.k("method"), format!("`{src}` is not an HTTP method")))
+}
+
+pub(super) struct RawBodies<'a> {
+    pub json: Option<Json>,
+    pub form: Option<&'a IndexMap<String, Json>>,
+    pub multipart: Option<&'a IndexMap<String, Json>>,
+    pub raw: Option<&'a str>,
+}
+
+pub(super) fn body(cx: &Cx, p: &P, b: RawBodies) -> Result<Option<Body>> {
+    let set: Vec<&str> = [
+        ("json", b.json.is_some()),
+        ("form", b.form.is_some()),
+        ("multipart", b.multipart.is_some()),
+        ("body", b.raw.is_some()),
+    ]
+    .iter()
+    .filter(|(_, set)| *set)
+    .map(|(k, _)| *k)
+    .collect();
+    if set.len() > 1 {
+        return Err(cx.err(
+            &p.k(set[1]),
+            format!(
+                "a request has one body: `{}` and `{}` are both set",
+                set[0], set[1]
+            ),
+        ));
+    }
+    Ok(if let Some(json) = b.json {
+        Some(Body::Json(cx.data(&p.k("json"), json)))
+    } else if let Some(form) = b.form {
+        Some(Body::Form(cx.pairs(&p.k("form"), form)?))
+    } else if let Some(parts) = b.multipart {
+        Some(Body::Multipart(multipart(cx, &p.k("multipart"), parts)?))
+    } else {
+        b.raw.map(|raw| Body::Raw(cx.text(&p.k("body"), raw)))
     })
 }
 

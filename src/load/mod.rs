@@ -3,7 +3,9 @@
 //! JSONPaths and regexes are compiled here so that a bad one is reported
 //! before anything runs.
 
+mod auth;
 mod convert;
+pub use auth::{PASSWORD_FIELD, USERNAME_FIELD};
 pub mod model;
 mod positions;
 mod raw;

@@ -47,7 +47,155 @@ pub struct Collection {
     pub environments: IndexMap<String, IndexMap<String, Data>>,
     pub vars: IndexMap<String, Data>,
     pub defaults: Defaults,
+    /// By name; the collection's `auth` is named `default`.
+    pub auths: IndexMap<String, AuthSpec>,
     pub requests: Vec<Request>,
+}
+
+pub const DEFAULT_AUTH: &str = "default";
+
+/// How a collection gets a token, keeps it fresh and sends it.
+#[derive(Debug, Clone)]
+pub struct AuthSpec {
+    pub name: String,
+    pub at: Pos,
+    pub flow: AuthFlow,
+    /// Which token of the response is sent.
+    pub token: TokenField,
+    pub send: SendToken,
+    /// Used when neither the response nor the token says when it expires.
+    pub lifetime: Option<Duration>,
+    /// Keep refresh tokens across runs in the token cache file.
+    pub cache: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum AuthFlow {
+    Password {
+        endpoint: TokenEndpoint,
+        username: Text,
+        password: Text,
+        params_in: ParamsIn,
+    },
+    ClientCredentials {
+        endpoint: TokenEndpoint,
+        params_in: ParamsIn,
+    },
+    AuthorizationCode {
+        endpoint: TokenEndpoint,
+        authorize_url: Text,
+        redirect_uri: Text,
+        pkce: bool,
+        login: CodeLogin,
+    },
+    RefreshToken {
+        endpoint: TokenEndpoint,
+        refresh_token: Text,
+    },
+    /// Any request whose response holds the token.
+    Request {
+        request: TokenRequest,
+        expires_in: Option<JsonPath>,
+        expires_at: Option<JsonPath>,
+    },
+}
+
+impl AuthFlow {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuthFlow::Password { .. } => "password",
+            AuthFlow::ClientCredentials { .. } => "client_credentials",
+            AuthFlow::AuthorizationCode { .. } => "authorization_code",
+            AuthFlow::RefreshToken { .. } => "refresh_token",
+            AuthFlow::Request { .. } => "request",
+        }
+    }
+
+    /// The OAuth2 token endpoint, for every flow but a custom request.
+    pub fn endpoint(&self) -> Option<&TokenEndpoint> {
+        match self {
+            AuthFlow::Password { endpoint, .. }
+            | AuthFlow::ClientCredentials { endpoint, .. }
+            | AuthFlow::AuthorizationCode { endpoint, .. }
+            | AuthFlow::RefreshToken { endpoint, .. } => Some(endpoint),
+            AuthFlow::Request { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenEndpoint {
+    pub token_url: Text,
+    pub client_id: Option<Text>,
+    pub client_secret: Option<Text>,
+    pub client_auth: ClientAuth,
+    pub scope: Option<Text>,
+    pub extra: Vec<(String, Text)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic `client_id:client_secret`.
+    Basic,
+    /// `client_id` and `client_secret` among the parameters.
+    Body,
+    /// Only `client_id` among the parameters (public clients).
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamsIn {
+    Body,
+    Query,
+}
+
+#[derive(Debug, Clone)]
+pub enum CodeLogin {
+    /// reqtest listens on the redirect URI and a person logs in.
+    Interactive,
+    /// reqtest fills and submits the login forms itself.
+    Headless(Vec<LoginStep>),
+}
+
+/// One form to submit on the way to the redirect URI.
+#[derive(Debug, Clone)]
+pub struct LoginStep {
+    /// Picks the form whose `action` contains this; the first form otherwise.
+    pub form: Option<String>,
+    pub fields: Vec<(String, Text)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub at: Pos,
+    pub method: reqwest::Method,
+    pub url: Text,
+    pub query: Vec<(String, Text)>,
+    pub headers: Vec<(String, Text)>,
+    pub body: Option<Body>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TokenField {
+    AccessToken,
+    IdToken,
+    Path(JsonPath),
+}
+
+#[derive(Debug, Clone)]
+pub enum SendToken {
+    Header { name: String, prefix: String },
+    Query { name: String },
+}
+
+/// Which auth a request uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthChoice {
+    /// The collection's `auth`, if it has one.
+    Default,
+    None,
+    Named(String),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -68,6 +216,8 @@ pub struct Request {
     pub headers: Vec<(String, Text)>,
     pub body: Option<Body>,
     pub timeout: Option<Duration>,
+    pub delay: Option<Duration>,
+    pub auth: AuthChoice,
     /// `Some(reason)` when the request is marked `ignore`.
     pub ignore: Option<String>,
     pub expect: Expect,

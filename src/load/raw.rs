@@ -20,7 +20,70 @@ pub struct RawCollection {
     pub vars: IndexMap<String, Json>,
     #[serde(default)]
     pub defaults: RawDefaults,
+    /// The auth every request uses unless it names another or `none`.
+    pub auth: Option<RawAuth>,
+    /// More auths, by name, for requests that say `auth: NAME`.
+    #[serde(default)]
+    pub auths: IndexMap<String, RawAuth>,
     pub requests: Vec<RawRequest>,
+}
+
+/// Every key any auth flow takes; which ones a flow allows and needs is
+/// checked after serde, with the flow's own list in the message.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub token_url: Option<String>,
+    pub authorize_url: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_auth: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub scope: Option<String>,
+    pub params_in: Option<String>,
+    #[serde(default)]
+    pub extra: IndexMap<String, Json>,
+    pub refresh_token: Option<String>,
+    pub pkce: Option<bool>,
+    pub interactive: Option<bool>,
+    pub login: Option<Vec<RawLoginStep>>,
+    pub request: Option<RawTokenRequest>,
+    pub token: Option<String>,
+    pub expires_in: Option<String>,
+    pub expires_at: Option<String>,
+    pub lifetime: Option<Json>,
+    pub header: Option<String>,
+    pub prefix: Option<String>,
+    pub query_param: Option<String>,
+    pub cache: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoginStep {
+    pub form: Option<String>,
+    #[serde(default)]
+    pub fields: IndexMap<String, Json>,
+}
+
+/// A token request of the user's own: a request without expectations.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenRequest {
+    pub method: Option<String>,
+    pub url: String,
+    #[serde(default)]
+    pub query: IndexMap<String, Json>,
+    #[serde(default)]
+    pub headers: IndexMap<String, Json>,
+    pub json: Option<Json>,
+    pub form: Option<IndexMap<String, Json>>,
+    pub body: Option<String>,
+    pub timeout: Option<Json>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +112,10 @@ pub struct RawRequest {
     pub multipart: Option<IndexMap<String, Json>>,
     pub body: Option<String>,
     pub timeout: Option<Json>,
+    /// Wait this long before sending (polling, letting a token expire).
+    pub delay: Option<Json>,
+    /// `none`, `default`, or the name of one of the collection's `auths`.
+    pub auth: Option<String>,
     pub ignore: Option<Json>,
     #[serde(default)]
     pub expect: RawExpect,

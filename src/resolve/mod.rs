@@ -12,7 +12,10 @@ use indexmap::IndexMap;
 use minijinja::Value;
 use serde_json::Value as Json;
 
-use crate::load::{Body, Collection, HeaderCheck, PartKind, Pos, Predicate, Request};
+use crate::load::{
+    AuthChoice, AuthFlow, AuthSpec, Body, CodeLogin, Collection, HeaderCheck, PartKind, Pos,
+    Predicate, Request, Text, DEFAULT_AUTH,
+};
 pub use templates::{is_template, RenderError, Templates, Vars};
 
 #[derive(Debug, thiserror::Error)]
@@ -163,9 +166,29 @@ fn plan_collection(
     let header_vars = default_vars(&c.defaults.headers)?;
     let query_vars = default_vars(&c.defaults.query)?;
 
+    for spec in c.auths.values() {
+        check_auth(spec, templates, &known)?;
+    }
+    if !c.auths.is_empty() {
+        // `auths.NAME` holds every token obtained so far.
+        known.insert("auths".into());
+    }
+
     let mut requests = Vec::with_capacity(c.requests.len());
     for request in &c.requests {
-        check_request(request, templates, &known)?;
+        let uses_auth = match &request.auth {
+            AuthChoice::None => false,
+            AuthChoice::Default => c.auths.contains_key(DEFAULT_AUTH),
+            AuthChoice::Named(_) => true,
+        };
+        if uses_auth {
+            // `auth` is the token of the request's own auth.
+            let mut with_auth = known.clone();
+            with_auth.insert("auth".into());
+            check_request(request, templates, &with_auth)?;
+        } else {
+            check_request(request, templates, &known)?;
+        }
         let active = |needs: &Vec<Vec<String>>| -> Vec<usize> {
             needs
                 .iter()
@@ -297,6 +320,64 @@ fn check_predicates(
             Predicate::Length(inner) | Predicate::Every(inner) => check_predicates(inner, data)?,
             Predicate::Matches(_) | Predicate::Exists(_) | Predicate::Type(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// Compiles every template of an auth; they render with the run's
+/// variables, so only those may be used.
+fn check_auth(
+    spec: &AuthSpec,
+    templates: &mut Templates,
+    known: &BTreeSet<String>,
+) -> Result<(), ResolveError> {
+    let mut texts: Vec<&Text> = Vec::new();
+    if let Some(ep) = spec.flow.endpoint() {
+        texts.push(&ep.token_url);
+        texts.extend(
+            ep.client_id
+                .iter()
+                .chain(&ep.client_secret)
+                .chain(&ep.scope),
+        );
+        texts.extend(ep.extra.iter().map(|(_, t)| t));
+    }
+    let mut body_data = None;
+    match &spec.flow {
+        AuthFlow::Password {
+            username, password, ..
+        } => texts.extend([username, password]),
+        AuthFlow::ClientCredentials { .. } => {}
+        AuthFlow::RefreshToken { refresh_token, .. } => texts.push(refresh_token),
+        AuthFlow::AuthorizationCode {
+            authorize_url,
+            redirect_uri,
+            login,
+            ..
+        } => {
+            texts.extend([authorize_url, redirect_uri]);
+            if let CodeLogin::Headless(steps) = login {
+                texts.extend(steps.iter().flat_map(|s| s.fields.iter().map(|(_, t)| t)));
+            }
+        }
+        AuthFlow::Request { request, .. } => {
+            texts.push(&request.url);
+            texts.extend(request.query.iter().chain(&request.headers).map(|(_, t)| t));
+            match &request.body {
+                Some(Body::Form(pairs)) => texts.extend(pairs.iter().map(|(_, t)| t)),
+                Some(Body::Raw(t)) => texts.push(t),
+                Some(Body::Json(d)) => body_data = Some(d),
+                _ => {}
+            }
+        }
+    }
+    for text in texts {
+        let used = templates.compile_text(text)?;
+        check_defined(&used, known, &text.at, "")?;
+    }
+    if let Some(d) = body_data {
+        let used = templates.compile_data(d)?;
+        check_defined(&used, known, &d.at, "")?;
     }
     Ok(())
 }
