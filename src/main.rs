@@ -158,20 +158,8 @@ fn color_from_env() -> Option<ColorSetting> {
         .map(|_| ColorSetting::Never)
 }
 
-const BUNDLED: &[(&str, &str)] = &[
-    (
-        "collections/cells.yaml",
-        include_str!("../collections/cells.yaml"),
-    ),
-    (
-        "collections/nextome.yaml",
-        include_str!("../collections/nextome.yaml"),
-    ),
-    (
-        "collections/regards.yaml",
-        include_str!("../collections/regards.yaml"),
-    ),
-];
+/// `collections/*.yaml`, embedded by build.rs.
+const BUNDLED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

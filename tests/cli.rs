@@ -32,12 +32,10 @@ fn demo_passes_one_test_per_bundled_request() {
     let out = reqtest(&["demo"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-    let bundled: usize = ["cells", "regards", "nextome"]
-        .iter()
-        .map(|c| {
-            let yaml = std::fs::read_to_string(format!("collections/{c}.yaml")).unwrap();
-            yaml.lines().filter(|l| l.starts_with("  - name: ")).count()
-        })
+    let bundled: usize = std::fs::read_dir("collections")
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .map(|yaml| yaml.lines().filter(|l| l.starts_with("  - name: ")).count())
         .sum();
     assert_eq!(text.matches(" ... ok").count(), bundled, "{text}");
     assert!(
@@ -45,7 +43,7 @@ fn demo_passes_one_test_per_bundled_request() {
         "{text}"
     );
     assert!(
-        text.contains("test cells::login") && text.contains("test regards::datasets"),
+        text.contains("test cells-v4::current user") && text.contains("test regards::datasets"),
         "{text}"
     );
 }
@@ -85,7 +83,7 @@ fn a_filter_runs_the_selected_request_and_its_dependencies_silently() {
     ]);
     let text = stdout(&out);
     assert!(
-        text.contains("running 3 tests") && text.contains("14 filtered out"),
+        text.contains("running 3 tests") && !text.contains("unknown venue"),
         "{text}"
     );
 }

@@ -157,7 +157,7 @@ impl Cx<'_> {
             self.err(
                 path,
                 format!(
-                    "{}: expected a duration such as `500ms`, `2s` or `1m` (a bare number is milliseconds), got {value}",
+                    "{}: expected a duration such as `500ms`, `2s`, `1m` or `1h` (a bare number is milliseconds), got {value}",
                     path.describe()
                 ),
             )
@@ -202,6 +202,8 @@ pub fn parse_duration(value: &Json) -> Option<Duration> {
                 (v, 1.0)
             } else if let Some(v) = s.strip_suffix('m') {
                 (v, 60.0)
+            } else if let Some(v) = s.strip_suffix('h') {
+                (v, 3600.0)
             } else {
                 (s, 0.001)
             };
@@ -864,6 +866,10 @@ mod tests {
         assert_eq!(
             parse_duration(&Json::from("1m")),
             Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_duration(&Json::from("1h")),
+            Some(Duration::from_secs(3600))
         );
         assert_eq!(
             parse_duration(&Json::from(300)),

@@ -15,11 +15,34 @@ mod regards;
 mod tokens;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 pub use tokens::Tokens;
+
+/// How the stand-ins issue tokens. The default is each system's own
+/// lifetimes; tests shorten them to see tokens expire during a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Config {
+    /// How long every token really lives.
+    pub token_lifetime: Option<Duration>,
+    /// What token responses say about it (default: the truth). Saying more
+    /// than the truth makes a server reject a token its client believes
+    /// fresh, as after a revocation.
+    pub advertised_lifetime: Option<Duration>,
+}
+
+impl Config {
+    fn lifetime(&self, native: Duration) -> Duration {
+        self.token_lifetime.unwrap_or(native)
+    }
+
+    fn advertised(&self, native: Duration) -> Duration {
+        self.advertised_lifetime.unwrap_or(self.lifetime(native))
+    }
+}
 
 /// Credentials the stand-ins accept. They are fixtures, not secrets: the
 /// bundled collections' `standin` environment uses them.
@@ -42,11 +65,15 @@ pub struct StandIns {
 impl StandIns {
     /// Starts the three servers on their own thread.
     pub fn start() -> std::io::Result<Self> {
-        let (servers, (cells, regards, nextome)) = ServerThread::spawn(|stop| async move {
+        Self::start_with(Config::default())
+    }
+
+    pub fn start_with(config: Config) -> std::io::Result<Self> {
+        let (servers, (cells, regards, nextome)) = ServerThread::spawn(move |stop| async move {
             Ok((
-                serve(cells::router(), stop.clone()).await?,
-                serve(regards::router(), stop.clone()).await?,
-                serve(nextome::router(), stop).await?,
+                serve(cells::router(config), stop.clone()).await?,
+                serve(regards::router(config), stop.clone()).await?,
+                serve(nextome::router(config), stop).await?,
             ))
         })?;
         Ok(StandIns {

@@ -15,20 +15,21 @@ use serde_json::{json, Value};
 use super::credentials::NEXTOME_CLIENT;
 use super::tokens::Tokens;
 
-#[derive(Default)]
 struct Nextome {
     tokens: Tokens,
 }
 
 type Shared = State<Arc<Nextome>>;
 
-pub fn router() -> Router {
+pub fn router(config: super::Config) -> Router {
     Router::new()
         .route("/apps/auth", post(auth))
         .route("/venues/{id}", get(venue))
         .route("/maps/by-venue/{id}", get(maps))
         .fallback(|| async { message(StatusCode::NOT_FOUND, "Not Found") })
-        .with_state(Arc::new(Nextome::default()))
+        .with_state(Arc::new(Nextome {
+            tokens: Tokens::new(config),
+        }))
 }
 
 fn message(status: StatusCode, text: &str) -> Response {
@@ -44,12 +45,12 @@ async fn auth(State(n): Shared, body: String) -> Response {
     }
     let claims = json!({"iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_standin", "client_id": id,
                         "token_use": "access", "scope": "nextome/read"});
-    let token = n.tokens.jwt(
+    let issued = n.tokens.jwt(
         "b1548a1a-d0f9-4ead-8189-db0cd1c909d5",
         Duration::from_secs(3600),
         claims,
     );
-    Json(json!({"accessToken": token})).into_response()
+    Json(json!({"accessToken": issued.token})).into_response()
 }
 
 fn authorize(n: &Nextome, headers: &HeaderMap) -> Result<(), Response> {

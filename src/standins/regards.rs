@@ -16,21 +16,22 @@ use serde_json::{json, Value};
 use super::credentials::{REGARDS_CLIENT, REGARDS_TENANT, REGARDS_USER};
 use super::tokens::{basic_credentials, TokenProblem, Tokens};
 
-#[derive(Default)]
 struct Regards {
     tokens: Tokens,
 }
 
 type Shared = State<Arc<Regards>>;
 
-pub fn router() -> Router {
+pub fn router(config: super::Config) -> Router {
     Router::new()
         .route("/api/v1/rs-authentication/oauth/token", post(token))
         .route("/api/v1/rs-admin/users", get(list_users))
         .route("/api/v1/rs-admin/users/{id}", get(get_user))
         .route("/api/v1/rs-dam/datasets", get(list_datasets))
         .fallback(|| async { messages(StatusCode::NOT_FOUND, "No handler found") })
-        .with_state(Arc::new(Regards::default()))
+        .with_state(Arc::new(Regards {
+            tokens: Tokens::new(config),
+        }))
 }
 
 fn messages(status: StatusCode, message: &str) -> Response {
@@ -84,9 +85,9 @@ async fn token(
     }
     let lifetime = Duration::from_secs(43199);
     let claims = json!({"email": user, "role": "USER_ROLE", "tenant": tenant});
-    let access_token = r.tokens.jwt(user, lifetime, claims);
+    let issued = r.tokens.jwt(user, lifetime, claims);
     Json(json!({
-        "access_token": access_token, "email": user, "expires_in": 43199, "role": "USER_ROLE",
+        "access_token": issued.token, "email": user, "expires_in": issued.expires_in(), "role": "USER_ROLE",
         "scope": tenant, "sub": user, "tenant": tenant, "token_type": "bearer"
     }))
     .into_response()

@@ -1,6 +1,7 @@
 //! Tokens the stand-ins hand out and later accept: opaque strings or
 //! JWT-shaped ones, each with a lifetime, checked by lookup (the signature
-//! part is random: nobody outside verifies it).
+//! part is random: nobody outside verifies it). Refresh tokens are used
+//! once: redeeming one retires it, as rotating servers do.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,10 +12,12 @@ use base64::Engine as _;
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::{json, Value as Json};
 
+use super::Config;
+
 #[derive(Debug, Clone)]
 pub struct Session {
     pub subject: String,
-    pub expires_at: u64,
+    pub expires_at: SystemTime,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -24,9 +27,26 @@ pub enum TokenProblem {
     Expired,
 }
 
-#[derive(Default)]
+/// A token just issued, and the lifetime to announce for it.
+pub struct Issued {
+    pub token: String,
+    pub advertised: Duration,
+}
+
+impl Issued {
+    pub fn expires_in(&self) -> u64 {
+        self.advertised.as_secs().max(1)
+    }
+
+    pub fn expires_at_unix(&self) -> u64 {
+        now_secs() + self.expires_in()
+    }
+}
+
 pub struct Tokens {
+    config: Config,
     sessions: Mutex<HashMap<String, Session>>,
+    refresh: Mutex<HashMap<String, String>>,
 }
 
 pub fn now_secs() -> u64 {
@@ -40,33 +60,65 @@ fn b64url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+fn random(len: usize) -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), len)
+}
+
 impl Tokens {
-    /// An opaque token such as Cells v4 hands out.
-    pub fn opaque(&self, subject: &str, lifetime: Duration) -> String {
-        let token = Alphanumeric.sample_string(&mut rand::rng(), 40);
-        self.remember(&token, subject, lifetime);
-        token
+    pub fn new(config: Config) -> Self {
+        Tokens {
+            config,
+            sessions: Mutex::default(),
+            refresh: Mutex::default(),
+        }
+    }
+
+    /// An opaque token such as Cells v4 hands out; `native` is the system's
+    /// own lifetime, which the stand-in configuration may shorten.
+    pub fn opaque(&self, subject: &str, native: Duration) -> Issued {
+        let token = random(40);
+        self.remember(&token, subject, self.config.lifetime(native));
+        Issued {
+            token,
+            advertised: self.config.advertised(native),
+        }
     }
 
     /// A JWT-shaped token whose claims are `claims` plus `sub`, `iat`, `exp`.
-    pub fn jwt(&self, subject: &str, lifetime: Duration, claims: Json) -> String {
+    pub fn jwt(&self, subject: &str, native: Duration, claims: Json) -> Issued {
         let now = now_secs();
-        let mut body = json!({"sub": subject, "iat": now, "exp": now + lifetime.as_secs()});
+        let advertised = self.config.advertised(native);
+        let mut body =
+            json!({"sub": subject, "iat": now, "exp": now + advertised.as_secs().max(1)});
         if let (Some(all), Json::Object(extra)) = (body.as_object_mut(), claims) {
             all.extend(extra);
         }
         let header = b64url(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = b64url(body.to_string().as_bytes());
-        let signature = b64url(Alphanumeric.sample_string(&mut rand::rng(), 32).as_bytes());
-        let token = format!("{header}.{payload}.{signature}");
-        self.remember(&token, subject, lifetime);
+        let token = format!("{header}.{payload}.{}", b64url(random(32).as_bytes()));
+        self.remember(&token, subject, self.config.lifetime(native));
+        Issued { token, advertised }
+    }
+
+    /// A refresh token for `subject`, good for one use.
+    pub fn refresh_token(&self, subject: &str) -> String {
+        let token = random(48);
+        self.refresh
+            .lock()
+            .expect("not poisoned")
+            .insert(token.clone(), subject.to_string());
         token
+    }
+
+    /// The subject of a refresh token, retiring it.
+    pub fn redeem_refresh(&self, token: &str) -> Option<String> {
+        self.refresh.lock().expect("not poisoned").remove(token)
     }
 
     fn remember(&self, token: &str, subject: &str, lifetime: Duration) {
         let session = Session {
             subject: subject.to_string(),
-            expires_at: now_secs() + lifetime.as_secs(),
+            expires_at: SystemTime::now() + lifetime,
         };
         self.sessions
             .lock()
@@ -92,7 +144,7 @@ impl Tokens {
             .get(token)
             .cloned()
             .ok_or(TokenProblem::Invalid)?;
-        if session.expires_at <= now_secs() {
+        if session.expires_at <= SystemTime::now() {
             return Err(TokenProblem::Expired);
         }
         Ok(session)
@@ -112,4 +164,11 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
     Some((user.to_string(), password.to_string()))
+}
+
+/// A form body or query string as a map.
+pub fn form(text: &str) -> HashMap<String, String> {
+    url::form_urlencoded::parse(text.as_bytes())
+        .into_owned()
+        .collect()
 }
