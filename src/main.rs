@@ -27,6 +27,24 @@ enum Command {
     /// Run the bundled collections against the built-in stand-ins of Pydio
     /// Cells, CNES REGARDS and Nextome, on 127.0.0.1 only.
     Demo(DemoArgs),
+    /// Log in with an auth of a collection (in a browser if it is
+    /// interactive) and keep its refresh token in the token cache.
+    Login(LoginArgs),
+}
+
+#[derive(Args)]
+struct LoginArgs {
+    /// The collection file.
+    #[arg(value_name = "COLLECTION")]
+    collection: PathBuf,
+    /// Which auth (default: the collection's `auth`, or its only one).
+    #[arg(long, value_name = "NAME")]
+    auth: Option<String>,
+    #[command(flatten)]
+    vars: VarArgs,
+    /// Start the built-in stand-ins (see `run --standins`).
+    #[arg(long)]
+    standins: bool,
 }
 
 #[derive(Args)]
@@ -166,6 +184,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Run(run) => run_command(run),
         Command::Demo(demo) => demo_command(demo),
+        Command::Login(login) => login_command(login),
     };
     ExitCode::from(code as u8)
 }
@@ -212,4 +231,25 @@ fn demo_command(demo: DemoArgs) -> i32 {
     let suite = Suite::embedded(BUNDLED.iter().map(|(n, t)| (n.to_string(), t.to_string())))
         .with_standins();
     exit_code(suite.run(&args))
+}
+
+fn login_command(login: LoginArgs) -> i32 {
+    let mut suite = Suite::new([login.collection]);
+    if let Some(env) = &login.vars.env {
+        suite = suite.env(env);
+    }
+    match collect_vars(&login.vars) {
+        Ok(v) => suite = suite.vars(v),
+        Err(e) => return exit_code(Err(e)),
+    }
+    if login.standins {
+        suite = suite.with_standins();
+    }
+    match suite.login(login.auth.as_deref()) {
+        Ok(message) => {
+            eprintln!("{message}");
+            0
+        }
+        Err(e) => exit_code(Err(e)),
+    }
 }

@@ -108,6 +108,7 @@ pub async fn run_async(
         let permits = permits.clone();
         let modes = &selection.modes[ci];
         let templates = &plan.templates;
+        let token_cache = &plan.token_cache;
         async move {
             if !modes.contains(&Mode::Report) {
                 return;
@@ -116,7 +117,7 @@ pub async fn run_async(
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
-            run_collection(ci, pc, modes, templates, sink).await;
+            run_collection(ci, pc, modes, templates, token_cache, sink).await;
         }
     });
     join_all(runs).await;
@@ -148,6 +149,7 @@ async fn run_collection(
     pc: &PlannedCollection,
     modes: &[Mode],
     templates: &Templates,
+    token_cache: &Option<std::path::PathBuf>,
     sink: &dyn Fn(Event),
 ) {
     let emit = |ri: usize, outcome: Outcome| {
@@ -159,7 +161,7 @@ async fn run_collection(
             });
         }
     };
-    let mut session = match execute::Session::new(pc, templates) {
+    let mut session = match execute::Session::new(pc, templates, token_cache.clone()) {
         Ok(s) => s,
         Err(e) => {
             for ri in 0..modes.len() {

@@ -83,12 +83,16 @@ pub struct Session<'p> {
 }
 
 impl<'p> Session<'p> {
-    pub fn new(planned: &'p PlannedCollection, templates: &'p Templates) -> reqwest::Result<Self> {
+    pub fn new(
+        planned: &'p PlannedCollection,
+        templates: &'p Templates,
+        token_cache: Option<std::path::PathBuf>,
+    ) -> reqwest::Result<Self> {
         Ok(Session {
             client: client()?,
             planned,
             templates,
-            tokens: auth::Tokens::new(&planned.collection.auths, &planned.collection.file),
+            tokens: auth::Tokens::new(&planned.collection.auths, token_cache),
         })
     }
 
@@ -132,7 +136,19 @@ impl<'p> Session<'p> {
             if let Some(name) = auth_name {
                 self.tokens.apply(name, &mut built)?;
             }
-            let exchange = exchange(&self.client, built, outgoing.timeout).await?;
+            let mut exchange = exchange(&self.client, built, outgoing.timeout)
+                .await
+                .map_err(|e| match (e, auth_name) {
+                    (ExecError::Send { method, url, cause }, Some(name)) => ExecError::Send {
+                        method,
+                        url: self.tokens.mask(name, &url),
+                        cause,
+                    },
+                    (e, _) => e,
+                })?;
+            if let Some(name) = auth_name {
+                exchange.url = self.tokens.mask(name, &exchange.url);
+            }
             if exchange.status == reqwest::StatusCode::UNAUTHORIZED
                 && auth_name.is_some()
                 && !renewed

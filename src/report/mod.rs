@@ -26,6 +26,11 @@ pub enum SuiteError {
     Resolve(#[from] ResolveError),
     #[error("could not start the stand-ins: {0}")]
     StandIns(std::io::Error),
+    #[error("{0}")]
+    Usage(String),
+    /// The login itself failed: a test failure, not bad input.
+    #[error("{0}")]
+    Login(crate::execute::auth::AuthError),
     #[error(
         "two collections are named `{name}` ({first} and {second}); give one a different `name`"
     )]
@@ -72,6 +77,12 @@ impl Suite {
     /// A variable that overrides the environment and the collection (`--var`).
     pub fn var(mut self, name: impl Into<String>, value: impl Into<Json>) -> Self {
         self.options.vars.insert(name.into(), value.into());
+        self
+    }
+
+    /// Where auths with `cache: true` keep their refresh tokens.
+    pub fn token_cache(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.token_cache = Some(path.into());
         self
     }
 
@@ -133,17 +144,97 @@ impl Suite {
             // Listing needs names only: no environment, no secrets, no server.
             return Ok(list(&self.load()?, args));
         }
+        let (plan, _standins) = self.plan_with_standins()?;
+        Ok(run_plan(plan, args))
+    }
+
+    /// The plan, with the stand-ins running (kept alive by the second value)
+    /// when the suite asks for them.
+    fn plan_with_standins(&self) -> Result<(Plan, Option<StandIns>), SuiteError> {
         if !self.standins {
-            return Ok(run_plan(self.plan()?, args));
+            return Ok((self.plan()?, None));
         }
         let standins = StandIns::start().map_err(SuiteError::StandIns)?;
         let mut suite = self.clone();
         for (name, value) in standins.vars() {
             suite.options.vars.entry(name).or_insert(value);
         }
-        let conclusion = run_plan(suite.plan()?, args);
-        drop(standins);
-        Ok(conclusion)
+        Ok((suite.plan()?, Some(standins)))
+    }
+
+    /// `reqtest login`: logs auth `auth` of the suite's one collection in
+    /// (interactively if it says so) and keeps its refresh token in the
+    /// token cache. Returns what to tell the user; never the token.
+    pub fn login(&self, auth: Option<&str>) -> Result<String, SuiteError> {
+        let (plan, _standins) = self.plan_with_standins()?;
+        let [pc] = plan.collections.as_slice() else {
+            return Err(SuiteError::Usage(format!(
+                "login takes one collection; {} were given",
+                plan.collections.len()
+            )));
+        };
+        let auths = &pc.collection.auths;
+        let names = || {
+            auths
+                .keys()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let name = match auth {
+            Some(a) if auths.contains_key(a) => a.to_string(),
+            Some(a) => {
+                return Err(SuiteError::Usage(format!(
+                    "collection `{}` has no auth `{a}`; it has {}",
+                    pc.collection.name,
+                    names()
+                )))
+            }
+            None if auths.contains_key(crate::load::DEFAULT_AUTH) => {
+                crate::load::DEFAULT_AUTH.to_string()
+            }
+            None if auths.len() == 1 => auths.keys().next().cloned().expect("one"),
+            None if auths.is_empty() => {
+                return Err(SuiteError::Usage(format!(
+                    "collection `{}` has no auth to log in with",
+                    pc.collection.name
+                )))
+            }
+            None => {
+                return Err(SuiteError::Usage(format!(
+                    "collection `{}` has several auths ({}): choose one with --auth",
+                    pc.collection.name,
+                    names()
+                )))
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(SuiteError::StandIns)?;
+        let kept = runtime.block_on(async {
+            let mut session =
+                crate::execute::Session::new(pc, &plan.templates, plan.token_cache.clone())
+                    .map_err(|e| {
+                        SuiteError::Usage(format!("could not create an HTTP client: {e}"))
+                    })?;
+            session.tokens.interactive_allowed = true;
+            let client = session.client().clone();
+            session
+                .tokens
+                .login_and_cache(&name, &client, &plan.templates, &pc.vars)
+                .await
+                .map_err(SuiteError::Login)
+        })?;
+        let spec = &auths[&name];
+        Ok(match kept {
+            Some(path) if spec.cache => format!("auth `{name}`: logged in; its refresh token is kept in {}", path.display()),
+            Some(path) => format!(
+                "auth `{name}`: logged in; its refresh token is kept in {}, but runs use it only with `cache: true` in the auth",
+                path.display()
+            ),
+            None => format!("auth `{name}`: logged in, but the server gave no refresh token: nothing to keep"),
+        })
     }
 
     /// For `harness = false` test targets: arguments from the command line,
@@ -161,6 +252,10 @@ pub fn exit_code(result: Result<Conclusion, SuiteError>) -> i32 {
     match result {
         Ok(c) if c.has_failed() => 1,
         Ok(_) => 0,
+        Err(e @ SuiteError::Login(_)) => {
+            eprintln!("error: {e}");
+            1
+        }
         Err(e) => {
             eprintln!("error: {e}");
             2

@@ -36,10 +36,14 @@ pub struct Options {
     /// `--vars-file` then `--var`, later ones winning. They override the
     /// environment and the collection's own `vars`.
     pub vars: IndexMap<String, Json>,
+    /// Where auths with `cache: true` keep refresh tokens; default:
+    /// `REQTEST_TOKEN_CACHE`, else the user's cache folder.
+    pub token_cache: Option<std::path::PathBuf>,
 }
 
 pub struct Plan {
     pub templates: Arc<Templates>,
+    pub token_cache: Option<std::path::PathBuf>,
     pub collections: Vec<PlannedCollection>,
 }
 
@@ -67,6 +71,7 @@ pub fn resolve(collections: Vec<Collection>, options: &Options) -> Result<Plan, 
     }
     Ok(Plan {
         templates: Arc::new(templates),
+        token_cache: options.token_cache.clone(),
         collections: planned,
     })
 }

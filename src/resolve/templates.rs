@@ -239,7 +239,7 @@ fn compile_into(
         .expect("just added")
         .undeclared_variables(false)
         .into_iter()
-        .filter(|v| !helpers::GLOBALS.contains(&v.as_str()))
+        .filter(|v| !helpers::GLOBALS.contains(&v.as_str()) && !guarded(key, v))
         .collect();
     vars.sort();
     table.insert(
@@ -250,6 +250,16 @@ fn compile_into(
         },
     );
     Ok(vars)
+}
+
+/// Whether the template itself copes with `name` being undefined:
+/// `name | default(..)`, `name is defined`, `name is not defined`. Strict
+/// mode allows exactly these uses of an undefined value.
+fn guarded(source: &str, name: &str) -> bool {
+    let escaped = regex::escape(name);
+    let pattern =
+        format!(r"\b{escaped}\s*\|\s*(default|d)\b|\b{escaped}\s+is\s+(not\s+)?defined\b");
+    regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(source))
 }
 
 fn describe_error(e: &minijinja::Error, src: &str) -> String {
@@ -353,6 +363,21 @@ mod tests {
             err.message
                 .starts_with("template syntax error in `{{ oops `"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn variables_guarded_by_default_or_is_defined_may_be_absent() {
+        let mut t = Templates::new();
+        let text = Text {
+            src: "{{ a | default('x') }}-{% if b is defined %}{{ b }}{% endif %}-{{ c }}".into(),
+            at: at(),
+        };
+        assert_eq!(t.compile_text(&text).unwrap(), vec!["c".to_string()]);
+        assert_eq!(
+            t.render_text(&text, &ctx(&[("c", Value::from(1))]))
+                .unwrap(),
+            "x--1"
         );
     }
 

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::credentials::{CELLS_CLIENT, CELLS_USER};
-use super::tokens::{basic_credentials, form, TokenProblem, Tokens};
+use super::tokens::{basic_credentials, form, Stats, TokenProblem, Tokens};
 
 struct Cells {
     tokens: Tokens,
@@ -44,9 +44,9 @@ type Shared = State<Arc<Cells>>;
 /// The public client of Cells v2+ and its registered redirect.
 const SYNC_CLIENT: &str = "cells-sync";
 
-pub fn router(config: super::Config) -> Router {
+pub fn router(config: super::Config, stats: Arc<Stats>) -> Router {
     let cells = Cells {
-        tokens: Tokens::new(config),
+        tokens: Tokens::new(config, stats),
         challenges: Mutex::default(),
         codes: Mutex::default(),
     };
@@ -144,7 +144,7 @@ async fn dex_token(State(cells): Shared, headers: HeaderMap, body: String) -> Re
     let id_token = cells.tokens.jwt(&user, lifetime, claims);
     Json(json!({
         // Only the id_token opens /a, as on a real Cells v1.
-        "access_token": Tokens::new(Default::default()).opaque(&user, lifetime).token,
+        "access_token": Tokens::new(Default::default(), Default::default()).opaque(&user, lifetime).token,
         "token_type": "bearer",
         // The Cells docs print a string here.
         "expires_in": id_token.expires_in().to_string(),
@@ -170,8 +170,11 @@ async fn frontend_session(State(cells): Shared, body: String) -> Response {
         );
     }
     let access = cells.tokens.opaque(user, Duration::from_secs(599));
-    let id_token =
-        Tokens::new(Default::default()).jwt(user, Duration::from_secs(599), json!({"name": user}));
+    let id_token = Tokens::new(Default::default(), Default::default()).jwt(
+        user,
+        Duration::from_secs(599),
+        json!({"name": user}),
+    );
     let expires_at = access.expires_at_unix();
     Json(json!({
         "JWT": access.token,
@@ -398,7 +401,7 @@ async fn oidc_token(State(cells): Shared, headers: HeaderMap, body: String) -> R
         }
     };
     let access = cells.tokens.opaque(&user, Duration::from_secs(599));
-    let id_token = Tokens::new(Default::default()).jwt(
+    let id_token = Tokens::new(Default::default(), Default::default()).jwt(
         &user,
         Duration::from_secs(599),
         json!({"name": user, "aud": [SYNC_CLIENT]}),

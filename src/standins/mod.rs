@@ -15,12 +15,13 @@ mod regards;
 mod tokens;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
-pub use tokens::Tokens;
+pub use tokens::{Stats, Tokens};
 
 /// How the stand-ins issue tokens. The default is each system's own
 /// lifetimes; tests shorten them to see tokens expire during a run.
@@ -59,6 +60,7 @@ pub struct StandIns {
     pub cells: SocketAddr,
     pub regards: SocketAddr,
     pub nextome: SocketAddr,
+    pub stats: Arc<Stats>,
     _servers: ServerThread,
 }
 
@@ -69,17 +71,20 @@ impl StandIns {
     }
 
     pub fn start_with(config: Config) -> std::io::Result<Self> {
+        let stats = Arc::new(Stats::default());
+        let shared = stats.clone();
         let (servers, (cells, regards, nextome)) = ServerThread::spawn(move |stop| async move {
             Ok((
-                serve(cells::router(config), stop.clone()).await?,
-                serve(regards::router(config), stop.clone()).await?,
-                serve(nextome::router(config), stop).await?,
+                serve(cells::router(config, shared.clone()), stop.clone()).await?,
+                serve(regards::router(config, shared.clone()), stop.clone()).await?,
+                serve(nextome::router(config, shared), stop).await?,
             ))
         })?;
         Ok(StandIns {
             cells,
             regards,
             nextome,
+            stats,
             _servers: servers,
         })
     }

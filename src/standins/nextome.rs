@@ -21,14 +21,14 @@ struct Nextome {
 
 type Shared = State<Arc<Nextome>>;
 
-pub fn router(config: super::Config) -> Router {
+pub fn router(config: super::Config, stats: Arc<super::tokens::Stats>) -> Router {
     Router::new()
         .route("/apps/auth", post(auth))
         .route("/venues/{id}", get(venue))
         .route("/maps/by-venue/{id}", get(maps))
         .fallback(|| async { message(StatusCode::NOT_FOUND, "Not Found") })
         .with_state(Arc::new(Nextome {
-            tokens: Tokens::new(config),
+            tokens: Tokens::new(config, stats),
         }))
 }
 

@@ -22,7 +22,7 @@ struct Regards {
 
 type Shared = State<Arc<Regards>>;
 
-pub fn router(config: super::Config) -> Router {
+pub fn router(config: super::Config, stats: Arc<super::tokens::Stats>) -> Router {
     Router::new()
         .route("/api/v1/rs-authentication/oauth/token", post(token))
         .route("/api/v1/rs-admin/users", get(list_users))
@@ -30,7 +30,7 @@ pub fn router(config: super::Config) -> Router {
         .route("/api/v1/rs-dam/datasets", get(list_datasets))
         .fallback(|| async { messages(StatusCode::NOT_FOUND, "No handler found") })
         .with_state(Arc::new(Regards {
-            tokens: Tokens::new(config),
+            tokens: Tokens::new(config, stats),
         }))
 }
 

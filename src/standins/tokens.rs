@@ -4,7 +4,8 @@
 //! once: redeeming one retires it, as rotating servers do.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
@@ -43,8 +44,31 @@ impl Issued {
     }
 }
 
+/// What the stand-ins did, for tests to tell a refresh from a new login
+/// and a renewal in time from a rejected token.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Tokens issued that open the API (logins and refreshes).
+    pub issued: AtomicU32,
+    /// Refresh tokens redeemed.
+    pub refreshed: AtomicU32,
+    /// Requests turned away for a bad or expired token.
+    pub rejected: AtomicU32,
+}
+
+impl Stats {
+    pub fn get(&self) -> (u32, u32, u32) {
+        (
+            self.issued.load(Ordering::SeqCst),
+            self.refreshed.load(Ordering::SeqCst),
+            self.rejected.load(Ordering::SeqCst),
+        )
+    }
+}
+
 pub struct Tokens {
     config: Config,
+    stats: Arc<Stats>,
     sessions: Mutex<HashMap<String, Session>>,
     refresh: Mutex<HashMap<String, String>>,
 }
@@ -65,9 +89,10 @@ fn random(len: usize) -> String {
 }
 
 impl Tokens {
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: Config, stats: Arc<Stats>) -> Self {
         Tokens {
             config,
+            stats,
             sessions: Mutex::default(),
             refresh: Mutex::default(),
         }
@@ -112,10 +137,15 @@ impl Tokens {
 
     /// The subject of a refresh token, retiring it.
     pub fn redeem_refresh(&self, token: &str) -> Option<String> {
-        self.refresh.lock().expect("not poisoned").remove(token)
+        let subject = self.refresh.lock().expect("not poisoned").remove(token);
+        if subject.is_some() {
+            self.stats.refreshed.fetch_add(1, Ordering::SeqCst);
+        }
+        subject
     }
 
     fn remember(&self, token: &str, subject: &str, lifetime: Duration) {
+        self.stats.issued.fetch_add(1, Ordering::SeqCst);
         let session = Session {
             subject: subject.to_string(),
             expires_at: SystemTime::now() + lifetime,
@@ -128,6 +158,14 @@ impl Tokens {
 
     /// Checks the `Authorization: Bearer` header of a request.
     pub fn check(&self, headers: &HeaderMap) -> Result<Session, TokenProblem> {
+        let result = self.lookup(headers);
+        if matches!(result, Err(TokenProblem::Invalid | TokenProblem::Expired)) {
+            self.stats.rejected.fetch_add(1, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn lookup(&self, headers: &HeaderMap) -> Result<Session, TokenProblem> {
         let value = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())

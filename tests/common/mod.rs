@@ -70,6 +70,94 @@ fn router() -> Router {
             "/redirect",
             get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/json")]) }),
         )
+        .route("/oauth/token", post(oauth_token))
+        .route("/api/cc", get(needs_cc_token))
+        .route(
+            "/always-401",
+            get(|| async { (StatusCode::UNAUTHORIZED, Json(json!({"error": "nope"}))) }),
+        )
+        .route("/authorize-forged", get(authorize_forged))
+}
+
+/// Token requests seen, by scope (tests run in parallel; each uses its own).
+static TOKEN_CALLS: std::sync::Mutex<Option<HashMap<String, usize>>> = std::sync::Mutex::new(None);
+
+pub fn token_calls(scope: &str) -> usize {
+    TOKEN_CALLS
+        .lock()
+        .unwrap()
+        .as_ref()
+        .and_then(|m| m.get(scope).copied())
+        .unwrap_or(0)
+}
+
+/// A client-credentials token endpoint: client `svc` / `svc-secret`, by
+/// HTTP Basic or in the body.
+async fn oauth_token(headers: HeaderMap, body: String) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    *TOKEN_CALLS
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .entry(form.get("scope").cloned().unwrap_or_default())
+        .or_default() += 1;
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .map(|b| {
+            use base64::Engine as _;
+            String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .unwrap_or_default(),
+            )
+            .unwrap_or_default()
+        });
+    let body_client = match (form.get("client_id"), form.get("client_secret")) {
+        (Some(id), Some(secret)) => Some(format!("{id}:{secret}")),
+        _ => None,
+    };
+    if basic.or(body_client).as_deref() != Some("svc:svc-secret") {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client", "error_description": "Client authentication failed"}))).into_response();
+    }
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "unsupported_grant_type"})),
+        )
+            .into_response();
+    }
+    let scope = form.get("scope").cloned().unwrap_or_default();
+    Json(json!({"access_token": format!("cc-{scope}"), "token_type": "Bearer", "expires_in": 3600}))
+        .into_response()
+}
+
+async fn needs_cc_token(headers: HeaderMap) -> Response {
+    match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(v) if v.starts_with("Bearer cc-") => {
+            Json(json!({"scope": v.trim_start_matches("Bearer cc-")})).into_response()
+        }
+        _ => (StatusCode::UNAUTHORIZED, Json(json!({"error": "no token"}))).into_response(),
+    }
+}
+
+/// An authorization endpoint that answers with a state of its own.
+async fn authorize_forged(Query(q): Query<HashMap<String, String>>) -> Response {
+    let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
+    (
+        StatusCode::FOUND,
+        [(
+            header::LOCATION,
+            format!("{redirect}?code=abc&state=forged-state"),
+        )],
+    )
+        .into_response()
 }
 
 async fn needs_token(headers: HeaderMap) -> Response {
@@ -160,9 +248,21 @@ pub fn plan(yaml: &str, base: &str) -> Result<Plan, String> {
 /// Runs every request of the collection and returns (request name, outcome).
 pub fn run(yaml: &str, base: &str) -> Vec<(String, Outcome)> {
     let plan = plan(yaml, base).unwrap_or_else(|e| panic!("the collection should load: {e}"));
-    let selection = Selection::from_reported(&plan, |_, _| true);
+    run_plan(&plan)
+}
+
+/// Runs every request of the collections a suite plans; (request name, outcome).
+pub fn run_suite(suite: reqtest::Suite) -> Vec<(String, Outcome)> {
+    let plan = suite
+        .plan()
+        .unwrap_or_else(|e| panic!("the collection should load: {e}"));
+    run_plan(&plan)
+}
+
+fn run_plan(plan: &Plan) -> Vec<(String, Outcome)> {
+    let selection = Selection::from_reported(plan, |_, _| true);
     let events = std::sync::Mutex::new(Vec::<Event>::new());
-    reqtest::run::run(&plan, &selection, 1, |e| events.lock().unwrap().push(e));
+    reqtest::run::run(plan, &selection, 1, |e| events.lock().unwrap().push(e));
     let requests = &plan.collections[0].collection.requests;
     events
         .into_inner()

@@ -24,8 +24,11 @@ pub fn default_path() -> Result<PathBuf, String> {
 }
 
 impl TokenCache {
-    pub fn open() -> Result<Self, String> {
-        let path = default_path()?;
+    pub fn open(path: Option<&Path>) -> Result<Self, String> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => default_path()?,
+        };
         let entries = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),

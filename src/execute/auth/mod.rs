@@ -58,6 +58,7 @@ pub struct Tokens<'p> {
     specs: &'p IndexMap<String, AuthSpec>,
     tokens: HashMap<String, Token>,
     cache: Option<cache::TokenCache>,
+    cache_path: Option<std::path::PathBuf>,
     /// How many tokens each auth obtained (logins and refreshes), for
     /// reports and tests.
     pub obtained: HashMap<String, u32>,
@@ -107,11 +108,15 @@ impl Rendered<'_> {
 }
 
 impl<'p> Tokens<'p> {
-    pub fn new(specs: &'p IndexMap<String, AuthSpec>, _collection_file: &str) -> Self {
+    pub fn new(
+        specs: &'p IndexMap<String, AuthSpec>,
+        cache_path: Option<std::path::PathBuf>,
+    ) -> Self {
         Tokens {
             specs,
             tokens: HashMap::new(),
             cache: None,
+            cache_path,
             obtained: HashMap::new(),
             interactive_allowed: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         }
@@ -142,7 +147,7 @@ impl<'p> Tokens<'p> {
             templates,
             ctx: Value::from(vars.clone()),
         };
-        let cache_key = self.cache_key(spec, &r)?;
+        let cache_key = self.cache_key(spec, &r, spec.cache)?;
 
         // A refresh token from this run, then one from the cache.
         let mut refresh_tokens: Vec<String> =
@@ -352,18 +357,52 @@ impl<'p> Tokens<'p> {
 
     fn cache(&mut self) -> Result<&mut cache::TokenCache, AuthError> {
         if self.cache.is_none() {
-            self.cache = Some(cache::TokenCache::open().map_err(|e| AuthError {
-                auth: "cache".into(),
-                message: e,
-            })?);
+            self.cache = Some(cache::TokenCache::open(self.cache_path.as_deref()).map_err(
+                |e| AuthError {
+                    auth: "cache".into(),
+                    message: e,
+                },
+            )?);
         }
         Ok(self.cache.as_mut().expect("just opened"))
     }
 
+    /// Logs in afresh (interactively if the auth says so) and keeps the
+    /// refresh token in the cache, whatever the auth's `cache` says: what
+    /// `reqtest login` does. Returns the cache file when something was kept.
+    pub async fn login_and_cache(
+        &mut self,
+        name: &str,
+        client: &reqwest::Client,
+        templates: &Templates,
+        vars: &Vars,
+    ) -> Result<Option<std::path::PathBuf>, AuthError> {
+        let spec = &self.specs[name];
+        let r = Rendered {
+            auth: name,
+            templates,
+            ctx: Value::from(vars.clone()),
+        };
+        let key = self.cache_key(spec, &r, true)?;
+        let response = self.login(spec, client, &r).await?;
+        self.store(spec, &r, response, None, key.as_deref())?;
+        let kept = key.is_some() && self.tokens[name].refresh_token.is_some();
+        Ok(if kept {
+            Some(self.cache()?.path().to_path_buf())
+        } else {
+            None
+        })
+    }
+
     /// Server, client, user and scope: what makes a cached refresh token
-    /// the right one. `None` when the auth does not use the cache.
-    fn cache_key(&self, spec: &AuthSpec, r: &Rendered<'_>) -> Result<Option<String>, AuthError> {
-        if !spec.cache {
+    /// the right one. `None` when the cache is not used.
+    fn cache_key(
+        &self,
+        spec: &AuthSpec,
+        r: &Rendered<'_>,
+        use_cache: bool,
+    ) -> Result<Option<String>, AuthError> {
+        if !use_cache {
             return Ok(None);
         }
         let Some(ep) = spec.flow.endpoint() else {
@@ -447,8 +486,17 @@ impl<'p> Tokens<'p> {
         Value::from(map)
     }
 
-    pub fn cache_path(&mut self) -> Result<std::path::PathBuf, AuthError> {
-        Ok(self.cache()?.path().to_path_buf())
+    /// `url` with the token of auth `name` masked, when it travels in the
+    /// query string: URLs are shown in failure messages.
+    pub fn mask(&self, name: &str, url: &str) -> String {
+        match (&self.specs[name].send, self.tokens.get(name)) {
+            (SendToken::Query { .. }, Some(token)) => {
+                let encoded: String =
+                    url::form_urlencoded::byte_serialize(token.value.as_bytes()).collect();
+                url.replace(&encoded, "***").replace(&token.value, "***")
+            }
+            _ => url.to_string(),
+        }
     }
 }
 
