@@ -208,3 +208,125 @@ fn ignored_requests_are_reported_ignored_and_run_with_ignored() {
         "{text}"
     );
 }
+
+#[test]
+fn interactive_login_waits_for_the_browser_and_fills_the_token_cache() {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let yaml = format!(
+        r#"
+default_env: standin
+environments:
+  standin: {{base_url: "{{{{ cells_url }}}}"}}
+auth:
+  type: authorization_code
+  interactive: true
+  authorize_url: "{{{{ base_url }}}}/oidc/oauth2/auth"
+  token_url: "{{{{ base_url }}}}/oidc/oauth2/token"
+  client_id: cells-sync
+  redirect_uri: http://127.0.0.1:{port}/servers/callback
+  scope: openid email profile pydio offline
+  cache: true
+requests:
+  - name: r
+    url: "{{{{ base_url }}}}/a/config/ctl"
+"#
+    );
+    let path = temp_file("interactive.yaml", &yaml);
+    let cache = path.with_file_name("tokens.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .args(["login", path.to_str().unwrap(), "--standins"])
+        .env("REQTEST_TOKEN_CACHE", &cache)
+        .env_remove("DISPLAY")
+        .env_remove("BROWSER")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut printed = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "reqtest printed no address: {printed}"
+        );
+        printed.push_str(&line);
+        if let Some(u) = line.trim().strip_prefix("http://") {
+            break format!("http://{u}");
+        }
+    };
+
+    // The person at the browser: follow the redirect to the login page,
+    // submit it, and let the browser go to the redirect URI.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let to_login = browser.get(&url).send().await.unwrap();
+        let login_page = reqwest::Url::parse(&url)
+            .unwrap()
+            .join(to_login.headers()["location"].to_str().unwrap())
+            .unwrap();
+        let challenge = login_page
+            .query_pairs()
+            .find(|(k, _)| k == "login_challenge")
+            .unwrap()
+            .1
+            .into_owned();
+        let submitted = browser
+            .post(login_page.join("/oidc/login").unwrap())
+            .form(&[
+                ("login_challenge", challenge.as_str()),
+                ("login", "admin"),
+                ("password", "admin"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let callback = submitted.headers()["location"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            callback.starts_with(&format!("http://127.0.0.1:{port}/servers/callback?code=")),
+            "{callback}"
+        );
+        let done = browser.get(&callback).send().await.unwrap();
+        assert_eq!(done.status(), 200);
+    });
+
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert!(status.success(), "{printed}{rest}");
+    assert!(
+        rest.contains("auth `default`: logged in; its refresh token is kept in"),
+        "{rest}"
+    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&cache).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn a_non_interactive_run_explains_how_to_log_in_first() {
+    let yaml = "auth:\n  type: authorization_code\n  interactive: true\n  authorize_url: \"{{ cells_url }}/oidc/oauth2/auth\"\n  token_url: \"{{ cells_url }}/oidc/oauth2/token\"\n  client_id: cells-sync\n  redirect_uri: http://127.0.0.1:9/cb\nrequests:\n  - name: r\n    url: \"{{ cells_url }}/a/config/ctl\"\n";
+    let path = temp_file("needs-login.yaml", yaml);
+    let out = reqtest(&["run", "--standins", path.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("logs in through a browser and no one is here to do it; run `reqtest login"),
+        "{text}"
+    );
+}

@@ -17,6 +17,9 @@ pub struct RenderedEndpoint {
     pub extra: Vec<(String, String)>,
 }
 
+/// A refresh grant. It leaves `scope` out, which means "as granted"
+/// (RFC 6749, 6): asking again for a scope the server did not grant, such as
+/// `offline_access`, makes servers refuse the refresh.
 pub async fn refresh(
     client: &reqwest::Client,
     auth: &str,
@@ -27,7 +30,11 @@ pub async fn refresh(
         ("grant_type".to_string(), "refresh_token".to_string()),
         ("refresh_token".to_string(), refresh_token.to_string()),
     ];
-    token(client, auth, ep, params, ParamsIn::Body).await
+    let as_granted = RenderedEndpoint {
+        scope: None,
+        ..ep.clone()
+    };
+    token(client, auth, &as_granted, params, ParamsIn::Body).await
 }
 
 /// POSTs a grant to the token endpoint and returns its JSON answer, or an
