@@ -21,6 +21,7 @@ pub mod load;
 pub mod report;
 pub mod resolve;
 pub mod run;
+pub mod secrets;
 pub mod standins;
 
 pub use report::{test_main, Suite};

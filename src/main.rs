@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use indexmap::IndexMap;
 use libtest_mimic::{Arguments, ColorSetting, FormatSetting};
-use reqtest::report::{exit_code, Suite, SuiteError};
+use reqtest::report::{exit_code, ReportOptions, Suite, SuiteError};
 use serde_json::Value as Json;
 
 #[derive(Parser)]
@@ -59,13 +59,40 @@ struct RunArgs {
     #[arg(long)]
     standins: bool,
     #[command(flatten)]
+    report: ReportArgs,
+    #[command(flatten)]
     test: TestFlags,
 }
 
 #[derive(Args)]
 struct DemoArgs {
     #[command(flatten)]
+    report: ReportArgs,
+    #[command(flatten)]
     test: TestFlags,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Write a JUnit XML report (a testsuite per collection).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write a JSON report: every request, its assertions and the values seen.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Show each request and response on stderr (secrets masked).
+    #[arg(long, short = 'v')]
+    verbose: bool,
+}
+
+impl ReportArgs {
+    fn options(&self) -> ReportOptions {
+        ReportOptions {
+            junit: self.junit.clone(),
+            json: self.json.clone(),
+            verbose: self.verbose,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -208,7 +235,7 @@ fn run_command(run: RunArgs) -> i32 {
         Ok(a) => a,
         Err(e) => return usage_error(e),
     };
-    let mut suite = Suite::new(run.paths);
+    let mut suite = Suite::new(run.paths).report(run.report.options());
     if let Some(env) = &run.vars.env {
         suite = suite.env(env);
     }
@@ -229,7 +256,8 @@ fn demo_command(demo: DemoArgs) -> i32 {
         Err(e) => return usage_error(e),
     };
     let suite = Suite::embedded(BUNDLED.iter().map(|(n, t)| (n.to_string(), t.to_string())))
-        .with_standins();
+        .with_standins()
+        .report(demo.report.options());
     exit_code(suite.run(&args))
 }
 

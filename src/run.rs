@@ -12,13 +12,64 @@ use crate::execute;
 use crate::load::Pos;
 use crate::resolve::{Plan, PlannedCollection, Templates, Vars};
 
+/// What a request sent and got, and every assertion it checked. Values here
+/// are as they were: reports mask secrets when they write them.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub method: String,
+    pub url: String,
+    pub status: u16,
+    pub duration: Duration,
+    pub assertions: Vec<check::Assertion>,
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: Option<String>,
+    pub response_headers: Vec<(String, String)>,
+    /// The start of the response body.
+    pub response_body: String,
+}
+
+/// How much of a body a [`Detail`] keeps.
+const BODY_KEPT: usize = 4096;
+
+impl Detail {
+    fn of(ex: &execute::Exchange, assertions: Vec<check::Assertion>) -> Self {
+        let headers = |h: &reqwest::header::HeaderMap| {
+            h.iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect()
+        };
+        Detail {
+            method: ex.method.to_string(),
+            url: ex.url.clone(),
+            status: ex.status.as_u16(),
+            duration: ex.duration,
+            assertions,
+            request_headers: headers(&ex.request_headers),
+            request_body: ex
+                .request_body
+                .as_ref()
+                .map(|b| check::excerpt(&String::from_utf8_lossy(b), BODY_KEPT)),
+            response_headers: headers(&ex.headers),
+            response_body: check::excerpt(&ex.body_text(), BODY_KEPT),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Passed {
         duration: Duration,
+        detail: Box<Detail>,
     },
     Failed {
         message: String,
+        /// `None` when no response came (refused, timed out, bad input).
+        detail: Option<Box<Detail>>,
     },
     /// An earlier request of the collection failed, so this one was not sent.
     NotRun {
@@ -169,6 +220,7 @@ async fn run_collection(
                     ri,
                     Outcome::Failed {
                         message: format!("could not create an HTTP client: {e}"),
+                        detail: None,
                     },
                 );
             }
@@ -195,17 +247,31 @@ async fn run_collection(
             continue;
         }
         match run_request(pc, ri, templates, &mut session, &vars).await {
-            Ok((duration, captured)) => {
-                for (name, value) in captured {
+            Ok((detail, captured)) => {
+                for (capture, (name, value)) in request.captures.iter().zip(captured) {
+                    if capture.secret {
+                        let text = value
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| value.to_string());
+                        templates.secrets().add(&text);
+                    }
                     vars.insert(name, Value::from_serialize(&value));
                 }
-                emit(ri, Outcome::Passed { duration });
+                emit(
+                    ri,
+                    Outcome::Passed {
+                        duration: detail.duration,
+                        detail: Box::new(detail),
+                    },
+                );
             }
-            Err(message) => {
+            Err((message, detail)) => {
                 emit(
                     ri,
                     Outcome::Failed {
                         message: message.clone(),
+                        detail: detail.map(Box::new),
                     },
                 );
                 blocker = Some(Blocker {
@@ -227,18 +293,29 @@ async fn run_request(
     templates: &Templates,
     session: &mut execute::Session<'_>,
     vars: &Vars,
-) -> Result<(Duration, Captured), String> {
+) -> Result<(Detail, Captured), (String, Option<Detail>)> {
     let request = &pc.collection.requests[ri];
-    let (exchange, ctx) = session.send(ri, vars).await.map_err(|e| e.to_string())?;
+    let (exchange, ctx) = session
+        .send(ri, vars)
+        .await
+        .map_err(|e| (e.to_string(), None))?;
     let response = Response::new(&exchange);
-    let failures = check::check(&response, &request.expect, templates, &ctx);
+    let assertions = check::check(&response, &request.expect, templates, &ctx);
+    let mut failures = check::failures(&assertions);
     let captured = if failures.is_empty() {
-        check::capture(&response, &request.captures).map_err(|f| vec![f])
+        match check::capture(&response, &request.captures) {
+            Ok(values) => Some(values),
+            Err(f) => {
+                failures.push(f);
+                None
+            }
+        }
     } else {
-        Err(failures)
+        None
     };
+    let detail = Detail::of(&exchange, assertions);
     match captured {
-        Ok(values) => Ok((exchange.duration, values)),
-        Err(failures) => Err(check::describe(&failures, &exchange)),
+        Some(values) => Ok((detail, values)),
+        None => Err((check::describe(&failures, &exchange), Some(detail))),
     }
 }

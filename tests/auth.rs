@@ -42,7 +42,7 @@ auth:
   client_id: cells-front
   client_secret: cells-front
   username: admin
-  password: "{{ password | default('admin') }}"
+  password: "{{ password | default('cells-admin-pw') }}"
   scope: email profile pydio
   extra: {nonce: "{{ random_string(8) }}"}
   token: id_token
@@ -59,7 +59,7 @@ auth:
   redirect_uri: http://localhost:3000/servers/callback
   scope: openid email profile pydio offline
   username: admin
-  password: "{{ password | default('admin') }}"
+  password: "{{ password | default('cells-admin-pw') }}"
 defaults:
   base_url: "{{ cells_url }}"
 "#;
@@ -208,7 +208,7 @@ fn a_refresh_token_handed_over_is_a_flow_of_its_own() {
             .form(&[
                 ("grant_type", "password"),
                 ("username", "admin"),
-                ("password", "admin"),
+                ("password", "cells-admin-pw"),
             ])
             .send()
             .await
@@ -419,7 +419,7 @@ fn the_token_cache_is_private_and_a_later_run_refreshes_from_it() {
     let cache = dir.join("tokens.json");
     let _ = std::fs::remove_file(&cache);
     let yaml = format!("{CELLS_V4_CODE_AUTH}  \nrequests:\n  - name: r\n    url: /a/config/ctl\n    expect: {{status: 200}}\n")
-        .replace("  password: \"{{ password | default('admin') }}\"\n", "  password: \"{{ password | default('admin') }}\"\n  cache: true\n");
+        .replace("  password: \"{{ password | default('cells-admin-pw') }}\"\n", "  password: \"{{ password | default('cells-admin-pw') }}\"\n  cache: true\n");
     let path = write_collection(&yaml);
 
     all_passed(&run_suite(

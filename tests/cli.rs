@@ -288,7 +288,7 @@ requests:
             .form(&[
                 ("login_challenge", challenge.as_str()),
                 ("login", "admin"),
-                ("password", "admin"),
+                ("password", "cells-admin-pw"),
             ])
             .send()
             .await

@@ -74,29 +74,76 @@ impl<'a> Response<'a> {
     }
 }
 
-/// Every assertion of `expect` that does not hold.
+/// One assertion as it went: what it looked at, the value it saw, and what
+/// was wrong if anything. Reports list them all, passed or not.
+#[derive(Debug, Clone)]
+pub struct Assertion {
+    pub at: Pos,
+    /// `status`, `header Content-Type`, `$.a.b`, `response time`, `body`.
+    pub subject: String,
+    pub actual: Option<Json>,
+    /// The full failure message, `None` when the assertion held.
+    pub failure: Option<String>,
+}
+
+impl Assertion {
+    pub fn passed(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+#[derive(Default)]
+struct Recorder {
+    assertions: Vec<Assertion>,
+}
+
+impl Recorder {
+    fn record(
+        &mut self,
+        at: &Pos,
+        subject: impl Into<String>,
+        actual: Option<Json>,
+        failure: Option<String>,
+    ) {
+        self.assertions.push(Assertion {
+            at: at.clone(),
+            subject: subject.into(),
+            actual,
+            failure,
+        });
+    }
+}
+
+/// The failed assertions, as failures.
+pub fn failures(assertions: &[Assertion]) -> Vec<Failure> {
+    assertions
+        .iter()
+        .filter_map(|a| a.failure.as_ref().map(|m| fail(&a.at, m.clone())))
+        .collect()
+}
+
+/// Every assertion of `expect`, held against the response.
 pub fn check(
     response: &Response,
     expect: &Expect,
     templates: &Templates,
     ctx: &Value,
-) -> Vec<Failure> {
+) -> Vec<Assertion> {
     let ex = response.exchange;
-    let mut failures = Vec::new();
+    let mut rec = Recorder::default();
 
     if let Some(status) = &expect.status {
         let code = ex.status.as_u16();
-        if !status.allowed.iter().any(|p| p.matches(code)) {
+        let problem = (!status.allowed.iter().any(|p| p.matches(code))).then(|| {
             let wanted: Vec<String> = status.allowed.iter().map(ToString::to_string).collect();
-            failures.push(fail(
-                &status.at,
-                format!("status: expected {}, got {code}", wanted.join(" or ")),
-            ));
-        }
+            format!("status: expected {}, got {code}", wanted.join(" or "))
+        });
+        rec.record(&status.at, "status", Some(Json::from(code)), problem);
     }
 
     for h in &expect.headers {
         let actual = response.header(&h.name);
+        let mut problems = Vec::new();
         for check in &h.checks {
             let problem = match (check, &actual) {
                 (HeaderCheck::Present(true), None) => {
@@ -121,45 +168,52 @@ pub fn check(
                     (!re.is_match(v)).then(|| format!("expected to match /{re}/, got {v:?}"))
                 }
             };
-            if let Some(p) = problem {
-                failures.push(fail(&h.at, format!("header {}: {p}", h.name)));
-            }
+            problems.extend(problem.map(|p| format!("header {}: {p}", h.name)));
         }
+        let failure = (!problems.is_empty()).then(|| problems.join("\n"));
+        rec.record(
+            &h.at,
+            format!("header {}", h.name),
+            actual.map(Json::from),
+            failure,
+        );
     }
 
     if let Some((limit, at)) = &expect.max_duration {
-        if ex.duration > *limit {
-            failures.push(fail(
-                at,
-                format!(
-                    "response time: expected at most {}, took {}",
-                    format_duration(*limit),
-                    format_duration(ex.duration)
-                ),
-            ));
-        }
+        let problem = (ex.duration > *limit).then(|| {
+            format!(
+                "response time: expected at most {}, took {}",
+                format_duration(*limit),
+                format_duration(ex.duration)
+            )
+        });
+        let ms = Json::from((ex.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0);
+        rec.record(at, "response time (ms)", Some(ms), problem);
     }
 
     if !expect.json.is_empty() {
         match response.json() {
-            Err(e) => failures.push(fail(&expect.json[0].at, e)),
+            Err(e) => rec.record(&expect.json[0].at, "body", None, Some(e)),
             Ok(doc) => {
                 for a in &expect.json {
                     let actual = json::query(&a.path, doc);
-                    for p in &a.predicates {
-                        if let Err(message) = predicate::eval(p, actual.as_ref(), templates, ctx) {
-                            failures.push(fail(&a.at, format!("{}: {message}", a.path.src)));
-                        }
-                    }
+                    let problems: Vec<String> = a
+                        .predicates
+                        .iter()
+                        .filter_map(|p| predicate::eval(p, actual.as_ref(), templates, ctx).err())
+                        .map(|m| format!("{}: {m}", a.path.src))
+                        .collect();
+                    let failure = (!problems.is_empty()).then(|| problems.join("\n"));
+                    rec.record(&a.at, a.path.src.clone(), actual, failure);
                 }
             }
         }
     }
 
     if let Some(body) = &expect.body {
-        check_body(response, body, templates, ctx, &mut failures);
+        check_body(response, body, templates, ctx, &mut rec);
     }
-    failures
+    rec.assertions
 }
 
 fn check_body(
@@ -167,71 +221,64 @@ fn check_body(
     body: &BodyExpect,
     templates: &Templates,
     ctx: &Value,
-    failures: &mut Vec<Failure>,
+    rec: &mut Recorder,
 ) {
     if let Some(expected) = &body.json {
         let want = templates.render_data(expected, ctx);
         match (want, response.json()) {
-            (Err(e), _) => failures.push(fail(&e.at, e.message)),
-            (_, Err(e)) => failures.push(fail(&expected.at, e)),
+            (Err(e), _) => rec.record(&e.at, "body JSON", None, Some(e.message)),
+            (_, Err(e)) => rec.record(&expected.at, "body JSON", None, Some(e)),
             (Ok(mut want), Ok(got)) => {
                 let mut got = got.clone();
                 for path in &body.ignore {
                     json::remove_matches(&mut want, path);
                     json::remove_matches(&mut got, path);
                 }
-                if !json::json_eq(&want, &got) {
+                let problem = (!json::json_eq(&want, &got)).then(|| {
                     let ignored = if body.ignore.is_empty() {
                         String::new()
                     } else {
                         let paths: Vec<&str> = body.ignore.iter().map(|p| p.src.as_str()).collect();
                         format!(" (ignoring {})", paths.join(", "))
                     };
-                    failures.push(fail(
-                        &expected.at,
-                        format!("body JSON differs{ignored}:\n{}", json::diff(&want, &got)),
-                    ));
-                }
+                    format!("body JSON differs{ignored}:\n{}", json::diff(&want, &got))
+                });
+                rec.record(&expected.at, "body JSON", Some(got), problem);
             }
         }
     }
     let text = response.exchange.body_text();
+    let text_value = || Some(Json::from(excerpt(&text, 200)));
     if let Some(equals) = &body.equals {
-        match templates.render_text(equals, ctx) {
-            Err(e) => failures.push(fail(&e.at, e.message)),
-            Ok(want) if want == text => {}
-            Ok(want) => failures.push(fail(
-                &equals.at,
-                format!(
-                    "body differs:\n{}",
-                    json::diff_text(&format!("{want}\n"), &format!("{text}\n"))
-                ),
+        let problem = match templates.render_text(equals, ctx) {
+            Err(e) => Some(e.message),
+            Ok(want) if want == text => None,
+            Ok(want) => Some(format!(
+                "body differs:\n{}",
+                json::diff_text(&format!("{want}\n"), &format!("{text}\n"))
             )),
-        }
+        };
+        rec.record(&equals.at, "body equals", text_value(), problem);
     }
     for needle in &body.contains {
-        match templates.render_text(needle, ctx) {
-            Err(e) => failures.push(fail(&e.at, e.message)),
-            Ok(want) if text.contains(want.as_ref()) => {}
-            Ok(want) => failures.push(fail(
-                &needle.at,
-                format!(
-                    "body: expected to contain {want:?}; it starts with {:?}",
-                    excerpt(&text, 200)
-                ),
+        let problem = match templates.render_text(needle, ctx) {
+            Err(e) => Some(e.message),
+            Ok(want) if text.contains(want.as_ref()) => None,
+            Ok(want) => Some(format!(
+                "body: expected to contain {want:?}; it starts with {:?}",
+                excerpt(&text, 200)
             )),
-        }
+        };
+        rec.record(&needle.at, "body contains", text_value(), problem);
     }
     if let Some((re, at)) = &body.matches {
-        if !re.is_match(&text) {
-            failures.push(fail(
-                at,
-                format!(
-                    "body: expected to match /{re}/; it starts with {:?}",
-                    excerpt(&text, 200)
-                ),
-            ));
-        }
+        let problem = (!re.is_match(&text)).then(|| {
+            format!(
+                "body: expected to match /{re}/; it starts with {:?}",
+                excerpt(&text, 200)
+            )
+        });
+        rec.record(at, "body matches", text_value(), problem);
     }
 }
 

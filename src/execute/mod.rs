@@ -35,6 +35,9 @@ pub enum ExecError {
 pub struct Exchange {
     pub method: reqwest::Method,
     pub url: String,
+    /// As sent (for verbose output and reports, masked there).
+    pub request_headers: HeaderMap,
+    pub request_body: Option<bytes::Bytes>,
     pub status: reqwest::StatusCode,
     pub headers: HeaderMap,
     pub body: bytes::Bytes,
@@ -315,6 +318,11 @@ pub async fn exchange(
 ) -> Result<Exchange, ExecError> {
     let method = request.method().clone();
     let url = request.url().to_string();
+    let request_headers = request.headers().clone();
+    let request_body = request
+        .body()
+        .and_then(|b| b.as_bytes())
+        .map(bytes::Bytes::copy_from_slice);
     let started = Instant::now();
     let send_error = |e: reqwest::Error| ExecError::Send {
         method: method.to_string(),
@@ -328,6 +336,8 @@ pub async fn exchange(
     Ok(Exchange {
         method: method.clone(),
         url: url.clone(),
+        request_headers,
+        request_body,
         status,
         headers,
         body,

@@ -24,6 +24,8 @@ pub const PREDICATES: &[&str] = &[
 ];
 const HEADER_CHECKS: &[&str] = &["eq", "contains", "matches", "present", "absent"];
 const CAPTURE_SOURCES: &[&str] = &["jsonpath", "header", "regex", "status", "cookie", "body"];
+/// Keys a capture mapping takes besides its source.
+const CAPTURE_OPTIONS: &[&str] = &["group", "secret"];
 
 pub(super) struct Cx<'a> {
     file: &'a Arc<str>,
@@ -347,6 +349,7 @@ pub fn collection(
         default_env: raw.default_env,
         environments,
         vars,
+        secrets: raw.secrets,
         defaults,
         auths,
         requests,
@@ -742,10 +745,16 @@ fn captures(cx: &Cx, p: &P, raw: &IndexMap<String, Json>) -> Result<Vec<Capture>
                 ))
             }
         };
+        let secret = match spec.get("secret") {
+            None | Some(Json::Bool(false)) => false,
+            Some(Json::Bool(true)) => true,
+            Some(_) => return Err(cx.err(&cp.k("secret"), "`secret` takes true or false")),
+        };
         out.push(Capture {
             var: var.clone(),
             at: cx.pos(&cp),
             source,
+            secret,
         });
     }
     Ok(out)
@@ -757,11 +766,11 @@ fn capture_source(cx: &Cx, p: &P, map: &serde_json::Map<String, Json>) -> Result
         .filter(|k| CAPTURE_SOURCES.contains(&k.as_str()))
         .collect();
     for key in map.keys() {
-        if !CAPTURE_SOURCES.contains(&key.as_str()) && key != "group" {
+        if !CAPTURE_SOURCES.contains(&key.as_str()) && !CAPTURE_OPTIONS.contains(&key.as_str()) {
             return Err(cx.err(
                 &p.k(key),
                 format!(
-                    "unknown key `{key}` in a capture; expected one of {}, or `group` with `regex`",
+                    "unknown key `{key}` in a capture; expected one of {}, and optionally `secret`, or `group` with `regex`",
                     expected_one_of(CAPTURE_SOURCES)
                 ),
             ));

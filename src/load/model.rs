@@ -46,6 +46,8 @@ pub struct Collection {
     pub default_env: Option<String>,
     pub environments: IndexMap<String, IndexMap<String, Data>>,
     pub vars: IndexMap<String, Data>,
+    /// Variables whose values are secrets.
+    pub secrets: Vec<String>,
     pub defaults: Defaults,
     /// By name; the collection's `auth` is named `default`.
     pub auths: IndexMap<String, AuthSpec>,
@@ -431,6 +433,8 @@ pub struct Capture {
     pub var: String,
     pub at: Pos,
     pub source: CaptureSource,
+    /// The captured value is a secret (a token from a login request).
+    pub secret: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -18,6 +18,9 @@ pub struct RawCollection {
     pub environments: IndexMap<String, IndexMap<String, Json>>,
     #[serde(default)]
     pub vars: IndexMap<String, Json>,
+    /// Names of variables whose values never appear in any output.
+    #[serde(default)]
+    pub secrets: Vec<String>,
     #[serde(default)]
     pub defaults: RawDefaults,
     /// The auth every request uses unless it names another or `none`.

@@ -5,6 +5,9 @@
 //! The runner works on its own thread and hands each outcome to the trial
 //! waiting for it; trials only wait and print.
 
+mod console;
+mod files;
+
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use serde_json::Value as Json;
 
 use crate::load::{self, Collection, LoadError};
 use crate::resolve::{self, Options, Plan, ResolveError};
-use crate::run::{self, Event, Outcome, Selection};
+use crate::run::{self, Event, Selection};
 use crate::standins::StandIns;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +29,8 @@ pub enum SuiteError {
     Resolve(#[from] ResolveError),
     #[error("could not start the stand-ins: {0}")]
     StandIns(std::io::Error),
+    #[error("{0}")]
+    Report(String),
     #[error("{0}")]
     Usage(String),
     /// The login itself failed: a test failure, not bad input.
@@ -50,6 +55,7 @@ pub struct Suite {
     sources: Vec<(String, String)>,
     options: Options,
     standins: bool,
+    report: ReportOptions,
 }
 
 impl Suite {
@@ -77,6 +83,12 @@ impl Suite {
     /// A variable that overrides the environment and the collection (`--var`).
     pub fn var(mut self, name: impl Into<String>, value: impl Into<Json>) -> Self {
         self.options.vars.insert(name.into(), value.into());
+        self
+    }
+
+    /// Report files and verbose output.
+    pub fn report(mut self, report: ReportOptions) -> Self {
+        self.report = report;
         self
     }
 
@@ -145,7 +157,7 @@ impl Suite {
             return Ok(list(&self.load()?, args));
         }
         let (plan, _standins) = self.plan_with_standins()?;
-        Ok(run_plan(plan, args))
+        run_plan(plan, args, &self.report)
     }
 
     /// The plan, with the stand-ins running (kept alive by the second value)
@@ -285,17 +297,37 @@ fn list(collections: &[Collection], args: &Arguments) -> Conclusion {
     libtest_mimic::run(args, trials)
 }
 
-pub fn run_plan(plan: Plan, args: &Arguments) -> Conclusion {
+/// Report files and console extras of a run.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    pub junit: Option<PathBuf>,
+    pub json: Option<PathBuf>,
+    /// Each request and response on stderr, secrets masked.
+    pub verbose: bool,
+}
+
+/// What a trial learns of its request: already redacted.
+enum Verdict {
+    Pass,
+    Fail(String),
+    Ignore(String),
+}
+
+pub fn run_plan(
+    plan: Plan,
+    args: &Arguments,
+    report: &ReportOptions,
+) -> Result<Conclusion, SuiteError> {
     let plan = Arc::new(plan);
     let mut trials = Vec::new();
-    let mut senders: Vec<Vec<Option<mpsc::Sender<Outcome>>>> = Vec::new();
+    let mut senders: Vec<Vec<Option<mpsc::Sender<Verdict>>>> = Vec::new();
     let mut reported: Vec<Vec<bool>> = Vec::new();
 
     for pc in plan.collections.iter() {
         let mut col_senders = Vec::new();
         let mut col_reported = Vec::new();
         for (ri, request) in pc.collection.requests.iter().enumerate() {
-            let (tx, rx) = mpsc::channel::<Outcome>();
+            let (tx, rx) = mpsc::channel::<Verdict>();
             let trial = Trial::ignorable_test(test_name(&pc.collection, ri), move || wait_for(rx))
                 .with_ignored_flag(request.ignore.is_some());
             let runs = !args.is_filtered_out(&trial) && !args.is_ignored(&trial);
@@ -307,48 +339,45 @@ pub fn run_plan(plan: Plan, args: &Arguments) -> Conclusion {
         reported.push(col_reported);
     }
 
+    let selected: usize = reported.iter().flatten().filter(|r| **r).count();
+    let mut reporter =
+        console::Reporter::new(&plan, report, selected, args).map_err(SuiteError::Report)?;
     let selection = Selection::from_reported(&plan, |ci, ri| reported[ci][ri]);
     let concurrency = args.test_threads.unwrap_or(plan.collections.len().max(1));
     let runner_plan = plan.clone();
     let runner = std::thread::Builder::new()
         .name("reqtest-runner".into())
         .spawn(move || {
+            let reporter_cell = std::cell::RefCell::new(&mut reporter);
             let sink = |e: Event| {
+                let verdict = reporter_cell.borrow_mut().handle(&runner_plan, &e);
                 if let Some(tx) = &senders[e.collection][e.request] {
                     // The trial may be gone if libtest stopped early; then
                     // there is nobody left to tell.
-                    let _ = tx.send(e.outcome);
+                    let _ = tx.send(verdict);
                 }
             };
             run::run(&runner_plan, &selection, concurrency, sink);
+            drop(reporter_cell);
+            reporter.finish()
         })
         .expect("the runner thread starts");
 
     let conclusion = libtest_mimic::run(args, trials);
-    let _ = runner.join();
-    conclusion
+    match runner.join() {
+        Ok(Ok(())) => Ok(conclusion),
+        Ok(Err(e)) => Err(SuiteError::Report(e)),
+        Err(_) => Err(SuiteError::Report("the runner thread panicked".into())),
+    }
 }
 
-fn wait_for(rx: mpsc::Receiver<Outcome>) -> Result<Completion, Failed> {
+fn wait_for(rx: mpsc::Receiver<Verdict>) -> Result<Completion, Failed> {
     match rx.recv() {
-        Ok(Outcome::Passed { .. }) => Ok(Completion::Completed),
-        Ok(Outcome::Failed { message }) => Err(message.into()),
-        Ok(Outcome::NotRun {
-            blocked_by,
-            blocker_reported: true,
-            ..
-        }) => Ok(Completion::Ignored {
-            reason: Some(format!("not run: `{blocked_by}` failed")),
+        Ok(Verdict::Pass) => Ok(Completion::Completed),
+        Ok(Verdict::Fail(message)) => Err(message.into()),
+        Ok(Verdict::Ignore(reason)) => Ok(Completion::Ignored {
+            reason: Some(reason),
         }),
-        Ok(Outcome::NotRun {
-            blocked_by,
-            at,
-            blocker_message,
-            ..
-        }) => Err(format!(
-            "not run: `{blocked_by}` ({at}), which this request depends on, failed:\n{blocker_message}"
-        )
-        .into()),
         Err(_) => Err("reqtest's runner stopped before reaching this request".into()),
     }
 }

@@ -6,6 +6,8 @@ use minijinja::{Environment, Error, ErrorKind, Value};
 use rand::distr::{Alphanumeric, SampleString};
 use rand::Rng;
 
+use crate::secrets::Secrets;
+
 /// Global names that templates may use without defining them. The static
 /// check of undefined variables leaves these out.
 pub const GLOBALS: &[&str] = &[
@@ -27,22 +29,42 @@ pub const GLOBALS: &[&str] = &[
     "joiner",
 ];
 
-pub fn register(env: &mut Environment<'static>) {
-    env.add_function("env", env_var);
+pub fn register(env: &mut Environment<'static>, secrets: &Secrets) {
+    let env_secrets = secrets.clone();
+    env.add_function(
+        "env",
+        move |name: String, fallback: Option<String>, kwargs: Kwargs| -> Result<String, Error> {
+            let secret: Option<bool> = kwargs.get("secret")?;
+            let value = env_var(name, fallback, &kwargs)?;
+            if secret == Some(true) {
+                env_secrets.add(&value);
+            }
+            Ok(value)
+        },
+    );
+    let basic_secrets = secrets.clone();
+    env.add_function("basic_auth", move |user: String, password: String| {
+        let value = basic_auth(user.clone(), password.clone());
+        // The header hides a secret when either half is one.
+        if basic_secrets.contains(&password) || basic_secrets.contains(&user) {
+            basic_secrets.add(value.trim_start_matches("Basic "));
+        }
+        value
+    });
     env.add_function("uuid", || uuid::Uuid::new_v4().to_string());
     env.add_function("timestamp", || chrono::Utc::now().timestamp());
     env.add_function("timestamp_ms", || chrono::Utc::now().timestamp_millis());
     env.add_function("now", now);
     env.add_function("random_string", random_string);
     env.add_function("random_int", random_int);
-    env.add_function("basic_auth", basic_auth);
     env.add_filter("b64encode", b64encode);
     env.add_filter("b64decode", b64decode);
 }
 
 /// `env("NAME")` fails when NAME is unset; `env("NAME", "fallback")` or
-/// `env("NAME", default="fallback")` does not.
-fn env_var(name: String, fallback: Option<String>, kwargs: Kwargs) -> Result<String, Error> {
+/// `env("NAME", default="fallback")` does not; `secret=true` hides the value
+/// in every output.
+fn env_var(name: String, fallback: Option<String>, kwargs: &Kwargs) -> Result<String, Error> {
     let kw_default: Option<String> = kwargs.get("default")?;
     kwargs.assert_all_used()?;
     match std::env::var(&name) {

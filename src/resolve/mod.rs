@@ -43,6 +43,8 @@ pub struct Options {
 
 pub struct Plan {
     pub templates: Arc<Templates>,
+    /// Every secret known so far; execute adds the tokens it obtains.
+    pub secrets: crate::secrets::Secrets,
     pub token_cache: Option<std::path::PathBuf>,
     pub collections: Vec<PlannedCollection>,
 }
@@ -64,13 +66,15 @@ pub struct PlannedRequest {
 }
 
 pub fn resolve(collections: Vec<Collection>, options: &Options) -> Result<Plan, ResolveError> {
-    let mut templates = Templates::new();
+    let secrets = crate::secrets::Secrets::new();
+    let mut templates = Templates::with_secrets(secrets.clone());
     let mut planned = Vec::with_capacity(collections.len());
     for collection in collections {
         planned.push(plan_collection(collection, options, &mut templates)?);
     }
     Ok(Plan {
         templates: Arc::new(templates),
+        secrets,
         token_cache: options.token_cache.clone(),
         collections: planned,
     })
@@ -137,6 +141,26 @@ fn plan_collection(
             check_defined(&used, &vars.keys().cloned().collect(), &data.at, "")?;
             let value = templates.render_data(data, &Value::from(vars.clone()))?;
             vars.insert(name.clone(), Value::from_serialize(&value));
+        }
+    }
+
+    for name in &c.secrets {
+        match vars.get(name) {
+            Some(value) => {
+                let text = value
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| value.to_string());
+                templates.secrets().add(&text);
+            }
+            None => {
+                return Err(ResolveError::Environment {
+                    file: c.file.to_string(),
+                    message: format!(
+                        "`secrets` names `{name}`, which no environment, var or --var defines"
+                    ),
+                })
+            }
         }
     }
 

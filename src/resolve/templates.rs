@@ -31,6 +31,7 @@ struct Compiled {
 
 pub struct Templates {
     env: Environment<'static>,
+    secrets: crate::secrets::Secrets,
     text: HashMap<String, Compiled>,
     /// Strings that are one whole `{{ expression }}`: inside structured data
     /// they keep the expression's type (a number stays a number).
@@ -61,17 +62,28 @@ fn whole_expression(src: &str) -> Option<&str> {
 
 impl Templates {
     pub fn new() -> Self {
+        Self::with_secrets(crate::secrets::Secrets::new())
+    }
+
+    /// Templates whose `env('X', secret=true)` and `basic_auth` register
+    /// what they produce in `secrets`.
+    pub fn with_secrets(secrets: crate::secrets::Secrets) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Requests are not HTML: never escape what users put in bodies.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_keep_trailing_newline(true);
-        helpers::register(&mut env);
+        helpers::register(&mut env, &secrets);
         Templates {
             env,
+            secrets,
             text: HashMap::new(),
             typed: HashMap::new(),
         }
+    }
+
+    pub fn secrets(&self) -> &crate::secrets::Secrets {
+        &self.secrets
     }
 
     /// Compiles `text` if needed and returns the variables it reads.

@@ -49,7 +49,7 @@ impl Config {
 /// bundled collections' `standin` environment uses them.
 pub mod credentials {
     pub const CELLS_CLIENT: (&str, &str) = ("cells-front", "cells-front");
-    pub const CELLS_USER: (&str, &str) = ("admin", "admin");
+    pub const CELLS_USER: (&str, &str) = ("admin", "cells-admin-pw");
     pub const REGARDS_CLIENT: (&str, &str) = ("client", "secret");
     pub const REGARDS_USER: (&str, &str) = ("user@regards.fr", "regards-password");
     pub const REGARDS_TENANT: &str = "project1";

@@ -278,7 +278,7 @@ pub fn passed(outcomes: &[(String, Outcome)], name: &str) -> bool {
 
 pub fn failure(outcomes: &[(String, Outcome)], name: &str) -> String {
     match find(outcomes, name) {
-        Outcome::Failed { message } => message.clone(),
+        Outcome::Failed { message, .. } => message.clone(),
         other => panic!("`{name}` should have failed, got {other:?}"),
     }
 }

@@ -84,6 +84,13 @@ impl Rendered<'_> {
         text.as_ref().map(|t| self.text(t)).transpose()
     }
 
+    /// A value that must never be shown: rendered, then registered.
+    fn secret(&self, text: &Text) -> Result<String, AuthError> {
+        let value = self.text(text)?;
+        self.templates.secrets().add(&value);
+        Ok(value)
+    }
+
     fn error(&self, message: impl Into<String>) -> AuthError {
         AuthError {
             auth: self.auth.to_string(),
@@ -99,7 +106,11 @@ impl Rendered<'_> {
         Ok(RenderedEndpoint {
             token_url: self.text(&ep.token_url)?,
             client_id: self.opt(&ep.client_id)?,
-            client_secret: self.opt(&ep.client_secret)?,
+            client_secret: ep
+                .client_secret
+                .as_ref()
+                .map(|t| self.secret(t))
+                .transpose()?,
             client_auth: ep.client_auth,
             scope: self.opt(&ep.scope)?,
             extra,
@@ -187,7 +198,7 @@ impl<'p> Tokens<'p> {
                 let params = vec![
                     ("grant_type".to_string(), "password".to_string()),
                     ("username".to_string(), r.text(username)?),
-                    ("password".to_string(), r.text(password)?),
+                    ("password".to_string(), r.secret(password)?),
                 ];
                 oauth::token(client, name, &r.endpoint(endpoint)?, params, *params_in).await
             }
@@ -206,7 +217,7 @@ impl<'p> Tokens<'p> {
                     client,
                     name,
                     &r.endpoint(endpoint)?,
-                    &r.text(refresh_token)?,
+                    &r.secret(refresh_token)?,
                 )
                 .await
             }
@@ -230,7 +241,14 @@ impl<'p> Tokens<'p> {
                         for step in steps {
                             let mut fields = Vec::with_capacity(step.fields.len());
                             for (k, v) in &step.fields {
-                                fields.push((k.clone(), r.text(v)?));
+                                let value = if k == crate::load::PASSWORD_FIELD
+                                    || k.to_ascii_lowercase().contains("pass")
+                                {
+                                    r.secret(v)?
+                                } else {
+                                    r.text(v)?
+                                };
+                                fields.push((k.clone(), value));
                             }
                             rendered_steps.push((step.form.clone(), fields));
                         }
@@ -317,6 +335,13 @@ impl<'p> Tokens<'p> {
                 keys.join(", ")
             )));
         };
+        let secrets = r.templates.secrets();
+        secrets.add(&value);
+        for key in ["access_token", "refresh_token", "id_token"] {
+            if let Some(t) = response.get(key).and_then(Json::as_str) {
+                secrets.add(t);
+            }
+        }
         // A refresh response may leave the refresh token out: keep the old one.
         let refresh_token = response
             .get("refresh_token")

@@ -1,0 +1,191 @@
+//! What the run tells as it goes, besides libtest's lines: the verdict each
+//! trial prints (redacted), report files, verbose traffic and a progress
+//! line. Everything shown passes through the run's secrets first.
+
+use std::io::{IsTerminal, Write};
+
+use libtest_mimic::{Arguments, FormatSetting};
+
+use super::files::{JsonReport, Junit, Row};
+use super::{ReportOptions, Verdict};
+use crate::resolve::Plan;
+use crate::run::{Detail, Event, Outcome};
+use crate::secrets::{mask_body, mask_header, Secrets};
+
+/// Runs with fewer requests finish before a progress line would help.
+const PROGRESS_FROM: usize = 20;
+
+pub struct Reporter {
+    secrets: Secrets,
+    junit: Option<Junit>,
+    json: Option<JsonReport>,
+    verbose: bool,
+    progress: Option<(usize, usize)>,
+    error: Option<String>,
+}
+
+impl Reporter {
+    pub fn new(
+        plan: &Plan,
+        options: &ReportOptions,
+        selected: usize,
+        args: &Arguments,
+    ) -> Result<Self, String> {
+        let junit = options
+            .junit
+            .as_ref()
+            .map(|p| {
+                Junit::create(p, plan.collections.len())
+                    .map_err(|e| format!("cannot write the JUnit report {}: {e}", p.display()))
+            })
+            .transpose()?;
+        let json = options
+            .json
+            .as_ref()
+            .map(|p| {
+                JsonReport::create(p)
+                    .map_err(|e| format!("cannot write the JSON report {}: {e}", p.display()))
+            })
+            .transpose()?;
+        // On a terminal, and only where it does not tangle with libtest's
+        // own lines: when those go elsewhere, or are one character each.
+        let terse = args.quiet || matches!(args.format, Some(FormatSetting::Terse));
+        let progress = (std::io::stderr().is_terminal()
+            && (terse || !std::io::stdout().is_terminal())
+            && !options.verbose
+            && !args.list
+            && selected >= PROGRESS_FROM)
+            .then_some((0, selected));
+        Ok(Reporter {
+            secrets: plan.secrets.clone(),
+            junit,
+            json,
+            verbose: options.verbose,
+            progress,
+            error: None,
+        })
+    }
+
+    pub fn handle(&mut self, plan: &Plan, e: &Event) -> Verdict {
+        let collection = &plan.collections[e.collection].collection;
+        let request = &collection.requests[e.request];
+        let redact = |text: &str| self.secrets.redact(text).into_owned();
+        let (verdict, message, skipped) = match &e.outcome {
+            Outcome::Passed { .. } => (Verdict::Pass, None, false),
+            Outcome::Failed { message, .. } => {
+                let m = redact(message);
+                (Verdict::Fail(m.clone()), Some(m), false)
+            }
+            Outcome::NotRun {
+                blocked_by,
+                blocker_reported: true,
+                ..
+            } => {
+                let reason = redact(&format!("not run: `{blocked_by}` failed"));
+                (Verdict::Ignore(reason.clone()), Some(reason), true)
+            }
+            Outcome::NotRun {
+                blocked_by,
+                at,
+                blocker_message,
+                ..
+            } => {
+                let m = redact(&format!(
+                    "not run: `{blocked_by}` ({at}), which this request depends on, failed:\n{blocker_message}"
+                ));
+                (Verdict::Fail(m.clone()), Some(m), false)
+            }
+        };
+        let row = Row {
+            collection,
+            request,
+            outcome: &e.outcome,
+            message,
+            skipped,
+        };
+        if self.verbose {
+            let detail = match &e.outcome {
+                Outcome::Passed { detail, .. } => Some(&**detail),
+                Outcome::Failed { detail, .. } => detail.as_deref(),
+                Outcome::NotRun { .. } => None,
+            };
+            if let Some(d) = detail {
+                self.print_traffic(&format!("{}::{}", collection.name, request.name), d);
+            }
+        }
+        if self.error.is_none() {
+            if let Some(j) = &mut self.junit {
+                if let Err(err) = j.record(e.collection, &row) {
+                    self.error = Some(format!("cannot write the JUnit report: {err}"));
+                }
+            }
+            if let Some(j) = &mut self.json {
+                if let Err(err) = j.record(&row, &self.secrets) {
+                    self.error = Some(format!("cannot write the JSON report: {err}"));
+                }
+            }
+        }
+        if let Some((done, total)) = &mut self.progress {
+            *done += 1;
+            let name: String = format!("{}::{}", collection.name, request.name)
+                .chars()
+                .take(60)
+                .collect();
+            let _ = write!(std::io::stderr(), "\r\x1b[2K[{done}/{total}] {name}");
+        }
+        verdict
+    }
+
+    /// The request and the response, as `curl -v` shows them, masked.
+    fn print_traffic(&self, name: &str, d: &Detail) {
+        let mut out = String::new();
+        out.push_str(&format!("* {name}\n> {} {}\n", d.method, d.url));
+        for (k, v) in &d.request_headers {
+            out.push_str(&format!("> {k}: {}\n", mask_header(k, v)));
+        }
+        if let Some(body) = &d.request_body {
+            out.push_str(">\n");
+            for line in mask_body(&self.secrets, body).lines() {
+                out.push_str(&format!("> {line}\n"));
+            }
+        }
+        out.push_str(&format!(
+            "< {} ({})\n",
+            d.status,
+            crate::load::format_duration(d.duration)
+        ));
+        for (k, v) in &d.response_headers {
+            out.push_str(&format!("< {k}: {}\n", mask_header(k, v)));
+        }
+        if !d.response_body.is_empty() {
+            out.push_str("<\n");
+            for line in mask_body(
+                &self.secrets,
+                &crate::check::excerpt(&d.response_body, 1000),
+            )
+            .lines()
+            {
+                out.push_str(&format!("< {line}\n"));
+            }
+        }
+        let _ = std::io::stderr().write_all(self.secrets.redact(&out).as_bytes());
+    }
+
+    pub fn finish(self) -> Result<(), String> {
+        if self.progress.is_some() {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if let Some(j) = self.junit {
+            j.finish()
+                .map_err(|e| format!("cannot write the JUnit report: {e}"))?;
+        }
+        if let Some(j) = self.json {
+            j.finish()
+                .map_err(|e| format!("cannot write the JSON report: {e}"))?;
+        }
+        Ok(())
+    }
+}

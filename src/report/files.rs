@@ -1,0 +1,287 @@
+//! JUnit XML and JSON report files, written as the outcomes come, so that
+//! memory stays flat however many requests a run has.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value as Json};
+
+use crate::load::{Collection, Request};
+use crate::run::{Detail, Outcome};
+use crate::secrets::{is_secret_key, mask_json, Secrets, MASK};
+
+/// One request's outcome as every report sees it, secrets already masked.
+pub struct Row<'a> {
+    pub collection: &'a Collection,
+    pub request: &'a Request,
+    pub outcome: &'a Outcome,
+    /// The failure or not-run message, redacted.
+    pub message: Option<String>,
+    pub skipped: bool,
+}
+
+impl Row<'_> {
+    fn detail(&self) -> Option<&Detail> {
+        match self.outcome {
+            Outcome::Passed { detail, .. } => Some(detail),
+            Outcome::Failed { detail, .. } => detail.as_deref(),
+            Outcome::NotRun { .. } => None,
+        }
+    }
+
+    fn duration(&self) -> Duration {
+        self.detail().map(|d| d.duration).unwrap_or_default()
+    }
+
+    fn result(&self) -> &'static str {
+        match self.outcome {
+            Outcome::Passed { .. } => "passed",
+            Outcome::Failed { .. } => "failed",
+            Outcome::NotRun { .. } if self.skipped => "not_run",
+            Outcome::NotRun { .. } => "failed",
+        }
+    }
+}
+
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 allows no other control characters, even escaped.
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct Suite {
+    name: String,
+    file: String,
+    part: PathBuf,
+    writer: BufWriter<File>,
+    tests: u64,
+    failures: u64,
+    skipped: u64,
+    time: Duration,
+}
+
+/// JUnit XML as GitLab, GitHub and Jenkins read it: a `testsuite` per
+/// collection, a `testcase` per request. Test cases go to a part file per
+/// collection; `finish` writes the suites with their counts around them.
+pub struct Junit {
+    path: PathBuf,
+    suites: Vec<Option<Suite>>,
+    started: SystemTime,
+}
+
+impl Junit {
+    pub fn create(path: &Path, collections: usize) -> io::Result<Self> {
+        // Fail now, not after the run, when the file cannot be written.
+        File::create(path)?;
+        Ok(Junit {
+            path: path.to_path_buf(),
+            suites: (0..collections).map(|_| None).collect(),
+            started: SystemTime::now(),
+        })
+    }
+
+    pub fn record(&mut self, ci: usize, row: &Row) -> io::Result<()> {
+        if self.suites[ci].is_none() {
+            let part = std::env::temp_dir().join(format!(
+                "reqtest-junit-{}-{ci}-{}.part",
+                std::process::id(),
+                rand_suffix()
+            ));
+            self.suites[ci] = Some(Suite {
+                name: row.collection.name.clone(),
+                file: row.collection.file.to_string(),
+                writer: BufWriter::new(File::create(&part)?),
+                part,
+                tests: 0,
+                failures: 0,
+                skipped: 0,
+                time: Duration::ZERO,
+            });
+        }
+        let suite = self.suites[ci].as_mut().expect("just made");
+        suite.tests += 1;
+        suite.time += row.duration();
+        let w = &mut suite.writer;
+        write!(
+            w,
+            "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\" file=\"{}\" line=\"{}\"",
+            xml_escape(&row.request.name),
+            xml_escape(&row.collection.name),
+            row.duration().as_secs_f64(),
+            xml_escape(&row.collection.file),
+            row.request.at.line
+        )?;
+        match (row.result(), &row.message) {
+            ("passed", _) => writeln!(w, "/>")?,
+            ("not_run", message) => {
+                suite.skipped += 1;
+                writeln!(
+                    w,
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                    xml_escape(message.as_deref().unwrap_or("not run"))
+                )?;
+            }
+            (_, message) => {
+                suite.failures += 1;
+                let message = message.as_deref().unwrap_or("failed");
+                let first = message.lines().next().unwrap_or_default();
+                writeln!(
+                    w,
+                    ">\n      <failure message=\"{}\" type=\"assertion\">{}</failure>\n    </testcase>",
+                    xml_escape(first),
+                    xml_escape(message)
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> io::Result<()> {
+        let mut out = BufWriter::new(File::create(&self.path)?);
+        let suites: Vec<Suite> = self.suites.into_iter().flatten().collect();
+        let total = |f: fn(&Suite) -> u64| suites.iter().map(f).sum::<u64>();
+        let time: f64 = suites.iter().map(|s| s.time.as_secs_f64()).sum();
+        writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+        writeln!(
+            out,
+            "<testsuites name=\"reqtest\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{time:.3}\">",
+            total(|s| s.tests),
+            total(|s| s.failures),
+            total(|s| s.skipped)
+        )?;
+        let timestamp =
+            chrono::DateTime::<chrono::Utc>::from(self.started).format("%Y-%m-%dT%H:%M:%S");
+        for mut suite in suites {
+            suite.writer.flush()?;
+            drop(suite.writer);
+            writeln!(
+                out,
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{:.3}\" timestamp=\"{timestamp}\" file=\"{}\">",
+                xml_escape(&suite.name),
+                suite.tests,
+                suite.failures,
+                suite.skipped,
+                suite.time.as_secs_f64(),
+                xml_escape(&suite.file)
+            )?;
+            io::copy(&mut File::open(&suite.part)?, &mut out)?;
+            let _ = std::fs::remove_file(&suite.part);
+            writeln!(out, "  </testsuite>")?;
+        }
+        writeln!(out, "</testsuites>")?;
+        out.flush()
+    }
+}
+
+fn rand_suffix() -> String {
+    rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 8)
+}
+
+/// A JSON report: every request with its result, timing, request line,
+/// status, assertions and the values they saw; a summary at the end.
+pub struct JsonReport {
+    out: BufWriter<File>,
+    first: bool,
+    counts: [u64; 3],
+    started: SystemTime,
+}
+
+impl JsonReport {
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let mut out = BufWriter::new(File::create(path)?);
+        let started = SystemTime::now();
+        write!(
+            out,
+            "{{\"reqtest\":\"{}\",\"started\":\"{}\",\"requests\":[",
+            env!("CARGO_PKG_VERSION"),
+            chrono::DateTime::<chrono::Utc>::from(started)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        )?;
+        Ok(JsonReport {
+            out,
+            first: true,
+            counts: [0; 3],
+            started,
+        })
+    }
+
+    pub fn record(&mut self, row: &Row, secrets: &Secrets) -> io::Result<()> {
+        let mut item = json!({
+            "collection": row.collection.name,
+            "file": row.collection.file.as_ref(),
+            "request": row.request.name,
+            "line": row.request.at.line,
+            "result": row.result(),
+            "duration_ms": (row.duration().as_secs_f64() * 1e6).round() / 1e3,
+        });
+        let obj = item.as_object_mut().expect("an object");
+        if let Some(d) = row.detail() {
+            obj.insert("method".into(), Json::from(d.method.clone()));
+            obj.insert("url".into(), Json::from(d.url.clone()));
+            obj.insert("status".into(), Json::from(d.status));
+            let assertions: Vec<Json> = d
+                .assertions
+                .iter()
+                .map(|a| {
+                    let mut actual = a.actual.clone().unwrap_or(Json::Null);
+                    // A value read at a secret-looking key is hidden even when
+                    // it was never registered.
+                    let last = a.subject.rsplit(['.', '[', '\'']).find(|s| !s.is_empty()).unwrap_or("");
+                    if is_secret_key(last) && actual.is_string() {
+                        actual = Json::from(MASK);
+                    }
+                    mask_json(&mut actual);
+                    let mut one = json!({"at": a.at.to_string(), "subject": a.subject, "passed": a.passed(), "actual": actual});
+                    if let Some(f) = &a.failure {
+                        one["message"] = Json::from(f.clone());
+                    }
+                    one
+                })
+                .collect();
+            obj.insert("assertions".into(), Json::Array(assertions));
+        }
+        if let Some(m) = &row.message {
+            obj.insert("message".into(), Json::from(m.clone()));
+        }
+        let index = match row.result() {
+            "passed" => 0,
+            "failed" => 1,
+            _ => 2,
+        };
+        self.counts[index] += 1;
+        let text = serde_json::to_string(&item).expect("JSON values always serialize");
+        if !self.first {
+            self.out.write_all(b",")?;
+        }
+        self.first = false;
+        self.out.write_all(b"\n")?;
+        self.out.write_all(secrets.redact(&text).as_bytes())
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        let elapsed = self.started.elapsed().unwrap_or_default();
+        write!(
+            self.out,
+            "\n],\"summary\":{{\"passed\":{},\"failed\":{},\"not_run\":{},\"duration_ms\":{:.3}}}}}\n",
+            self.counts[0],
+            self.counts[1],
+            self.counts[2],
+            elapsed.as_secs_f64() * 1e3
+        )?;
+        self.out.flush()
+    }
+}
