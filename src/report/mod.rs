@@ -348,17 +348,18 @@ pub fn run_plan(
     let runner = std::thread::Builder::new()
         .name("reqtest-runner".into())
         .spawn(move || {
-            let reporter_cell = std::cell::RefCell::new(&mut reporter);
-            let sink = |e: Event| {
-                let verdict = reporter_cell.borrow_mut().handle(&runner_plan, &e);
-                if let Some(tx) = &senders[e.collection][e.request] {
-                    // The trial may be gone if libtest stopped early; then
-                    // there is nobody left to tell.
-                    let _ = tx.send(verdict);
-                }
-            };
-            run::run(&runner_plan, &selection, concurrency, sink);
-            drop(reporter_cell);
+            {
+                let reporter_cell = std::cell::RefCell::new(&mut reporter);
+                let sink = |e: Event| {
+                    let verdict = reporter_cell.borrow_mut().handle(&runner_plan, &e);
+                    if let Some(tx) = &senders[e.collection][e.request] {
+                        // The trial may be gone if libtest stopped early; then
+                        // there is nobody left to tell.
+                        let _ = tx.send(verdict);
+                    }
+                };
+                run::run(&runner_plan, &selection, concurrency, sink);
+            }
             reporter.finish()
         })
         .expect("the runner thread starts");
