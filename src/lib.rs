@@ -15,6 +15,7 @@
 //! reqtest::test_main(["tests/api"])
 //! ```
 
+pub mod bridge;
 pub mod check;
 pub mod execute;
 pub mod load;

@@ -30,6 +30,43 @@ enum Command {
     /// Log in with an auth of a collection (in a browser if it is
     /// interactive) and keep its refresh token in the token cache.
     Login(LoginArgs),
+    /// Print a request of a collection as a curl command (secrets masked).
+    Curl(CurlArgs),
+    /// Turn a curl command or a Postman collection into reqtest YAML.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Args)]
+struct CurlArgs {
+    /// The collection file.
+    #[arg(value_name = "COLLECTION")]
+    collection: PathBuf,
+    /// The request's name.
+    #[arg(value_name = "REQUEST")]
+    request: String,
+    #[command(flatten)]
+    vars: VarArgs,
+    /// Start the built-in stand-ins (see `run --standins`).
+    #[arg(long)]
+    standins: bool,
+    /// Print passwords, secrets and tokens as they are.
+    #[arg(long)]
+    show_secrets: bool,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// A curl command, as docs print it, as a request entry:
+    /// `reqtest import curl -- -X POST https://... -d ...`
+    Curl {
+        /// The request's name (default: method and path).
+        #[arg(long)]
+        name: Option<String>,
+        /// The curl arguments (with or without the leading `curl`).
+        #[arg(last = true, required = true, value_name = "CURL_ARGS")]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Args)]
@@ -212,6 +249,16 @@ fn main() -> ExitCode {
         Command::Run(run) => run_command(run),
         Command::Demo(demo) => demo_command(demo),
         Command::Login(login) => login_command(login),
+        Command::Curl(curl) => curl_command(curl),
+        Command::Import(ImportCommand::Curl { name, args }) => {
+            match reqtest::bridge::curl::import(&args, name.as_deref()) {
+                Ok(imported) => {
+                    print!("{}", reqtest::bridge::curl::to_yaml(&imported));
+                    0
+                }
+                Err(e) => usage_error(e),
+            }
+        }
     };
     ExitCode::from(code as u8)
 }
@@ -262,20 +309,34 @@ fn demo_command(demo: DemoArgs) -> i32 {
 }
 
 fn login_command(login: LoginArgs) -> i32 {
-    let mut suite = Suite::new([login.collection]);
-    if let Some(env) = &login.vars.env {
-        suite = suite.env(env);
-    }
-    match collect_vars(&login.vars) {
-        Ok(v) => suite = suite.vars(v),
-        Err(e) => return exit_code(Err(e)),
-    }
-    if login.standins {
-        suite = suite.with_standins();
-    }
-    match suite.login(login.auth.as_deref()) {
+    match suite_for(login.collection, &login.vars, login.standins)
+        .and_then(|s| s.login(login.auth.as_deref()))
+    {
         Ok(message) => {
             eprintln!("{message}");
+            0
+        }
+        Err(e) => exit_code(Err(e)),
+    }
+}
+
+fn suite_for(collection: PathBuf, vars: &VarArgs, standins: bool) -> Result<Suite, SuiteError> {
+    let mut suite = Suite::new([collection]).vars(collect_vars(vars)?);
+    if let Some(env) = &vars.env {
+        suite = suite.env(env);
+    }
+    if standins {
+        suite = suite.with_standins();
+    }
+    Ok(suite)
+}
+
+fn curl_command(curl: CurlArgs) -> i32 {
+    match suite_for(curl.collection, &curl.vars, curl.standins)
+        .and_then(|s| s.curl(&curl.request, curl.show_secrets))
+    {
+        Ok(command) => {
+            print!("{command}");
             0
         }
         Err(e) => exit_code(Err(e)),

@@ -136,3 +136,9 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Arc<str>, text: &str) -> Re
         )
     })
 }
+
+/// YAML text for a value, for the bridges that write collections (curl and
+/// Postman import): the YAML library stays in this module.
+pub fn to_yaml(value: &Json) -> String {
+    serde_yaml::to_string(value).expect("JSON values always serialize to YAML")
+}

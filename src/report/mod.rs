@@ -174,6 +174,25 @@ impl Suite {
         Ok((suite.plan()?, Some(standins)))
     }
 
+    /// `reqtest curl`: request `name` of the suite's one collection as a
+    /// curl command.
+    pub fn curl(&self, name: &str, show_secrets: bool) -> Result<String, SuiteError> {
+        let (plan, _standins) = self.plan_with_standins()?;
+        if plan.collections.len() != 1 {
+            return Err(SuiteError::Usage(format!(
+                "curl takes one collection; {} were given",
+                plan.collections.len()
+            )));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(SuiteError::StandIns)?;
+        runtime
+            .block_on(crate::bridge::curl::export(&plan, name, show_secrets))
+            .map_err(SuiteError::Usage)
+    }
+
     /// `reqtest login`: logs auth `auth` of the suite's one collection in
     /// (interactively if it says so) and keeps its refresh token in the
     /// token cache. Returns what to tell the user; never the token.

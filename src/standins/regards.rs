@@ -28,6 +28,7 @@ pub fn router(config: super::Config, stats: Arc<super::tokens::Stats>) -> Router
         .route("/api/v1/rs-admin/users", get(list_users))
         .route("/api/v1/rs-admin/users/{id}", get(get_user))
         .route("/api/v1/rs-dam/datasets", get(list_datasets))
+        .route("/api/v1/rs-notifier/rule", axum::routing::put(put_rule))
         .fallback(|| async { messages(StatusCode::NOT_FOUND, "No handler found") })
         .with_state(Arc::new(Regards {
             tokens: Tokens::new(config, stats),
@@ -194,4 +195,21 @@ async fn list_datasets(
         &params,
     ))
     .into_response()
+}
+
+/// Imports notifier rules (seed 002): a JSON rule, else a 400 in REGARDS'
+/// own error shape.
+async fn put_rule(State(r): Shared, headers: HeaderMap, body: String) -> Response {
+    if let Err(resp) = authorize(&r, &headers) {
+        return resp;
+    }
+    match serde_json::from_str::<Value>(&body) {
+        Ok(rule) if rule.is_object() || rule.is_array() => {
+            Json(json!({"content": rule, "links": []})).into_response()
+        }
+        _ => messages(
+            StatusCode::BAD_REQUEST,
+            "Invalid rule: a JSON rule is expected",
+        ),
+    }
 }
