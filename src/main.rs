@@ -35,6 +35,8 @@ enum Command {
     /// Turn a curl command or a Postman collection into reqtest YAML.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Print the JSON Schema of the collection format, for editors.
+    Schema,
 }
 
 #[derive(Args)]
@@ -250,6 +252,14 @@ fn main() -> ExitCode {
         Command::Demo(demo) => demo_command(demo),
         Command::Login(login) => login_command(login),
         Command::Curl(curl) => curl_command(curl),
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&reqtest::load::json_schema())
+                    .expect("schemas serialize")
+            );
+            0
+        }
         Command::Import(ImportCommand::Curl { name, args }) => {
             match reqtest::bridge::curl::import(&args, name.as_deref()) {
                 Ok(imported) => {

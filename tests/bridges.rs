@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 /// The curl commands of a seed document: each starts with `curl` and goes
 /// on while lines end with a backslash, as the docs print them.
 fn seed_commands(name_prefix: &str) -> Vec<Vec<String>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let file = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -65,7 +65,7 @@ fn run_entries(entries: Vec<Value>, vars: Value) -> Vec<(String, reqtest::run::O
 #[test]
 fn the_cells_curl_commands_of_the_docs_run_against_the_stand_in() {
     let s = StandIns::start().unwrap();
-    let commands = seed_commands("000_");
+    let commands = seed_commands("seed-cells");
     assert_eq!(commands.len(), 2, "{commands:?}");
 
     let mut login = imported(&commands[0]);
@@ -98,7 +98,7 @@ fn the_cells_curl_commands_of_the_docs_run_against_the_stand_in() {
 #[test]
 fn the_regards_curl_commands_of_the_docs_run_against_the_stand_in() {
     let s = StandIns::start().unwrap();
-    let commands = seed_commands("002_");
+    let commands = seed_commands("seed-regards");
     assert_eq!(commands.len(), 2, "{commands:?}");
 
     let mut token = imported(&commands[0]);

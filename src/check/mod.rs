@@ -213,7 +213,89 @@ pub fn check(
     if let Some(body) = &expect.body {
         check_body(response, body, templates, ctx, &mut rec);
     }
+    if let Some(s) = &expect.schema {
+        let subject = format!("schema {}", s.file);
+        match response.json() {
+            Err(e) => rec.record(&s.at, subject, None, Some(e)),
+            Ok(doc) => {
+                let failure = schema_errors(&s.schema, doc)
+                    .map(|e| format!("the body does not match {}:\n{e}", s.file));
+                rec.record(&s.at, subject, None, failure);
+            }
+        }
+    }
+    if let Some(o) = &expect.openapi {
+        check_openapi(response, o, &mut rec);
+    }
     rec.assertions
+}
+
+/// What a schema finds wrong in `doc`, one line per JSON pointer, or
+/// `None` when it holds.
+fn schema_errors(schema: &crate::load::Schema, doc: &Json) -> Option<String> {
+    const SHOWN: usize = 10;
+    let errors: Vec<String> = schema
+        .0
+        .iter_errors(doc)
+        .map(|e| {
+            let pointer = e.instance_path().to_string();
+            let pointer = if pointer.is_empty() {
+                "/".to_string()
+            } else {
+                pointer
+            };
+            format!("  {pointer}: {e}")
+        })
+        .collect();
+    if errors.is_empty() {
+        return None;
+    }
+    let mut text = errors
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    if errors.len() > SHOWN {
+        text.push_str(&format!("\n  ... and {} more", errors.len() - SHOWN));
+    }
+    Some(text)
+}
+
+/// The documented response for the status that came (or the one asked
+/// for): the exact code, then its class (`2XX`), then `default`.
+fn check_openapi(response: &Response, o: &crate::load::OpenApiCheck, rec: &mut Recorder) {
+    let code = response.exchange.status.as_u16().to_string();
+    let wanted = o.status.clone().unwrap_or_else(|| code.clone());
+    let class = format!("{}XX", &wanted[..1]);
+    let documented = o
+        .responses
+        .iter()
+        .find(|(s, _)| *s == wanted)
+        .or_else(|| {
+            o.responses
+                .iter()
+                .find(|(s, _)| s.eq_ignore_ascii_case(&class))
+        })
+        .or_else(|| o.responses.iter().find(|(s, _)| s == "default"));
+    let subject = format!("openapi {}", o.operation);
+    let failure = match documented {
+        None => Some(format!(
+            "{} documents no response for status {wanted}",
+            o.operation
+        )),
+        Some((_, None)) => None,
+        Some((status, Some(schema))) => match response.json() {
+            Err(e) => Some(e),
+            Ok(doc) => schema_errors(schema, doc).map(|e| {
+                format!(
+                    "the body does not match the {status} response of {}:\n{e}",
+                    o.operation
+                )
+            }),
+        },
+    };
+    rec.record(&o.at, subject, Some(Json::from(code)), failure);
 }
 
 fn check_body(

@@ -28,11 +28,15 @@ const CAPTURE_SOURCES: &[&str] = &["jsonpath", "header", "regex", "status", "coo
 const CAPTURE_OPTIONS: &[&str] = &["group", "secret"];
 
 pub(super) struct Cx<'a> {
-    file: &'a Arc<str>,
+    pub(super) file: &'a Arc<str>,
     index: &'a PositionIndex,
     /// Collections repeat the same paths (`$.id` in every request); parse
     /// each distinct one once.
     jsonpaths: RefCell<HashMap<String, JsonPath>>,
+    /// Schema and OpenAPI documents, and schemas compiled from them, once
+    /// per run however many requests name them.
+    pub(super) documents: RefCell<HashMap<std::path::PathBuf, Arc<Json>>>,
+    pub(super) schemas: RefCell<HashMap<String, Schema>>,
 }
 
 /// A path in the document under construction, built by appending keys and
@@ -232,6 +236,8 @@ pub fn collection(
         file,
         index,
         jsonpaths: RefCell::default(),
+        documents: RefCell::default(),
+        schemas: RefCell::default(),
     };
     let root = P::default();
 
@@ -526,12 +532,24 @@ fn expect(cx: &Cx, p: &P, raw: RawExpect) -> Result<Expect> {
         .body
         .map(|b| body_expect(cx, &p.k("body"), b))
         .transpose()?;
+    let schema = raw
+        .schema
+        .as_deref()
+        .map(|f| super::contract::schema_check(cx, &p.k("schema"), f))
+        .transpose()?;
+    let openapi = raw
+        .openapi
+        .as_ref()
+        .map(|o| super::contract::openapi_check(cx, &p.k("openapi"), o))
+        .transpose()?;
     Ok(Expect {
         status,
         headers,
         max_duration,
         json,
         body,
+        schema,
+        openapi,
     })
 }
 

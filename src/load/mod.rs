@@ -4,6 +4,7 @@
 //! before anything runs.
 
 mod auth;
+mod contract;
 mod convert;
 pub use auth::{PASSWORD_FIELD, USERNAME_FIELD};
 pub mod model;
@@ -141,4 +142,24 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Arc<str>, text: &str) -> Re
 /// Postman import): the YAML library stays in this module.
 pub fn to_yaml(value: &Json) -> String {
     serde_yaml::to_string(value).expect("JSON values always serialize to YAML")
+}
+
+/// The JSON Schema of the collection format, generated from the types the
+/// loader reads, for editors (`reqtest schema`).
+pub fn json_schema() -> Json {
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(raw::RawCollection)).expect("schemas serialize");
+    if let Some(obj) = schema.as_object_mut() {
+        obj.insert("title".into(), Json::from("reqtest collection"));
+        obj.insert(
+            "description".into(),
+            Json::from("A reqtest collection: environments, variables, defaults, auth and an ordered list of requests."),
+        );
+    }
+    schema
+}
+
+/// Any YAML (or JSON) text as a JSON value, for tools around collections.
+pub fn parse_value(text: &str) -> Result<Json, String> {
+    serde_yaml::from_str(text).map_err(|e| e.to_string())
 }

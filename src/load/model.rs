@@ -257,6 +257,36 @@ pub struct Expect {
     pub max_duration: Option<(Duration, Pos)>,
     pub json: Vec<JsonAssert>,
     pub body: Option<BodyExpect>,
+    pub schema: Option<SchemaCheck>,
+    pub openapi: Option<OpenApiCheck>,
+}
+
+/// A compiled JSON Schema.
+#[derive(Clone)]
+pub struct Schema(pub std::sync::Arc<jsonschema::Validator>);
+
+impl fmt::Debug for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Schema")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SchemaCheck {
+    pub at: Pos,
+    pub file: String,
+    pub schema: Schema,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenApiCheck {
+    pub at: Pos,
+    /// `GetUser (GET /user/{Login})`, for messages.
+    pub operation: String,
+    /// Documented responses by status (`200`, `2XX`, `default`).
+    pub responses: Vec<(String, Option<Schema>)>,
+    /// The status to check against, when given.
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Clone)]

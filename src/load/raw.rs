@@ -6,10 +6,11 @@
 //! that nothing past the load stage depends on the YAML library.
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCollection {
     pub name: Option<String>,
@@ -33,7 +34,7 @@ pub struct RawCollection {
 
 /// Every key any auth flow takes; which ones a flow allows and needs is
 /// checked after serde, with the flow's own list in the message.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
     #[serde(rename = "type")]
@@ -65,7 +66,7 @@ pub struct RawAuth {
     pub cache: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLoginStep {
     pub form: Option<String>,
@@ -74,7 +75,7 @@ pub struct RawLoginStep {
 }
 
 /// A token request of the user's own: a request without expectations.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTokenRequest {
     pub method: Option<String>,
@@ -89,7 +90,7 @@ pub struct RawTokenRequest {
     pub timeout: Option<Json>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaults {
     pub base_url: Option<String>,
@@ -100,7 +101,7 @@ pub struct RawDefaults {
     pub timeout: Option<Json>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRequest {
     pub name: String,
@@ -126,7 +127,7 @@ pub struct RawRequest {
     pub capture: IndexMap<String, Json>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub status: Option<Json>,
@@ -136,9 +137,28 @@ pub struct RawExpect {
     #[serde(default)]
     pub json: IndexMap<String, Json>,
     pub body: Option<RawBodyExpect>,
+    /// A JSON Schema file (JSON or YAML) the response body must satisfy.
+    pub schema: Option<String>,
+    /// An operation of an OpenAPI 3 or Swagger 2.0 document whose response
+    /// schema the body must satisfy.
+    pub openapi: Option<RawOpenApi>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOpenApi {
+    /// The OpenAPI or Swagger file, relative to the collection.
+    pub spec: String,
+    /// The operation's `operationId`; or give `path` and `method`.
+    pub operation: Option<String>,
+    pub path: Option<String>,
+    pub method: Option<String>,
+    /// Which documented response to check against (default: the status
+    /// that came, else `default`).
+    pub status: Option<Json>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBodyExpect {
     pub json: Option<Json>,
@@ -149,7 +169,7 @@ pub struct RawBodyExpect {
     pub matches: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(String),

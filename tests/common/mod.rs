@@ -77,6 +77,10 @@ fn router() -> Router {
             get(|| async { (StatusCode::UNAUTHORIZED, Json(json!({"error": "nope"}))) }),
         )
         .route("/authorize-forged", get(authorize_forged))
+        .route(
+            "/bad-user",
+            get(|| async { Json(json!({"Login": 5, "Attributes": {"a": 1}, "Roles": "admin"})) }),
+        )
 }
 
 /// Token requests seen, by scope (tests run in parallel; each uses its own).

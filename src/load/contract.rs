@@ -1,0 +1,231 @@
+//! Contract checks: JSON Schema files and OpenAPI 3 / Swagger 2.0 response
+//! schemas, read and compiled at load time (each document and each
+//! operation once per run), so a wrong path or operation is a load error.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jsonschema::Draft;
+use serde_json::Value as Json;
+
+use super::convert::{Cx, P};
+use super::model::{OpenApiCheck, Schema, SchemaCheck};
+use super::raw::RawOpenApi;
+use super::LoadError;
+
+type Result<T> = std::result::Result<T, LoadError>;
+
+/// A file named in a collection, relative to the collection's folder.
+fn relative(cx: &Cx, file: &str) -> PathBuf {
+    let p = Path::new(file);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    Path::new(&**cx.file)
+        .parent()
+        .map(|d| d.join(p))
+        .unwrap_or_else(|| p.to_path_buf())
+}
+
+/// A JSON or YAML document, read once per run.
+fn document(cx: &Cx, p: &P, file: &str) -> Result<Arc<Json>> {
+    let path = relative(cx, file);
+    if let Some(doc) = cx.documents.borrow().get(&path) {
+        return Ok(doc.clone());
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| cx.err(p, format!("cannot read {}: {e}", path.display())))?;
+    let doc: Json = match serde_json::from_str(&text) {
+        Ok(d) => d,
+        Err(_) => serde_yaml::from_str(&text).map_err(|e| {
+            cx.err(
+                p,
+                format!("{} is neither JSON nor YAML: {e}", path.display()),
+            )
+        })?,
+    };
+    let doc = Arc::new(doc);
+    cx.documents.borrow_mut().insert(path, doc.clone());
+    Ok(doc)
+}
+
+fn compile(cx: &Cx, p: &P, key: String, schema: &Json, draft: Option<Draft>) -> Result<Schema> {
+    if let Some(s) = cx.schemas.borrow().get(&key) {
+        return Ok(s.clone());
+    }
+    let mut options = jsonschema::options();
+    if let Some(d) = draft {
+        options = options.with_draft(d);
+    }
+    let validator = options
+        .build(schema)
+        .map_err(|e| cx.err(p, format!("invalid schema ({key}): {e}")))?;
+    let schema = Schema(Arc::new(validator));
+    cx.schemas.borrow_mut().insert(key, schema.clone());
+    Ok(schema)
+}
+
+pub fn schema_check(cx: &Cx, p: &P, file: &str) -> Result<SchemaCheck> {
+    let doc = document(cx, p, file)?;
+    let key = relative(cx, file).display().to_string();
+    Ok(SchemaCheck {
+        at: cx.pos(p),
+        file: file.to_string(),
+        schema: compile(cx, p, key, &doc, None)?,
+    })
+}
+
+/// OpenAPI 3.0's `nullable: true` is `type: [T, "null"]` in JSON Schema.
+fn nullable_to_type(value: &mut Json) {
+    match value {
+        Json::Object(map) => {
+            if map.get("nullable") == Some(&Json::Bool(true)) {
+                if let Some(Json::String(t)) = map.get("type").cloned() {
+                    map.insert("type".into(), serde_json::json!([t, "null"]));
+                }
+            }
+            for v in map.values_mut() {
+                nullable_to_type(v);
+            }
+        }
+        Json::Array(items) => items.iter_mut().for_each(nullable_to_type),
+        _ => {}
+    }
+}
+
+pub fn openapi_check(cx: &Cx, p: &P, raw: &RawOpenApi) -> Result<OpenApiCheck> {
+    let sp = p.k("spec");
+    let spec = document(cx, &sp, &raw.spec)?;
+    let swagger2 = spec
+        .get("swagger")
+        .and_then(Json::as_str)
+        .is_some_and(|v| v.starts_with('2'));
+    let oas31 = spec
+        .get("openapi")
+        .and_then(Json::as_str)
+        .is_some_and(|v| v.starts_with("3.1"));
+    if !swagger2 && spec.get("openapi").is_none() {
+        return Err(cx.err(
+            &sp,
+            format!("{} is not an OpenAPI 3 or Swagger 2.0 document", raw.spec),
+        ));
+    }
+    let paths = spec
+        .get("paths")
+        .and_then(Json::as_object)
+        .cloned()
+        .unwrap_or_default();
+    const METHODS: &[&str] = &[
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+
+    let (path, method, op) = match (&raw.operation, &raw.path, &raw.method) {
+        (Some(id), None, None) => paths
+            .iter()
+            .flat_map(|(path, item)| {
+                METHODS.iter().filter_map(move |m| {
+                    item.get(*m)
+                        .map(|op| (path.clone(), m.to_string(), op.clone()))
+                })
+            })
+            .find(|(_, _, op)| op.get("operationId").and_then(Json::as_str) == Some(id.as_str()))
+            .ok_or_else(|| {
+                cx.err(
+                    &p.k("operation"),
+                    format!("{} has no operation `{id}`", raw.spec),
+                )
+            })?,
+        (None, Some(path), Some(method)) => {
+            let m = method.to_ascii_lowercase();
+            let op = paths
+                .get(path)
+                .and_then(|item| item.get(&m))
+                .cloned()
+                .ok_or_else(|| {
+                    cx.err(
+                        &p.k("path"),
+                        format!("{} has no operation {} {path}", raw.spec, m.to_uppercase()),
+                    )
+                })?;
+            (path.clone(), m, op)
+        }
+        _ => {
+            return Err(cx.err(
+                p,
+                "`openapi` takes `operation` (an operationId), or `path` and `method`",
+            ))
+        }
+    };
+    let name = match op.get("operationId").and_then(Json::as_str) {
+        Some(id) => format!("{id} ({} {path})", method.to_uppercase()),
+        None => format!("{} {path}", method.to_uppercase()),
+    };
+    let draft = if oas31 {
+        Draft::Draft202012
+    } else {
+        Draft::Draft4
+    };
+    let mut responses = Vec::new();
+    for (status, response) in op
+        .get("responses")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+    {
+        // Swagger: `schema`; OpenAPI 3: `content` by media type, JSON first.
+        let schema = if swagger2 {
+            response.get("schema").cloned()
+        } else {
+            response
+                .get("content")
+                .and_then(Json::as_object)
+                .and_then(|content| {
+                    content
+                        .iter()
+                        .find(|(media, _)| media.contains("json"))
+                        .or_else(|| content.iter().next())
+                        .and_then(|(_, m)| m.get("schema").cloned())
+                })
+        };
+        let compiled = match schema {
+            None => None,
+            Some(mut schema) => {
+                if !swagger2 && !oas31 {
+                    nullable_to_type(&mut schema);
+                }
+                // The response schema with the document's definitions
+                // beside it, so that its `$ref`s resolve.
+                let mut root = serde_json::json!({"allOf": [schema]});
+                for key in ["definitions", "components"] {
+                    if let Some(mut defs) = spec.get(key).cloned() {
+                        if !swagger2 && !oas31 {
+                            nullable_to_type(&mut defs);
+                        }
+                        root[key] = defs;
+                    }
+                }
+                let key = format!("{} {name} {status}", relative(cx, &raw.spec).display());
+                Some(compile(cx, &sp, key, &root, Some(draft))?)
+            }
+        };
+        responses.push((status.clone(), compiled));
+    }
+    let status = raw.status.as_ref().map(|s| match s {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    if let Some(s) = &status {
+        if !responses.iter().any(|(code, _)| code == s) {
+            return Err(cx.err(
+                &p.k("status"),
+                format!("{name} documents no response `{s}`"),
+            ));
+        }
+    }
+    Ok(OpenApiCheck {
+        at: cx.pos(p),
+        operation: name,
+        responses,
+        status,
+    })
+}

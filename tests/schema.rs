@@ -1,0 +1,57 @@
+//! `reqtest schema`: the JSON Schema editors use, generated from the types
+//! the loader reads, accepts every bundled collection and flags typos.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+fn schema() -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn yaml(text: &str) -> Value {
+    reqtest::load::parse_value(text).unwrap()
+}
+
+#[test]
+fn every_bundled_collection_is_valid_under_the_schema() {
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/collections");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let doc = yaml(&std::fs::read_to_string(&path).unwrap());
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 4);
+}
+
+#[test]
+fn the_schema_flags_what_the_loader_rejects() {
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let typo = yaml("requests:\n  - name: r\n    url: /x\n    expcet: {status: 200}\n");
+    let errors: Vec<String> = validator
+        .iter_errors(&typo)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("/requests/0") && e.contains("expcet")),
+        "{errors:?}"
+    );
+    let auth = yaml("auth: {type: password, tokn_url: x}\nrequests: [{name: r, url: /x}]\n");
+    assert!(!validator.is_valid(&auth));
+    let missing = yaml("requests: [{url: /x}]\n");
+    assert!(!validator.is_valid(&missing), "a request needs a name");
+}
