@@ -69,6 +69,19 @@ enum ImportCommand {
         #[arg(last = true, required = true, value_name = "CURL_ARGS")]
         args: Vec<String>,
     },
+    /// A Postman collection (v2.1), and optionally an environment, as a
+    /// reqtest collection; what cannot be converted is listed.
+    Postman {
+        /// The exported collection (`*.postman_collection.json`).
+        #[arg(value_name = "COLLECTION_JSON")]
+        collection: PathBuf,
+        /// An exported environment (`*.postman_environment.json`).
+        #[arg(long, value_name = "ENV_JSON")]
+        environment: Option<PathBuf>,
+        /// Write the YAML here instead of to standard output.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -260,6 +273,11 @@ fn main() -> ExitCode {
             );
             0
         }
+        Command::Import(ImportCommand::Postman {
+            collection,
+            environment,
+            output,
+        }) => import_postman(&collection, environment.as_deref(), output.as_deref()),
         Command::Import(ImportCommand::Curl { name, args }) => {
             match reqtest::bridge::curl::import(&args, name.as_deref()) {
                 Ok(imported) => {
@@ -350,5 +368,44 @@ fn curl_command(curl: CurlArgs) -> i32 {
             0
         }
         Err(e) => exit_code(Err(e)),
+    }
+}
+
+fn read_json(path: &std::path::Path) -> Result<Json, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))
+}
+
+fn import_postman(
+    collection: &std::path::Path,
+    environment: Option<&std::path::Path>,
+    output: Option<&std::path::Path>,
+) -> i32 {
+    let converted = read_json(collection).and_then(|c| {
+        let env = environment.map(read_json).transpose()?;
+        reqtest::bridge::postman::convert(&c, env.as_ref())
+    });
+    let converted = match converted {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let mut text = format!("# Imported from {} by reqtest.\n", collection.display());
+    if !converted.unconverted.is_empty() {
+        text.push_str("# Not converted:\n");
+        for line in &converted.unconverted {
+            text.push_str(&format!("#   - {line}\n"));
+            eprintln!("not converted: {line}");
+        }
+    }
+    text.push_str(&reqtest::load::to_yaml(&converted.collection));
+    match output {
+        Some(path) => match std::fs::write(path, text) {
+            Ok(()) => 0,
+            Err(e) => usage_error(format!("{}: {e}", path.display())),
+        },
+        None => {
+            print!("{text}");
+            0
+        }
     }
 }

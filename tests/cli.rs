@@ -330,3 +330,29 @@ fn a_non_interactive_run_explains_how_to_log_in_first() {
         "{text}"
     );
 }
+
+#[test]
+fn verbose_shows_each_exchange_masked_and_nothing_extra_without_a_terminal() {
+    let out = reqtest(&[
+        "demo",
+        "--verbose",
+        "--filter",
+        "cells::current user",
+        "--exact",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("* cells::current user\n> GET http://127.0.0.1:"),
+        "{err}"
+    );
+    assert!(err.contains("> authorization: Bearer ***"), "{err}");
+    assert!(
+        err.contains("< 200 (") && err.contains("< content-type: application/json"),
+        "{err}"
+    );
+    assert!(err.contains("< {\"Uuid\""), "{err}");
+    // Not a terminal: no progress line, nothing on stderr but what was asked.
+    let quiet = reqtest(&["demo", "-q"]);
+    assert_eq!(stderr(&quiet), "");
+}

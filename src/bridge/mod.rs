@@ -3,3 +3,4 @@
 //! know them.
 
 pub mod curl;
+pub mod postman;

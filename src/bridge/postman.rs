@@ -1,0 +1,711 @@
+//! Postman collections (v2.1) and environments → a reqtest collection.
+//! Folders, requests, variables, `{{var}}` templates, bodies and auth
+//! (basic, bearer, apikey, oauth2, inherited) are converted; the common
+//! test-script lines (status, JSON value, saving a variable) become
+//! `expect` and `capture`; everything else is listed, never dropped silently.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde_json::{json, Map, Value as Json};
+
+use super::curl::templatize;
+
+pub struct Converted {
+    pub collection: Json,
+    /// What could not be converted, one line each.
+    pub unconverted: Vec<String>,
+}
+
+fn identifier(name: &str) -> String {
+    let mut id: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if id.chars().next().is_none_or(|c| c.is_ascii_digit()) {
+        id.insert(0, '_');
+    }
+    id
+}
+
+fn dynamic_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"\{\{\s*\$([A-Za-z]+)\s*\}\}").expect("valid"))
+}
+
+struct Converter {
+    unconverted: Vec<String>,
+    /// OAuth2 auths met on folders and requests: (Postman's, name, block).
+    auths: Vec<(Json, String, Json)>,
+    names: BTreeMap<String, usize>,
+}
+
+impl Converter {
+    /// Postman's `{{var}}` and dynamic `{{$guid}}` → reqtest templates.
+    fn text(&mut self, s: &str, place: &str) -> String {
+        let s = dynamic_regex()
+            .replace_all(s, |c: &regex::Captures| match &c[1] {
+                "guid" | "randomUUID" => "{{ uuid() }}".to_string(),
+                "timestamp" => "{{ timestamp() }}".to_string(),
+                "isoTimestamp" => "{{ now() }}".to_string(),
+                "randomInt" => "{{ random_int(0, 1000) }}".to_string(),
+                "randomAlphaNumeric" => "{{ random_string(1) }}".to_string(),
+                other => {
+                    self.unconverted.push(format!("{place}: the dynamic variable {{{{${other}}}}} has no reqtest helper; it is left as the variable `{other}`"));
+                    format!("{{{{ {} }}}}", identifier(other))
+                }
+            })
+            .into_owned();
+        templatize(&s)
+    }
+
+    fn pairs(&mut self, list: Option<&Json>, place: &str) -> Map<String, Json> {
+        let mut out = Map::new();
+        for item in list.and_then(Json::as_array).into_iter().flatten() {
+            if item.get("disabled").and_then(Json::as_bool) == Some(true) {
+                continue;
+            }
+            let key = item.get("key").and_then(Json::as_str).unwrap_or_default();
+            let value = item
+                .get("value")
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .unwrap_or_default();
+            if !key.is_empty() {
+                out.insert(key.to_string(), Json::from(self.text(&value, place)));
+            }
+        }
+        out
+    }
+
+    fn unique_name(&mut self, name: &str) -> String {
+        let n = self.names.entry(name.to_string()).or_default();
+        *n += 1;
+        if *n == 1 {
+            name.to_string()
+        } else {
+            format!("{name} ({n})")
+        }
+    }
+}
+
+/// Postman auth values are lists of `{key, value}`.
+fn auth_values(auth: &Json) -> BTreeMap<String, String> {
+    let kind = auth.get("type").and_then(Json::as_str).unwrap_or_default();
+    auth.get(kind)
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|kv| {
+            let k = kv.get("key")?.as_str()?.to_string();
+            let v = kv.get("value").map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })?;
+            Some((k, v))
+        })
+        .collect()
+}
+
+pub fn convert(collection: &Json, environment: Option<&Json>) -> Result<Converted, String> {
+    let schema = collection
+        .pointer("/info/schema")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
+    if !schema.contains("v2.1") && !schema.contains("v2.0") {
+        return Err(format!(
+            "not a Postman collection v2.1 (info.schema is `{schema}`)"
+        ));
+    }
+    let mut cx = Converter {
+        unconverted: Vec::new(),
+        auths: Vec::new(),
+        names: BTreeMap::new(),
+    };
+    let mut out = Map::new();
+    let name = collection
+        .pointer("/info/name")
+        .and_then(Json::as_str)
+        .unwrap_or("postman");
+    out.insert("name".into(), Json::from(name));
+
+    let mut vars = Map::new();
+    for v in collection
+        .get("variable")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(k) = v.get("key").and_then(Json::as_str) {
+            let value = v.get("value").cloned().unwrap_or(Json::from(""));
+            let value = match value {
+                Json::String(s) => Json::from(cx.text(&s, "collection variables")),
+                other => other,
+            };
+            vars.insert(identifier(k), value);
+        }
+    }
+    let mut secrets = Vec::new();
+    if let Some(env) = environment {
+        let env_name = env.get("name").and_then(Json::as_str).unwrap_or("postman");
+        let mut values = Map::new();
+        for v in env
+            .get("values")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if v.get("enabled").and_then(Json::as_bool) == Some(false) {
+                continue;
+            }
+            let Some(k) = v.get("key").and_then(Json::as_str) else {
+                continue;
+            };
+            let value = v.get("value").and_then(Json::as_str).unwrap_or_default();
+            if v.get("type").and_then(Json::as_str) == Some("secret") {
+                secrets.push(Json::from(identifier(k)));
+            }
+            values.insert(identifier(k), Json::from(cx.text(value, "environment")));
+        }
+        out.insert("default_env".into(), Json::from(env_name));
+        out.insert("environments".into(), json!({ env_name: values }));
+    }
+    if !vars.is_empty() {
+        out.insert("vars".into(), Json::Object(vars));
+    }
+    if !secrets.is_empty() {
+        out.insert("secrets".into(), Json::Array(secrets));
+    }
+
+    // The collection's own auth: an OAuth2 one becomes the default `auth`.
+    let root_auth = collection.get("auth").cloned().unwrap_or(Json::Null);
+    let mut default_auth = None;
+    if root_auth.get("type").and_then(Json::as_str) == Some("oauth2") {
+        if let Some(block) = oauth2(&mut cx, &root_auth, "the collection's auth") {
+            out.insert("auth".into(), block);
+            default_auth = Some(root_auth.clone());
+        }
+    }
+    for e in collection
+        .get("event")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let listen = e.get("listen").and_then(Json::as_str).unwrap_or("script");
+        cx.unconverted.push(format!(
+            "the collection's {listen} script: not converted (reqtest runs no JavaScript)"
+        ));
+    }
+
+    let mut requests = Vec::new();
+    walk(
+        &mut cx,
+        collection.get("item"),
+        &[],
+        &root_auth,
+        default_auth.as_ref(),
+        &mut requests,
+    );
+    if requests.is_empty() {
+        return Err("the Postman collection has no requests".into());
+    }
+    let named: Map<String, Json> = cx
+        .auths
+        .iter()
+        .map(|(_, name, block)| (name.clone(), block.clone()))
+        .collect();
+    if !named.is_empty() {
+        out.insert("auths".into(), Json::Object(named));
+    }
+    out.insert("requests".into(), Json::Array(requests));
+    Ok(Converted {
+        collection: Json::Object(out),
+        unconverted: cx.unconverted,
+    })
+}
+
+fn walk(
+    cx: &mut Converter,
+    items: Option<&Json>,
+    folders: &[String],
+    inherited: &Json,
+    default_auth: Option<&Json>,
+    out: &mut Vec<Json>,
+) {
+    for item in items.and_then(Json::as_array).into_iter().flatten() {
+        let name = item
+            .get("name")
+            .and_then(Json::as_str)
+            .unwrap_or("request")
+            .to_string();
+        // An item's own auth (a folder's, or its request's), unless it says
+        // to inherit.
+        let own = item.get("auth").or_else(|| item.pointer("/request/auth"));
+        let auth = match own {
+            Some(a) if a.get("type").and_then(Json::as_str) != Some("inherit") && !a.is_null() => {
+                a.clone()
+            }
+            _ => inherited.clone(),
+        };
+        if let Some(children) = item.get("item") {
+            let mut path = folders.to_vec();
+            path.push(name.clone());
+            for e in item
+                .get("event")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let listen = e.get("listen").and_then(Json::as_str).unwrap_or("script");
+                cx.unconverted.push(format!(
+                    "folder `{}`: its {listen} script was not converted",
+                    path.join(" / ")
+                ));
+            }
+            walk(cx, Some(children), &path, &auth, default_auth, out);
+            continue;
+        }
+        let full = if folders.is_empty() {
+            name
+        } else {
+            format!("{} / {name}", folders.join(" / "))
+        };
+        let full = cx.unique_name(&full);
+        if let Some(request) = item.get("request") {
+            out.push(request_entry(
+                cx,
+                &full,
+                request,
+                item.get("event"),
+                &auth,
+                default_auth,
+            ));
+        }
+    }
+}
+
+fn request_entry(
+    cx: &mut Converter,
+    name: &str,
+    request: &Json,
+    events: Option<&Json>,
+    auth: &Json,
+    default_auth: Option<&Json>,
+) -> Json {
+    let place = format!("request `{name}`");
+    let mut entry = Map::new();
+    entry.insert("name".into(), Json::from(name));
+    let request = match request {
+        // v2.1 allows a request as a bare URL string.
+        Json::String(url) => json!({"method": "GET", "url": url}),
+        other => other.clone(),
+    };
+    entry.insert(
+        "method".into(),
+        Json::from(
+            request
+                .get("method")
+                .and_then(Json::as_str)
+                .unwrap_or("GET"),
+        ),
+    );
+
+    let mut query = Map::new();
+    let url = match request.get("url") {
+        Some(Json::String(raw)) => raw.clone(),
+        Some(u) => {
+            query = cx.pairs(u.get("query"), &place);
+            u.get("raw")
+                .and_then(Json::as_str)
+                .map(|raw| raw.split('?').next().unwrap_or_default().to_string())
+                .unwrap_or_else(|| {
+                    let host = u
+                        .get("host")
+                        .and_then(Json::as_array)
+                        .map(|h| {
+                            h.iter()
+                                .filter_map(Json::as_str)
+                                .collect::<Vec<_>>()
+                                .join(".")
+                        })
+                        .unwrap_or_default();
+                    let path = u
+                        .get("path")
+                        .and_then(Json::as_array)
+                        .map(|p| {
+                            p.iter()
+                                .filter_map(Json::as_str)
+                                .collect::<Vec<_>>()
+                                .join("/")
+                        })
+                        .unwrap_or_default();
+                    let protocol = u
+                        .get("protocol")
+                        .and_then(Json::as_str)
+                        .map(|p| format!("{p}://"))
+                        .unwrap_or_default();
+                    format!("{protocol}{host}/{path}")
+                })
+        }
+        None => String::new(),
+    };
+    let (url, inline_query) = match url.split_once('?') {
+        Some((base, q)) if query.is_empty() => (base.to_string(), q.to_string()),
+        _ => (url.clone(), String::new()),
+    };
+    for pair in inline_query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        query.insert(k.to_string(), Json::from(cx.text(v, &place)));
+    }
+    entry.insert("url".into(), Json::from(cx.text(&url, &place)));
+    if !query.is_empty() {
+        entry.insert("query".into(), Json::Object(query));
+    }
+    let mut headers = cx.pairs(request.get("header"), &place);
+
+    match request.get("body") {
+        Some(body) if !body.is_null() => match body.get("mode").and_then(Json::as_str) {
+            Some("raw") => {
+                let raw = body.get("raw").and_then(Json::as_str).unwrap_or_default();
+                let text = cx.text(raw, &place);
+                let language = body
+                    .pointer("/options/raw/language")
+                    .and_then(Json::as_str)
+                    .unwrap_or("text");
+                match serde_json::from_str::<Json>(raw) {
+                    Ok(parsed) if language == "json" || parsed.is_object() || parsed.is_array() => {
+                        entry.insert("json".into(), templatize_json(cx, parsed, &place));
+                        headers.retain(|k, v| {
+                            !(k.eq_ignore_ascii_case("content-type")
+                                && v.as_str().is_some_and(|v| v.contains("json")))
+                        });
+                    }
+                    _ => {
+                        if language == "json"
+                            && !headers
+                                .keys()
+                                .any(|k| k.eq_ignore_ascii_case("content-type"))
+                        {
+                            headers.insert("Content-Type".into(), Json::from("application/json"));
+                        }
+                        entry.insert("body".into(), Json::from(text));
+                    }
+                }
+            }
+            Some("urlencoded") => {
+                let form = cx.pairs(body.get("urlencoded"), &place);
+                entry.insert("form".into(), Json::Object(form));
+            }
+            Some("formdata") => {
+                let mut parts = Map::new();
+                for p in body
+                    .get("formdata")
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if p.get("disabled").and_then(Json::as_bool) == Some(true) {
+                        continue;
+                    }
+                    let Some(key) = p.get("key").and_then(Json::as_str) else {
+                        continue;
+                    };
+                    if p.get("type").and_then(Json::as_str) == Some("file") {
+                        let src = p.get("src").and_then(Json::as_str).unwrap_or_default();
+                        parts.insert(key.into(), json!({"file": src}));
+                    } else {
+                        let v = p.get("value").and_then(Json::as_str).unwrap_or_default();
+                        parts.insert(key.into(), Json::from(cx.text(v, &place)));
+                    }
+                }
+                entry.insert("multipart".into(), Json::Object(parts));
+            }
+            Some("graphql") => {
+                let q = body
+                    .pointer("/graphql/query")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default();
+                let vars = body
+                    .pointer("/graphql/variables")
+                    .and_then(Json::as_str)
+                    .and_then(|v| serde_json::from_str(v).ok())
+                    .unwrap_or(json!({}));
+                entry.insert(
+                    "json".into(),
+                    json!({"query": cx.text(q, &place), "variables": vars}),
+                );
+            }
+            Some(other) => cx
+                .unconverted
+                .push(format!("{place}: a `{other}` body was not converted")),
+            None => {}
+        },
+        _ => {}
+    }
+
+    // Auth: headers for the simple kinds, an auth block for OAuth2.
+    match auth.get("type").and_then(Json::as_str) {
+        None | Some("noauth") => {
+            if default_auth.is_some() {
+                entry.insert("auth".into(), Json::from("none"));
+            }
+        }
+        Some("bearer") => {
+            let v = auth_values(auth);
+            let token = cx.text(
+                v.get("token").map(String::as_str).unwrap_or_default(),
+                &place,
+            );
+            headers.insert(
+                "Authorization".into(),
+                Json::from(format!("Bearer {token}")),
+            );
+        }
+        Some("basic") => {
+            let v = auth_values(auth);
+            let arg = |cx: &mut Converter, key: &str| {
+                let t = cx.text(v.get(key).map(String::as_str).unwrap_or_default(), &place);
+                match t.strip_prefix("{{ ").and_then(|t| t.strip_suffix(" }}")) {
+                    Some(var) if !var.contains("{{") => var.to_string(),
+                    _ => format!("'{}'", t.replace('\'', "\\'")),
+                }
+            };
+            let (user, password) = (arg(cx, "username"), arg(cx, "password"));
+            headers.insert(
+                "Authorization".into(),
+                Json::from(format!("{{{{ basic_auth({user}, {password}) }}}}")),
+            );
+        }
+        Some("apikey") => {
+            let v = auth_values(auth);
+            let key = v.get("key").cloned().unwrap_or_else(|| "X-API-Key".into());
+            let value = Json::from(cx.text(
+                v.get("value").map(String::as_str).unwrap_or_default(),
+                &place,
+            ));
+            if v.get("in").map(String::as_str) == Some("query") {
+                let q = entry.entry("query").or_insert_with(|| json!({}));
+                q[key] = value;
+            } else {
+                headers.insert(key, value);
+            }
+        }
+        Some("oauth2") => {
+            if Some(auth) != default_auth {
+                let existing = cx
+                    .auths
+                    .iter()
+                    .find(|(a, _, _)| a == auth)
+                    .map(|(_, n, _)| n.clone());
+                let auth_name = match existing {
+                    Some(n) => Some(n),
+                    None => oauth2(cx, auth, &place).map(|block| {
+                        let n = format!("oauth2_{}", cx.auths.len() + 1);
+                        cx.auths.push((auth.clone(), n.clone(), block));
+                        n
+                    }),
+                };
+                if let Some(n) = auth_name {
+                    entry.insert("auth".into(), Json::from(n));
+                }
+            }
+        }
+        Some(other) => cx
+            .unconverted
+            .push(format!("{place}: `{other}` auth was not converted")),
+    }
+    if !headers.is_empty() {
+        entry.insert("headers".into(), Json::Object(headers));
+    }
+    scripts(cx, &place, events, &mut entry);
+    Json::Object(entry)
+}
+
+fn templatize_json(cx: &mut Converter, value: Json, place: &str) -> Json {
+    match value {
+        Json::String(s) => Json::from(cx.text(&s, place)),
+        Json::Array(a) => Json::Array(
+            a.into_iter()
+                .map(|v| templatize_json(cx, v, place))
+                .collect(),
+        ),
+        Json::Object(o) => Json::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, templatize_json(cx, v, place)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The usual test-script lines as `expect` and `capture`; the rest listed.
+fn scripts(cx: &mut Converter, place: &str, events: Option<&Json>, entry: &mut Map<String, Json>) {
+    static STATUS: OnceLock<Regex> = OnceLock::new();
+    static EQUALS: OnceLock<Regex> = OnceLock::new();
+    static SET: OnceLock<Regex> = OnceLock::new();
+    let status = STATUS
+        .get_or_init(|| Regex::new(r"pm\.response\.to\.have\.status\((\d{3})\)").expect("valid"));
+    let equals = EQUALS.get_or_init(|| {
+        Regex::new(r"pm\.expect\(\s*pm\.response\.json\(\)((?:\.[A-Za-z_]\w*|\[\d+\])*)\s*\)\s*\.to\.(?:eql|equal|eq)\(\s*([^)]+?)\s*\)").expect("valid")
+    });
+    let set = SET.get_or_init(|| {
+        Regex::new(r#"pm\.(?:collectionVariables|environment|globals|variables)\.set\(\s*["']([^"']+)["']\s*,\s*pm\.response\.json\(\)((?:\.[A-Za-z_]\w*|\[\d+\])*)\s*\)"#).expect("valid")
+    });
+    for e in events.and_then(Json::as_array).into_iter().flatten() {
+        let listen = e.get("listen").and_then(Json::as_str).unwrap_or("script");
+        let lines: Vec<String> = match e.pointer("/script/exec") {
+            Some(Json::Array(l)) => l
+                .iter()
+                .filter_map(Json::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(Json::String(s)) => s.lines().map(str::to_string).collect(),
+            _ => Vec::new(),
+        };
+        if listen != "test" {
+            if lines.iter().any(|l| !l.trim().is_empty()) {
+                cx.unconverted.push(format!(
+                    "{place}: its {listen} script ({} lines) was not converted",
+                    lines.len()
+                ));
+            }
+            continue;
+        }
+        let mut left = Vec::new();
+        for line in &lines {
+            let mut used = false;
+            if let Some(c) = status.captures(line) {
+                let code: u16 = c[1].parse().unwrap_or(200);
+                let expect = entry.entry("expect").or_insert_with(|| json!({}));
+                expect["status"] = Json::from(code);
+                used = true;
+            }
+            if let Some(c) = equals.captures(line) {
+                let path = format!("${}", &c[1]);
+                let value: Json = serde_json::from_str(c[2].trim())
+                    .unwrap_or_else(|_| Json::from(c[2].trim().trim_matches(['"', '\''])));
+                let expect = entry.entry("expect").or_insert_with(|| json!({}));
+                let json_map = expect
+                    .as_object_mut()
+                    .expect("an object")
+                    .entry("json")
+                    .or_insert_with(|| json!({}));
+                json_map[path] = value;
+                used = true;
+            }
+            if let Some(c) = set.captures(line) {
+                let capture = entry.entry("capture").or_insert_with(|| json!({}));
+                capture[identifier(&c[1])] = Json::from(format!("${}", &c[2]));
+                used = true;
+            }
+            let trimmed = line.trim();
+            // Only the opening and closing of a pm.test block are
+            // scaffolding; a one-line pm.test holds a check.
+            let opens_test = trimmed.starts_with("pm.test(") && trimmed.ends_with('{');
+            let scaffolding = trimmed.is_empty()
+                || trimmed.starts_with("//")
+                || matches!(trimmed, "});" | "}" | "})")
+                || opens_test;
+            if !used && !scaffolding {
+                left.push(trimmed.to_string());
+            }
+        }
+        if !left.is_empty() {
+            cx.unconverted.push(format!(
+                "{place}: test script lines not converted: {}",
+                left.join(" | ")
+            ));
+        }
+    }
+}
+
+/// A Postman OAuth2 auth as an auth block, or `None` (and a note) for a
+/// grant reqtest does not have.
+fn oauth2(cx: &mut Converter, auth: &Json, place: &str) -> Option<Json> {
+    let v = auth_values(auth);
+    let get = |cx: &mut Converter, k: &str| {
+        v.get(k)
+            .filter(|s| !s.is_empty())
+            .map(|s| Json::from(cx.text(s, place)))
+    };
+    let grant = v
+        .get("grant_type")
+        .map(String::as_str)
+        .unwrap_or("authorization_code");
+    let mut block = Map::new();
+    let kind = match grant {
+        "password_credentials" => "password",
+        "client_credentials" => "client_credentials",
+        "authorization_code" | "authorization_code_with_pkce" => "authorization_code",
+        other => {
+            cx.unconverted
+                .push(format!("{place}: OAuth2 grant `{other}` was not converted"));
+            return None;
+        }
+    };
+    block.insert("type".into(), Json::from(kind));
+    for (from, to) in [
+        ("accessTokenUrl", "token_url"),
+        ("clientId", "client_id"),
+        ("clientSecret", "client_secret"),
+        ("scope", "scope"),
+    ] {
+        if let Some(value) = get(cx, from) {
+            block.insert(to.into(), value);
+        }
+    }
+    if v.get("client_authentication").map(String::as_str) == Some("body")
+        && block.contains_key("client_secret")
+    {
+        block.insert("client_auth".into(), Json::from("body"));
+    }
+    match kind {
+        "password" => {
+            for k in ["username", "password"] {
+                block.insert(k.into(), get(cx, k).unwrap_or(Json::from("")));
+            }
+        }
+        "authorization_code" => {
+            if let Some(u) = get(cx, "authUrl") {
+                block.insert("authorize_url".into(), u);
+            }
+            block.insert(
+                "redirect_uri".into(),
+                get(cx, "redirect_uri").unwrap_or(Json::from("http://localhost:3000/callback")),
+            );
+            block.insert("interactive".into(), Json::from(true));
+            cx.unconverted.push(format!("{place}: the OAuth2 code flow is interactive, as in Postman; give `username` and `password` (and drop `interactive`) for a headless login"));
+        }
+        _ => {}
+    }
+    if v.get("addTokenTo").map(String::as_str) == Some("queryParams") {
+        block.insert("query_param".into(), Json::from("access_token"));
+    }
+    Some(Json::Object(block))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_variables_and_dynamic_variables() {
+        let mut cx = Converter {
+            unconverted: Vec::new(),
+            auths: Vec::new(),
+            names: BTreeMap::new(),
+        };
+        assert_eq!(
+            cx.text("{{base-url}}/x/{{$guid}}", "p"),
+            "{{ base_url }}/x/{{ uuid() }}"
+        );
+        assert_eq!(cx.text("{{$randomColor}}", "p"), "{{ randomColor }}");
+        assert_eq!(cx.unconverted.len(), 1);
+    }
+}
