@@ -32,7 +32,20 @@ pub struct Detail {
 const BODY_KEPT: usize = 4096;
 
 impl Detail {
-    fn of(ex: &execute::Exchange, assertions: Vec<check::Assertion>) -> Self {
+    fn of(ex: &execute::Exchange, assertions: Vec<check::Assertion>, traffic: bool) -> Self {
+        if !traffic {
+            return Detail {
+                method: ex.method.to_string(),
+                url: ex.url.clone(),
+                status: ex.status.as_u16(),
+                duration: ex.duration,
+                assertions,
+                request_headers: Vec::new(),
+                request_body: None,
+                response_headers: Vec::new(),
+                response_body: String::new(),
+            };
+        }
         let headers = |h: &reqwest::header::HeaderMap| {
             h.iter()
                 .map(|(k, v)| {
@@ -138,23 +151,44 @@ impl Selection {
 
 /// Runs the plan on the calling thread; `concurrency` bounds how many
 /// collections run at once.
-pub fn run(plan: &Plan, selection: &Selection, concurrency: usize, sink: impl Fn(Event)) {
+/// How a plan runs.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// How many collections run at once.
+    pub concurrency: usize,
+    /// Keep each request's headers and bodies in its [`Detail`] (for
+    /// verbose output); off, only the request line, status and assertions
+    /// are kept, which is all reports need.
+    pub traffic: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            concurrency: 1,
+            traffic: false,
+        }
+    }
+}
+
+pub fn run(plan: &Plan, selection: &Selection, options: &RunOptions, sink: impl Fn(Event)) {
     // One thread is enough for I/O-bound sequential requests, and it avoids
     // waking a second core for every response.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a current-thread tokio runtime starts");
-    runtime.block_on(run_async(plan, selection, concurrency, &sink));
+    runtime.block_on(run_async(plan, selection, options, &sink));
 }
 
 pub async fn run_async(
     plan: &Plan,
     selection: &Selection,
-    concurrency: usize,
+    options: &RunOptions,
     sink: &dyn Fn(Event),
 ) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let permits = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
+    let traffic = options.traffic;
     let runs = plan.collections.iter().enumerate().map(|(ci, pc)| {
         let permits = permits.clone();
         let modes = &selection.modes[ci];
@@ -168,7 +202,7 @@ pub async fn run_async(
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
-            run_collection(ci, pc, modes, templates, token_cache, sink).await;
+            run_collection(ci, pc, modes, templates, token_cache, traffic, sink).await;
         }
     });
     join_all(runs).await;
@@ -201,6 +235,7 @@ async fn run_collection(
     modes: &[Mode],
     templates: &Templates,
     token_cache: &Option<std::path::PathBuf>,
+    traffic: bool,
     sink: &dyn Fn(Event),
 ) {
     let emit = |ri: usize, outcome: Outcome| {
@@ -212,7 +247,7 @@ async fn run_collection(
             });
         }
     };
-    let mut session = match execute::Session::new(pc, templates, token_cache.clone()) {
+    let mut session = match execute::Session::new(pc, templates, token_cache.clone(), traffic) {
         Ok(s) => s,
         Err(e) => {
             for ri in 0..modes.len() {
@@ -313,7 +348,7 @@ async fn run_request(
     } else {
         None
     };
-    let detail = Detail::of(&exchange, assertions);
+    let detail = Detail::of(&exchange, assertions, session.traffic);
     match captured {
         Some(values) => Ok((detail, values)),
         None => Err((check::describe(&failures, &exchange), Some(detail))),

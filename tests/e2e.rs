@@ -405,7 +405,9 @@ requests:
         .unwrap();
     let selection = reqtest::run::Selection::from_reported(&plan, |_, _| true);
     let events = std::sync::Mutex::new(Vec::new());
-    reqtest::run::run(&plan, &selection, 1, |e| events.lock().unwrap().push(e));
+    reqtest::run::run(&plan, &selection, &Default::default(), |e| {
+        events.lock().unwrap().push(e)
+    });
     let events = events.into_inner().unwrap();
     assert_eq!(events.len(), 4);
     for e in events {

@@ -83,6 +83,8 @@ pub struct Session<'p> {
     planned: &'p PlannedCollection,
     templates: &'p Templates,
     pub tokens: auth::Tokens<'p>,
+    /// Keep what each request sent (for verbose output).
+    pub traffic: bool,
 }
 
 impl<'p> Session<'p> {
@@ -90,12 +92,14 @@ impl<'p> Session<'p> {
         planned: &'p PlannedCollection,
         templates: &'p Templates,
         token_cache: Option<std::path::PathBuf>,
+        traffic: bool,
     ) -> reqwest::Result<Self> {
         Ok(Session {
             client: client()?,
             planned,
             templates,
             tokens: auth::Tokens::new(&planned.collection.auths, token_cache),
+            traffic,
         })
     }
 
@@ -139,7 +143,7 @@ impl<'p> Session<'p> {
             if let Some(name) = auth_name {
                 self.tokens.apply(name, &mut built)?;
             }
-            let mut exchange = exchange(&self.client, built, outgoing.timeout)
+            let mut exchange = exchange(&self.client, built, outgoing.timeout, self.traffic)
                 .await
                 .map_err(|e| match (e, auth_name) {
                     (ExecError::Send { method, url, cause }, Some(name)) => ExecError::Send {
@@ -311,18 +315,24 @@ async fn multipart(
 }
 
 /// Sends a built request and reads the whole response.
+/// `keep_request` keeps a copy of the headers and body sent.
 pub async fn exchange(
     client: &reqwest::Client,
     request: reqwest::Request,
     timeout: Duration,
+    keep_request: bool,
 ) -> Result<Exchange, ExecError> {
     let method = request.method().clone();
     let url = request.url().to_string();
-    let request_headers = request.headers().clone();
-    let request_body = request
-        .body()
-        .and_then(|b| b.as_bytes())
-        .map(bytes::Bytes::copy_from_slice);
+    let (request_headers, request_body) = if keep_request {
+        let body = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .map(bytes::Bytes::copy_from_slice);
+        (request.headers().clone(), body)
+    } else {
+        (HeaderMap::new(), None)
+    };
     let started = Instant::now();
     let send_error = |e: reqwest::Error| ExecError::Send {
         method: method.to_string(),

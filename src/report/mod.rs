@@ -245,7 +245,7 @@ impl Suite {
             .map_err(SuiteError::StandIns)?;
         let kept = runtime.block_on(async {
             let mut session =
-                crate::execute::Session::new(pc, &plan.templates, plan.token_cache.clone())
+                crate::execute::Session::new(pc, &plan.templates, plan.token_cache.clone(), false)
                     .map_err(|e| {
                         SuiteError::Usage(format!("could not create an HTTP client: {e}"))
                     })?;
@@ -362,7 +362,10 @@ pub fn run_plan(
     let mut reporter =
         console::Reporter::new(&plan, report, selected, args).map_err(SuiteError::Report)?;
     let selection = Selection::from_reported(&plan, |ci, ri| reported[ci][ri]);
-    let concurrency = args.test_threads.unwrap_or(plan.collections.len().max(1));
+    let options = run::RunOptions {
+        concurrency: args.test_threads.unwrap_or(plan.collections.len().max(1)),
+        traffic: report.verbose,
+    };
     let runner_plan = plan.clone();
     let runner = std::thread::Builder::new()
         .name("reqtest-runner".into())
@@ -377,7 +380,7 @@ pub fn run_plan(
                         let _ = tx.send(verdict);
                     }
                 };
-                run::run(&runner_plan, &selection, concurrency, sink);
+                run::run(&runner_plan, &selection, &options, sink);
             }
             reporter.finish()
         })

@@ -266,7 +266,9 @@ pub fn run_suite(suite: reqtest::Suite) -> Vec<(String, Outcome)> {
 fn run_plan(plan: &Plan) -> Vec<(String, Outcome)> {
     let selection = Selection::from_reported(plan, |_, _| true);
     let events = std::sync::Mutex::new(Vec::<Event>::new());
-    reqtest::run::run(plan, &selection, 1, |e| events.lock().unwrap().push(e));
+    reqtest::run::run(plan, &selection, &Default::default(), |e| {
+        events.lock().unwrap().push(e)
+    });
     let requests = &plan.collections[0].collection.requests;
     events
         .into_inner()

@@ -279,7 +279,7 @@ impl<'p> Tokens<'p> {
                 let built = super::build(client, r.templates, &outgoing, &r.ctx)
                     .await
                     .map_err(|e| r.error(e.to_string()))?;
-                let ex = super::exchange(client, built, outgoing.timeout)
+                let ex = super::exchange(client, built, outgoing.timeout, false)
                     .await
                     .map_err(|e| r.error(e.to_string()))?;
                 if !ex.status.is_success() {
