@@ -8,7 +8,8 @@ use minijinja::Value;
 use regex::Regex;
 use serde_json::{json, Value as Json};
 
-use crate::execute::{self, Outgoing};
+use super::identifier;
+use crate::execute;
 use crate::load::{AuthChoice, Body, PartKind, SendToken, DEFAULT_AUTH};
 use crate::resolve::Plan;
 use crate::secrets::mask_header;
@@ -92,32 +93,11 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
     let ctx = Value::from(vars);
 
     let client = execute::client().map_err(|e| e.to_string())?;
-    let plan_request = &pc.requests[index];
-    let defaults = &c.defaults;
-    let outgoing = Outgoing {
-        method: &request.method,
-        url: &request.url,
-        base_url: defaults.base_url.as_ref(),
-        query: plan_request
-            .default_query
-            .iter()
-            .map(|&i| &defaults.query[i])
-            .chain(&request.query)
-            .collect(),
-        headers: plan_request
-            .default_headers
-            .iter()
-            .map(|&i| &defaults.headers[i])
-            .chain(&request.headers)
-            .collect(),
-        // Multipart bodies are streams: written as -F from the model below.
-        body: match &request.body {
-            Some(Body::Multipart(_)) => None,
-            other => other.as_ref(),
-        },
-        timeout: execute::DEFAULT_TIMEOUT,
-        collection_file: &c.file,
-    };
+    let mut outgoing = execute::outgoing(pc, index);
+    // Multipart bodies are streams: written as -F from the model below.
+    if let Some(Body::Multipart(_)) = &request.body {
+        outgoing.body = None;
+    }
     let built = execute::build(&client, &plan.templates, &outgoing, &ctx)
         .await
         .map_err(|e| e.to_string())?;
@@ -225,17 +205,6 @@ fn placeholder_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     // `<API_KEY>`, `${HOST}`, `$HOST`, `{{login}}`, with stray backticks.
     RE.get_or_init(|| Regex::new(r"`?(?:<([A-Za-z][\w-]*)>|\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)|\{\{\s*([A-Za-z_][\w.-]*)\s*\}\})`?").expect("valid"))
-}
-
-fn identifier(name: &str) -> String {
-    let mut id: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    if id.chars().next().is_none_or(|c| c.is_ascii_digit()) {
-        id.insert(0, '_');
-    }
-    id
 }
 
 /// Docs' placeholders (`<URL>`, `${HOST}`, `{{login}}`) become template

@@ -11,22 +11,12 @@ use regex::Regex;
 use serde_json::{json, Map, Value as Json};
 
 use super::curl::templatize;
+use super::identifier;
 
 pub struct Converted {
     pub collection: Json,
     /// What could not be converted, one line each.
     pub unconverted: Vec<String>,
-}
-
-fn identifier(name: &str) -> String {
-    let mut id: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    if id.chars().next().is_none_or(|c| c.is_ascii_digit()) {
-        id.insert(0, '_');
-    }
-    id
 }
 
 fn dynamic_regex() -> &'static Regex {

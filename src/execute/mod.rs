@@ -168,34 +168,40 @@ impl<'p> Session<'p> {
     }
 
     fn outgoing(&self, index: usize) -> Outgoing<'p> {
-        let collection = &self.planned.collection;
-        let request = &collection.requests[index];
-        let plan = &self.planned.requests[index];
-        let defaults = &collection.defaults;
-        Outgoing {
-            method: &request.method,
-            url: &request.url,
-            base_url: defaults.base_url.as_ref(),
-            query: plan
-                .default_query
-                .iter()
-                .map(|&i| &defaults.query[i])
-                .chain(&request.query)
-                .collect(),
-            // Request headers come last and replace a default of the same name.
-            headers: plan
-                .default_headers
-                .iter()
-                .map(|&i| &defaults.headers[i])
-                .chain(&request.headers)
-                .collect(),
-            body: request.body.as_ref(),
-            timeout: request
-                .timeout
-                .or(defaults.timeout)
-                .unwrap_or(DEFAULT_TIMEOUT),
-            collection_file: &collection.file,
-        }
+        outgoing(self.planned, index)
+    }
+}
+
+/// Request `index` of a planned collection with the collection's defaults
+/// applied: what both the runner and `reqtest curl` send.
+pub fn outgoing(planned: &PlannedCollection, index: usize) -> Outgoing<'_> {
+    let collection = &planned.collection;
+    let request = &collection.requests[index];
+    let plan = &planned.requests[index];
+    let defaults = &collection.defaults;
+    Outgoing {
+        method: &request.method,
+        url: &request.url,
+        base_url: defaults.base_url.as_ref(),
+        query: plan
+            .default_query
+            .iter()
+            .map(|&i| &defaults.query[i])
+            .chain(&request.query)
+            .collect(),
+        // Request headers come last and replace a default of the same name.
+        headers: plan
+            .default_headers
+            .iter()
+            .map(|&i| &defaults.headers[i])
+            .chain(&request.headers)
+            .collect(),
+        body: request.body.as_ref(),
+        timeout: request
+            .timeout
+            .or(defaults.timeout)
+            .unwrap_or(DEFAULT_TIMEOUT),
+        collection_file: &collection.file,
     }
 }
 
