@@ -138,7 +138,7 @@ impl<'p> Session<'p> {
                     .await?;
             }
             let ctx = self.tokens.context(vars, auth_name);
-            let outgoing = self.outgoing(index);
+            let outgoing = outgoing(self.planned, index);
             let mut built = build(&self.client, self.templates, &outgoing, &ctx).await?;
             if let Some(name) = auth_name {
                 self.tokens.apply(name, &mut built)?;
@@ -165,10 +165,6 @@ impl<'p> Session<'p> {
             }
             return Ok((exchange, ctx));
         }
-    }
-
-    fn outgoing(&self, index: usize) -> Outgoing<'p> {
-        outgoing(self.planned, index)
     }
 }
 
