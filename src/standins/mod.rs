@@ -21,7 +21,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
-pub use tokens::{Stats, Tokens};
+pub use tokens::Stats;
 
 /// How the stand-ins issue tokens. The default is each system's own
 /// lifetimes; tests shorten them to see tokens expire during a run.

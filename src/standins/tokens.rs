@@ -17,7 +17,6 @@ use super::Config;
 
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub subject: String,
     pub expires_at: SystemTime,
 }
 
@@ -102,7 +101,7 @@ impl Tokens {
     /// own lifetime, which the stand-in configuration may shorten.
     pub fn opaque(&self, subject: &str, native: Duration) -> Issued {
         let token = random(40);
-        self.remember(&token, subject, self.config.lifetime(native));
+        self.remember(&token, self.config.lifetime(native));
         Issued {
             token,
             advertised: self.config.advertised(native),
@@ -121,7 +120,7 @@ impl Tokens {
         let header = b64url(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = b64url(body.to_string().as_bytes());
         let token = format!("{header}.{payload}.{}", b64url(random(32).as_bytes()));
-        self.remember(&token, subject, self.config.lifetime(native));
+        self.remember(&token, self.config.lifetime(native));
         Issued { token, advertised }
     }
 
@@ -144,10 +143,9 @@ impl Tokens {
         subject
     }
 
-    fn remember(&self, token: &str, subject: &str, lifetime: Duration) {
+    fn remember(&self, token: &str, lifetime: Duration) {
         self.stats.issued.fetch_add(1, Ordering::SeqCst);
         let session = Session {
-            subject: subject.to_string(),
             expires_at: SystemTime::now() + lifetime,
         };
         self.sessions

@@ -59,9 +59,6 @@ pub struct Tokens<'p> {
     tokens: HashMap<String, Token>,
     cache: Option<cache::TokenCache>,
     cache_path: Option<std::path::PathBuf>,
-    /// How many tokens each auth obtained (logins and refreshes), for
-    /// reports and tests.
-    pub obtained: HashMap<String, u32>,
     pub interactive_allowed: bool,
 }
 
@@ -128,13 +125,8 @@ impl<'p> Tokens<'p> {
             tokens: HashMap::new(),
             cache: None,
             cache_path,
-            obtained: HashMap::new(),
             interactive_allowed: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         }
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Token> {
-        self.tokens.get(name)
     }
 
     /// Makes sure auth `name` has a fresh token; `force` renews it anyway
@@ -366,7 +358,6 @@ impl<'p> Tokens<'p> {
         if let (Some(key), Some(rt)) = (cache_key, &refresh_token) {
             self.cache()?.store(key, rt)?;
         }
-        *self.obtained.entry(spec.name.clone()).or_default() += 1;
         self.tokens.insert(
             spec.name.clone(),
             Token {
