@@ -144,7 +144,7 @@ async fn dex_token(State(cells): Shared, headers: HeaderMap, body: String) -> Re
     let id_token = cells.tokens.jwt(&user, lifetime, claims);
     Json(json!({
         // Only the id_token opens /a, as on a real Cells v1.
-        "access_token": Tokens::new(Default::default(), Default::default()).opaque(&user, lifetime).token,
+        "access_token": Tokens::new(Default::default(), Default::default()).opaque(lifetime).token,
         "token_type": "bearer",
         // The Cells docs print a string here.
         "expires_in": id_token.expires_in().to_string(),
@@ -169,7 +169,7 @@ async fn frontend_session(State(cells): Shared, body: String) -> Response {
             "E_UNAUTHORIZED",
         );
     }
-    let access = cells.tokens.opaque(user, Duration::from_secs(599));
+    let access = cells.tokens.opaque(Duration::from_secs(599));
     let id_token = Tokens::new(Default::default(), Default::default()).jwt(
         user,
         Duration::from_secs(599),
@@ -400,7 +400,7 @@ async fn oidc_token(State(cells): Shared, headers: HeaderMap, body: String) -> R
             )
         }
     };
-    let access = cells.tokens.opaque(&user, Duration::from_secs(599));
+    let access = cells.tokens.opaque(Duration::from_secs(599));
     let id_token = Tokens::new(Default::default(), Default::default()).jwt(
         &user,
         Duration::from_secs(599),

@@ -99,7 +99,7 @@ impl Tokens {
 
     /// An opaque token such as Cells v4 hands out; `native` is the system's
     /// own lifetime, which the stand-in configuration may shorten.
-    pub fn opaque(&self, subject: &str, native: Duration) -> Issued {
+    pub fn opaque(&self, native: Duration) -> Issued {
         let token = random(40);
         self.remember(&token, self.config.lifetime(native));
         Issued {
