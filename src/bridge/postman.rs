@@ -315,26 +315,8 @@ fn request_entry(
                 .and_then(Json::as_str)
                 .map(|raw| raw.split('?').next().unwrap_or_default().to_string())
                 .unwrap_or_else(|| {
-                    let host = u
-                        .get("host")
-                        .and_then(Json::as_array)
-                        .map(|h| {
-                            h.iter()
-                                .filter_map(Json::as_str)
-                                .collect::<Vec<_>>()
-                                .join(".")
-                        })
-                        .unwrap_or_default();
-                    let path = u
-                        .get("path")
-                        .and_then(Json::as_array)
-                        .map(|p| {
-                            p.iter()
-                                .filter_map(Json::as_str)
-                                .collect::<Vec<_>>()
-                                .join("/")
-                        })
-                        .unwrap_or_default();
+                    let host = joined(u, "host", ".");
+                    let path = joined(u, "path", "/");
                     let protocol = u
                         .get("protocol")
                         .and_then(Json::as_str)
@@ -515,6 +497,20 @@ fn request_entry(
     }
     scripts(cx, &place, events, &mut entry);
     Json::Object(entry)
+}
+
+/// A URL part Postman stores as a list of segments (`host`, `path`).
+fn joined(url: &Json, key: &str, separator: &str) -> String {
+    url.get(key)
+        .and_then(Json::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(Json::as_str)
+                .collect::<Vec<_>>()
+                .join(separator)
+        })
+        .unwrap_or_default()
 }
 
 fn templatize_json(cx: &mut Converter, value: Json, place: &str) -> Json {
