@@ -415,7 +415,7 @@ fn request(cx: &Cx, p: &P, r: RawRequest) -> Result<Request> {
             .transpose()?,
         auth,
         ignore,
-        expect: expect(cx, &p.k("expect"), r.expect)?,
+        expect: expect(cx, &p.k("expect"), *r.expect)?,
         captures: captures(cx, &p.k("capture"), &r.capture)?,
     })
 }

@@ -121,8 +121,9 @@ pub struct RawRequest {
     /// `none`, `default`, or the name of one of the collection's `auths`.
     pub auth: Option<String>,
     pub ignore: Option<Json>,
+    /// Boxed: most of a request's size, and a collection holds thousands.
     #[serde(default)]
-    pub expect: RawExpect,
+    pub expect: Box<RawExpect>,
     #[serde(default)]
     pub capture: IndexMap<String, Json>,
 }
