@@ -19,6 +19,20 @@ pub struct Converted {
     pub unconverted: Vec<String>,
 }
 
+/// The items of a Postman `{key, value}` list that are switched on
+/// (`disabled: true` and `enabled: false` are off), with their keys.
+fn enabled(list: Option<&Json>) -> impl Iterator<Item = (&str, &Json)> {
+    list.and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|item| {
+            item.get("disabled").and_then(Json::as_bool) != Some(true)
+                && item.get("enabled").and_then(Json::as_bool) != Some(false)
+        })
+        .filter_map(|item| Some((item.get("key")?.as_str()?, item)))
+        .filter(|(key, _)| !key.is_empty())
+}
+
 fn dynamic_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| Regex::new(r"\{\{\s*\$([A-Za-z]+)\s*\}\}").expect("valid"))
@@ -52,11 +66,7 @@ impl Converter {
 
     fn pairs(&mut self, list: Option<&Json>, place: &str) -> Map<String, Json> {
         let mut out = Map::new();
-        for item in list.and_then(Json::as_array).into_iter().flatten() {
-            if item.get("disabled").and_then(Json::as_bool) == Some(true) {
-                continue;
-            }
-            let key = item.get("key").and_then(Json::as_str).unwrap_or_default();
+        for (key, item) in enabled(list) {
             let value = item
                 .get("value")
                 .map(|v| {
@@ -65,9 +75,7 @@ impl Converter {
                         .unwrap_or_else(|| v.to_string())
                 })
                 .unwrap_or_default();
-            if !key.is_empty() {
-                out.insert(key.to_string(), Json::from(self.text(&value, place)));
-            }
+            out.insert(key.to_string(), Json::from(self.text(&value, place)));
         }
         out
     }
@@ -144,18 +152,7 @@ pub fn convert(collection: &Json, environment: Option<&Json>) -> Result<Converte
     if let Some(env) = environment {
         let env_name = env.get("name").and_then(Json::as_str).unwrap_or("postman");
         let mut values = Map::new();
-        for v in env
-            .get("values")
-            .and_then(Json::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if v.get("enabled").and_then(Json::as_bool) == Some(false) {
-                continue;
-            }
-            let Some(k) = v.get("key").and_then(Json::as_str) else {
-                continue;
-            };
+        for (k, v) in enabled(env.get("values")) {
             let value = v.get("value").and_then(Json::as_str).unwrap_or_default();
             if v.get("type").and_then(Json::as_str) == Some("secret") {
                 secrets.push(Json::from(identifier(k)));
@@ -376,18 +373,7 @@ fn request_entry(
             }
             Some("formdata") => {
                 let mut parts = Map::new();
-                for p in body
-                    .get("formdata")
-                    .and_then(Json::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if p.get("disabled").and_then(Json::as_bool) == Some(true) {
-                        continue;
-                    }
-                    let Some(key) = p.get("key").and_then(Json::as_str) else {
-                        continue;
-                    };
+                for (key, p) in enabled(body.get("formdata")) {
                     if p.get("type").and_then(Json::as_str) == Some("file") {
                         let src = p.get("src").and_then(Json::as_str).unwrap_or_default();
                         parts.insert(key.into(), json!({"file": src}));

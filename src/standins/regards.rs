@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::credentials::{REGARDS_CLIENT, REGARDS_TENANT, REGARDS_USER};
-use super::tokens::{basic_credentials, TokenProblem, Tokens};
+use super::tokens::{basic_credentials, form, TokenProblem, Tokens};
 
 struct Regards {
     tokens: Tokens,
@@ -57,11 +57,8 @@ async fn token(
     }
     // The documented call puts everything in the query string; third-party
     // clients send a form body. Accept both.
-    let mut params: HashMap<String, String> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
-    params.extend(url::form_urlencoded::parse(body.as_bytes()).into_owned());
+    let mut params = form(&query.unwrap_or_default());
+    params.extend(form(&body));
     if params.get("grant_type").map(String::as_str) != Some("password") {
         return (StatusCode::BAD_REQUEST, Json(json!({"error": "unsupported_grant_type", "error_description": "Unsupported grant type"}))).into_response();
     }

@@ -71,27 +71,27 @@ pub async fn token(
 
     let mut url = reqwest::Url::parse(&ep.token_url)
         .map_err(|e| error(format!("`{}` is not a valid token URL: {e}", ep.token_url)))?;
-    let mut request = client
-        .post(url.clone())
-        .header(reqwest::header::ACCEPT, "application/json");
-    match params_in {
-        ParamsIn::Body => {
-            let body = url::form_urlencoded::Serializer::new(String::new())
+    let body = match params_in {
+        ParamsIn::Body => Some(
+            url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(&params)
-                .finish();
-            request = request
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                )
-                .body(body);
-        }
+                .finish(),
+        ),
         ParamsIn::Query => {
             url.query_pairs_mut().extend_pairs(&params);
-            request = client
-                .post(url.clone())
-                .header(reqwest::header::ACCEPT, "application/json");
+            None
         }
+    };
+    let mut request = client
+        .post(url)
+        .header(reqwest::header::ACCEPT, "application/json");
+    if let Some(body) = body {
+        request = request
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body);
     }
     if ep.client_auth == ClientAuth::Basic {
         let id = ep.client_id.clone().unwrap_or_default();
