@@ -11,9 +11,10 @@ use crate::check::{self, Response};
 use crate::execute;
 use crate::load::Pos;
 use crate::resolve::{Plan, PlannedCollection, Templates, Vars};
+use crate::secrets::{mask_header, shown, Secrets};
 
-/// What a request sent and got, and every assertion it checked. Values here
-/// are as they were: reports mask secrets when they write them.
+/// What a request sent and got, and every assertion it checked, as it may
+/// be shown: every text here was masked before it was cut.
 #[derive(Debug, Clone)]
 pub struct Detail {
     pub method: String,
@@ -32,11 +33,17 @@ pub struct Detail {
 const BODY_KEPT: usize = 4096;
 
 impl Detail {
-    fn of(ex: &execute::Exchange, assertions: Vec<check::Assertion>, traffic: bool) -> Self {
+    fn of(
+        ex: &execute::Exchange,
+        assertions: Vec<check::Assertion>,
+        traffic: bool,
+        secrets: &Secrets,
+    ) -> Self {
+        let url = secrets.redact(&ex.url).into_owned();
         if !traffic {
             return Detail {
                 method: ex.method.to_string(),
-                url: ex.url.clone(),
+                url,
                 status: ex.status.as_u16(),
                 duration: ex.duration,
                 assertions,
@@ -49,26 +56,38 @@ impl Detail {
         let headers = |h: &reqwest::header::HeaderMap| {
             h.iter()
                 .map(|(k, v)| {
-                    (
-                        k.to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
+                    let value = mask_header(k.as_str(), &String::from_utf8_lossy(v.as_bytes()));
+                    (k.to_string(), secrets.redact(&value).into_owned())
                 })
                 .collect()
         };
+        let content_type = |h: &reqwest::header::HeaderMap| {
+            h.get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         Detail {
             method: ex.method.to_string(),
-            url: ex.url.clone(),
+            url,
             status: ex.status.as_u16(),
             duration: ex.duration,
             assertions,
             request_headers: headers(&ex.request_headers),
-            request_body: ex
-                .request_body
-                .as_ref()
-                .map(|b| check::excerpt(&String::from_utf8_lossy(b), BODY_KEPT)),
+            request_body: ex.request_body.as_ref().map(|b| {
+                shown::body(
+                    secrets,
+                    b,
+                    content_type(&ex.request_headers).as_deref(),
+                    BODY_KEPT,
+                )
+            }),
             response_headers: headers(&ex.headers),
-            response_body: check::excerpt(&ex.body_text(), BODY_KEPT),
+            response_body: shown::body(
+                secrets,
+                &ex.body,
+                content_type(&ex.headers).as_deref(),
+                BODY_KEPT,
+            ),
         }
     }
 }
@@ -330,11 +349,12 @@ async fn run_request(
     vars: &Vars,
 ) -> Result<(Detail, Captured), (String, Option<Detail>)> {
     let request = &pc.collection.requests[ri];
+    let secrets = templates.secrets();
     let (exchange, ctx) = session
         .send(ri, vars)
         .await
-        .map_err(|e| (e.to_string(), None))?;
-    let response = Response::new(&exchange);
+        .map_err(|e| (secrets.redact(&e.to_string()).into_owned(), None))?;
+    let response = Response::new(&exchange, secrets);
     let assertions = check::check(&response, &request.expect, templates, &ctx);
     let mut failures = check::failures(&assertions);
     let captured = if failures.is_empty() {
@@ -348,9 +368,9 @@ async fn run_request(
     } else {
         None
     };
-    let detail = Detail::of(&exchange, assertions, session.traffic);
+    let detail = Detail::of(&exchange, assertions, session.traffic, secrets);
     match captured {
         Some(values) => Ok((detail, values)),
-        None => Err((check::describe(&failures, &exchange), Some(detail))),
+        None => Err((check::describe(&failures, &exchange, secrets), Some(detail))),
     }
 }

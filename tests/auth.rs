@@ -253,7 +253,7 @@ fn wrong_credentials_fail_the_request_quoting_the_server() {
         (
             format!("{CELLS_V4_CODE_AUTH}requests:\n  - name: r\n    url: /a/config/ctl\n"),
             "auth `default`: the login form came back after reqtest submitted it (wrong username or password?)",
-            "the page says: Pydio Cells - Sign in Sign in to Pydio Cells Invalid login or password",
+            "the page says: Pydio Cells - Sign in — Sign in to Pydio Cells Invalid login or password",
         ),
     ];
     for (yaml, start, end) in cases {

@@ -131,24 +131,33 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
         }
     }
 
+    // Each word is masked before it is quoted: quoting changes how a
+    // secret is spelled (`'` becomes `'\''`).
+    let word = |text: &str| {
+        if show_secrets {
+            quote(text)
+        } else {
+            quote(&plan.secrets.redact(text))
+        }
+    };
     let mut out = String::new();
     for comment in &comments {
         out.push_str(comment);
         out.push('\n');
     }
-    out.push_str(&format!("curl -X {} {}", built.method(), quote(&url)));
+    out.push_str(&format!("curl -X {} {}", built.method(), word(&url)));
     for (k, v) in &headers {
         let v = if show_secrets || v.contains("${") {
             v.clone()
         } else {
             mask_header(k, v)
         };
-        out.push_str(&format!(" \\\n  -H {}", quote(&format!("{k}: {v}"))));
+        out.push_str(&format!(" \\\n  -H {}", word(&format!("{k}: {v}"))));
     }
     if let Some(bytes) = built.body().and_then(|b| b.as_bytes()) {
         out.push_str(&format!(
             " \\\n  --data-raw {}",
-            quote(&String::from_utf8_lossy(bytes))
+            word(&String::from_utf8_lossy(bytes))
         ));
     }
     if let Some(Body::Multipart(parts)) = &request.body {
@@ -182,7 +191,7 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
                     f
                 }
             };
-            out.push_str(&format!(" \\\n  -F {}", quote(&field)));
+            out.push_str(&format!(" \\\n  -F {}", word(&field)));
         }
     }
     out.push('\n');

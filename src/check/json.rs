@@ -118,22 +118,14 @@ fn remove_at(doc: &mut Json, steps: &[Step]) {
     }
 }
 
-/// A short rendering of a value for one-line messages.
-pub fn brief(value: &Json) -> String {
-    let s = value.to_string();
-    if s.chars().count() > 120 {
-        let cut: String = s.chars().take(117).collect();
-        format!("{cut}...")
-    } else {
-        s
-    }
-}
-
 /// Whether a value is worth a line diff rather than a one-line message.
 pub fn wants_diff(expected: &Json, actual: &Json) -> bool {
     let big = |v: &Json| matches!(v, Json::Object(_) | Json::Array(_)) || v.to_string().len() > 60;
     big(expected) || big(actual)
 }
+
+/// How many lines of a diff a message shows.
+pub const DIFF_LINES: usize = 200;
 
 /// A line diff of two values: `-` lines are expected, `+` lines came.
 pub fn diff(expected: &Json, actual: &Json) -> String {
@@ -142,12 +134,32 @@ pub fn diff(expected: &Json, actual: &Json) -> String {
     diff_text(&e, &a)
 }
 
+/// A line diff of two texts, at most [`DIFF_LINES`] lines of it.
 pub fn diff_text(expected: &str, actual: &str) -> String {
-    let diff = TextDiff::from_lines(expected, actual);
+    // A diff of two large, very different texts could take long: similar
+    // then gives a coarser diff.
+    let diff = TextDiff::configure()
+        .timeout(std::time::Duration::from_millis(500))
+        .diff_lines(expected, actual);
     let mut out = String::from("    --- expected\n    +++ actual\n");
+    let mut lines = 0usize;
+    let total: usize = diff
+        .grouped_ops(3)
+        .iter()
+        .flatten()
+        .map(|op| op.new_range().len().max(op.old_range().len()))
+        .sum();
     for group in diff.grouped_ops(3) {
         for op in group {
             for change in diff.iter_changes(&op) {
+                lines += 1;
+                if lines > DIFF_LINES {
+                    out.push_str(&format!(
+                        "    ... the diff goes on (about {} more lines)\n",
+                        total.saturating_sub(DIFF_LINES)
+                    ));
+                    return out;
+                }
                 let sign = match change.tag() {
                     ChangeTag::Delete => '-',
                     ChangeTag::Insert => '+',

@@ -15,6 +15,7 @@ use crate::load::{
     format_duration, BodyExpect, Capture, CaptureSource, Expect, HeaderCheck, Pos, RegexGroup,
 };
 use crate::resolve::Templates;
+use crate::secrets::{is_secret_header, is_secret_key, shown, Secrets, MASK};
 
 #[derive(Debug, Clone)]
 pub struct Failure {
@@ -38,28 +39,46 @@ fn fail(at: &Pos, message: impl Into<String>) -> Failure {
 /// The response body parsed as JSON at most once, and only if asked for.
 pub struct Response<'a> {
     pub exchange: &'a Exchange,
+    secrets: &'a Secrets,
     json: OnceCell<Result<Json, String>>,
 }
 
 impl<'a> Response<'a> {
-    pub fn new(exchange: &'a Exchange) -> Self {
+    /// A response whose messages mask `secrets`.
+    pub fn new(exchange: &'a Exchange, secrets: &'a Secrets) -> Self {
         Response {
             exchange,
+            secrets,
             json: OnceCell::new(),
         }
     }
 
+    /// The body as JSON, or why it is not (showing its start, masked).
     pub fn json(&self) -> Result<&Json, String> {
         self.json
             .get_or_init(|| {
                 serde_json::from_slice(&self.exchange.body).map_err(|e| {
-                    let body = self.exchange.body_text();
-                    let start: String = body.chars().take(80).collect();
+                    let start =
+                        shown::body(self.secrets, &self.exchange.body, self.content_type(), 80);
                     format!("the response body is not JSON ({e}); it starts with {start:?}")
                 })
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    fn content_type(&self) -> Option<&str> {
+        content_type(self.exchange)
+    }
+
+    /// The body as shown in messages: masked, cut, HTML as text.
+    fn shown_body(&self, max_chars: usize) -> String {
+        shown::body(
+            self.secrets,
+            &self.exchange.body,
+            self.content_type(),
+            max_chars,
+        )
     }
 
     fn header(&self, name: &str) -> Option<String> {
@@ -72,6 +91,59 @@ impl<'a> Response<'a> {
             .collect();
         (!values.is_empty()).then(|| values.join(", "))
     }
+}
+
+/// How values appear in messages: masked, and `***` whole when they sit
+/// under a secret-looking key.
+pub struct Show<'a> {
+    pub secrets: &'a Secrets,
+    pub hide: bool,
+}
+
+impl Show<'_> {
+    /// A value on one line.
+    pub fn brief(&self, value: &Json) -> String {
+        shown::brief(self.secrets, value, self.hide)
+    }
+
+    /// A value as it may be kept and shown.
+    pub fn value(&self, value: &Json) -> Json {
+        if self.hide && !matches!(value, Json::Object(_) | Json::Array(_) | Json::Null) {
+            Json::from(MASK)
+        } else {
+            self.secrets.mask_value(value)
+        }
+    }
+
+    /// A line diff of two values, both masked before they are compared.
+    pub fn diff(&self, expected: &Json, actual: &Json) -> String {
+        let diff = json::diff(&self.value(expected), &self.value(actual));
+        if diff
+            .lines()
+            .any(|l| l.starts_with("    -") || l.starts_with("    +"))
+        {
+            diff
+        } else {
+            format!("{diff}    (the differing values are secrets and stay masked)\n")
+        }
+    }
+}
+
+/// The response's content type, if it says one.
+pub fn content_type(ex: &Exchange) -> Option<&str> {
+    ex.headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Whether a JSONPath ends at a secret-looking key (`$.access_token`).
+fn hides(path: &crate::load::JsonPath) -> bool {
+    let last = path
+        .src
+        .rsplit(['.', '[', '\'', '"', ']'])
+        .find(|s| !s.is_empty())
+        .unwrap_or("");
+    is_secret_key(last)
 }
 
 /// One assertion as it went: what it looked at, the value it saw, and what
@@ -92,12 +164,14 @@ impl Assertion {
     }
 }
 
-#[derive(Default)]
-struct Recorder {
+/// Keeps the assertions as they may be shown: every message is masked as
+/// it is recorded; values come masked by their check.
+struct Recorder<'a> {
+    secrets: &'a Secrets,
     assertions: Vec<Assertion>,
 }
 
-impl Recorder {
+impl Recorder<'_> {
     fn record(
         &mut self,
         at: &Pos,
@@ -107,9 +181,9 @@ impl Recorder {
     ) {
         self.assertions.push(Assertion {
             at: at.clone(),
-            subject: subject.into(),
+            subject: self.secrets.redact(&subject.into()).into_owned(),
             actual,
-            failure,
+            failure: failure.map(|f| self.secrets.redact(&f).into_owned()),
         });
     }
 }
@@ -130,7 +204,11 @@ pub fn check(
     ctx: &Value,
 ) -> Vec<Assertion> {
     let ex = response.exchange;
-    let mut rec = Recorder::default();
+    let secrets = templates.secrets();
+    let mut rec = Recorder {
+        secrets,
+        assertions: Vec::new(),
+    };
 
     if let Some(status) = &expect.status {
         let code = ex.status.as_u16();
@@ -143,6 +221,14 @@ pub fn check(
 
     for h in &expect.headers {
         let actual = response.header(&h.name);
+        let hide = is_secret_header(&h.name);
+        let q = |v: &str| {
+            if hide {
+                MASK.to_string()
+            } else {
+                format!("{:?}", secrets.excerpt(v, 200))
+            }
+        };
         let mut problems = Vec::new();
         for check in &h.checks {
             let problem = match (check, &actual) {
@@ -150,31 +236,32 @@ pub fn check(
                     Some("expected to be present, it is absent".to_string())
                 }
                 (HeaderCheck::Present(false), Some(v)) => {
-                    Some(format!("expected to be absent, got {v:?}"))
+                    Some(format!("expected to be absent, got {}", q(v)))
                 }
                 (HeaderCheck::Present(_), _) => None,
                 (_, None) => Some("absent".to_string()),
                 (HeaderCheck::Equals(t), Some(v)) => match templates.render_text(t, ctx) {
                     Ok(want) if want == *v => None,
-                    Ok(want) => Some(format!("expected {want:?}, got {v:?}")),
+                    Ok(want) => Some(format!("expected {}, got {}", q(&want), q(v))),
                     Err(e) => Some(e.message),
                 },
                 (HeaderCheck::Contains(t), Some(v)) => match templates.render_text(t, ctx) {
                     Ok(want) if v.contains(want.as_ref()) => None,
-                    Ok(want) => Some(format!("expected to contain {want:?}, got {v:?}")),
+                    Ok(want) => Some(format!("expected to contain {}, got {}", q(&want), q(v))),
                     Err(e) => Some(e.message),
                 },
                 (HeaderCheck::Matches(re), Some(v)) => {
-                    (!re.is_match(v)).then(|| format!("expected to match /{re}/, got {v:?}"))
+                    (!re.is_match(v)).then(|| format!("expected to match /{re}/, got {}", q(v)))
                 }
             };
             problems.extend(problem.map(|p| format!("header {}: {p}", h.name)));
         }
         let failure = (!problems.is_empty()).then(|| problems.join("\n"));
+        let shown = actual.map(|v| Json::from(if hide { MASK.to_string() } else { v }));
         rec.record(
             &h.at,
             format!("header {}", h.name),
-            actual.map(Json::from),
+            shown.map(|v| secrets.mask_value(&v)),
             failure,
         );
     }
@@ -197,14 +284,21 @@ pub fn check(
             Ok(doc) => {
                 for a in &expect.json {
                     let actual = json::query(&a.path, doc);
+                    let show = Show {
+                        secrets,
+                        hide: hides(&a.path),
+                    };
                     let problems: Vec<String> = a
                         .predicates
                         .iter()
-                        .filter_map(|p| predicate::eval(p, actual.as_ref(), templates, ctx).err())
+                        .filter_map(|p| {
+                            predicate::eval(p, actual.as_ref(), templates, ctx, &show).err()
+                        })
                         .map(|m| format!("{}: {m}", a.path.src))
                         .collect();
                     let failure = (!problems.is_empty()).then(|| problems.join("\n"));
-                    rec.record(&a.at, a.path.src.clone(), actual, failure);
+                    let shown = actual.as_ref().map(|v| show.value(v));
+                    rec.record(&a.at, a.path.src.clone(), shown, failure);
                 }
             }
         }
@@ -218,21 +312,21 @@ pub fn check(
         match response.json() {
             Err(e) => rec.record(&s.at, subject, None, Some(e)),
             Ok(doc) => {
-                let failure = schema_errors(&s.schema, doc)
+                let failure = schema_errors(&s.schema, doc, secrets)
                     .map(|e| format!("the body does not match {}:\n{e}", s.file));
                 rec.record(&s.at, subject, None, failure);
             }
         }
     }
     if let Some(o) = &expect.openapi {
-        check_openapi(response, o, &mut rec);
+        check_openapi(response, o, &mut rec, secrets);
     }
     rec.assertions
 }
 
 /// What a schema finds wrong in `doc`, one line per JSON pointer, or
 /// `None` when it holds.
-fn schema_errors(schema: &crate::load::Schema, doc: &Json) -> Option<String> {
+fn schema_errors(schema: &crate::load::Schema, doc: &Json, secrets: &Secrets) -> Option<String> {
     const SHOWN: usize = 10;
     let errors: Vec<String> = schema
         .0
@@ -244,7 +338,7 @@ fn schema_errors(schema: &crate::load::Schema, doc: &Json) -> Option<String> {
             } else {
                 pointer
             };
-            format!("  {pointer}: {e}")
+            secrets.excerpt(&format!("  {pointer}: {e}"), 300)
         })
         .collect();
     if errors.is_empty() {
@@ -264,7 +358,12 @@ fn schema_errors(schema: &crate::load::Schema, doc: &Json) -> Option<String> {
 
 /// The documented response for the status that came (or the one asked
 /// for): the exact code, then its class (`2XX`), then `default`.
-fn check_openapi(response: &Response, o: &crate::load::OpenApiCheck, rec: &mut Recorder) {
+fn check_openapi(
+    response: &Response,
+    o: &crate::load::OpenApiCheck,
+    rec: &mut Recorder,
+    secrets: &Secrets,
+) {
     let code = response.exchange.status.as_u16().to_string();
     let wanted = o.status.clone().unwrap_or_else(|| code.clone());
     let class = format!("{}XX", &wanted[..1]);
@@ -287,7 +386,7 @@ fn check_openapi(response: &Response, o: &crate::load::OpenApiCheck, rec: &mut R
         Some((_, None)) => None,
         Some((status, Some(schema))) => match response.json() {
             Err(e) => Some(e),
-            Ok(doc) => schema_errors(schema, doc).map(|e| {
+            Ok(doc) => schema_errors(schema, doc, secrets).map(|e| {
                 format!(
                     "the body does not match the {status} response of {}:\n{e}",
                     o.operation
@@ -297,6 +396,9 @@ fn check_openapi(response: &Response, o: &crate::load::OpenApiCheck, rec: &mut R
     };
     rec.record(&o.at, subject, Some(Json::from(code)), failure);
 }
+
+/// How much of a text body a diff compares.
+const DIFF_BYTES: usize = 64 * 1024;
 
 fn check_body(
     response: &Response,
@@ -316,6 +418,10 @@ fn check_body(
                     json::remove_matches(&mut want, path);
                     json::remove_matches(&mut got, path);
                 }
+                let show = Show {
+                    secrets: templates.secrets(),
+                    hide: false,
+                };
                 let problem = (!json::json_eq(&want, &got)).then(|| {
                     let ignored = if body.ignore.is_empty() {
                         String::new()
@@ -323,22 +429,33 @@ fn check_body(
                         let paths: Vec<&str> = body.ignore.iter().map(|p| p.src.as_str()).collect();
                         format!(" (ignoring {})", paths.join(", "))
                     };
-                    format!("body JSON differs{ignored}:\n{}", json::diff(&want, &got))
+                    format!("body JSON differs{ignored}:\n{}", show.diff(&want, &got))
                 });
-                rec.record(&expected.at, "body JSON", Some(got), problem);
+                rec.record(&expected.at, "body JSON", Some(show.value(&got)), problem);
             }
         }
     }
     let text = response.exchange.body_text();
-    let text_value = || Some(Json::from(excerpt(&text, 200)));
+    let secrets = templates.secrets();
+    let text_value = || Some(Json::from(response.shown_body(200)));
     if let Some(equals) = &body.equals {
         let problem = match templates.render_text(equals, ctx) {
             Err(e) => Some(e.message),
             Ok(want) if want == text => None,
-            Ok(want) => Some(format!(
-                "body differs:\n{}",
-                json::diff_text(&format!("{want}\n"), &format!("{text}\n"))
-            )),
+            Ok(want) => {
+                // Masked before they are compared; long bodies by their start.
+                let (want, long_want) = secrets.mask_prefix(&want, DIFF_BYTES);
+                let (got, long_got) = secrets.mask_prefix(&text, DIFF_BYTES);
+                let note = if long_want || long_got {
+                    format!(" (the first {} KiB of each)", DIFF_BYTES / 1024)
+                } else {
+                    String::new()
+                };
+                Some(format!(
+                    "body differs{note}:\n{}",
+                    json::diff_text(&format!("{want}\n"), &format!("{got}\n"))
+                ))
+            }
         };
         rec.record(&equals.at, "body equals", text_value(), problem);
     }
@@ -347,8 +464,9 @@ fn check_body(
             Err(e) => Some(e.message),
             Ok(want) if text.contains(want.as_ref()) => None,
             Ok(want) => Some(format!(
-                "body: expected to contain {want:?}; it starts with {:?}",
-                excerpt(&text, 200)
+                "body: expected to contain {:?}; it starts with {:?}",
+                secrets.excerpt(&want, 200),
+                response.shown_body(200)
             )),
         };
         rec.record(&needle.at, "body contains", text_value(), problem);
@@ -357,7 +475,7 @@ fn check_body(
         let problem = (!re.is_match(&text)).then(|| {
             format!(
                 "body: expected to match /{re}/; it starts with {:?}",
-                excerpt(&text, 200)
+                response.shown_body(200)
             )
         });
         rec.record(at, "body matches", text_value(), problem);
@@ -418,28 +536,16 @@ fn set_cookie(ex: &Exchange, name: &str) -> Option<String> {
         .map(|(_, v)| v.trim().to_string())
 }
 
-pub fn excerpt(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        text.to_string()
-    } else {
-        let cut: String = text.chars().take(max_chars).collect();
-        format!("{cut}…")
-    }
-}
-
 /// A failed request as the user reads it: each failed assertion with its
 /// place in the YAML, then the request line and the start of the response.
-pub fn describe(failures: &[Failure], ex: &Exchange) -> String {
+/// Masked whole: the failures are, the body is masked before it is cut.
+pub fn describe(failures: &[Failure], ex: &Exchange, secrets: &Secrets) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     for f in failures {
         let _ = writeln!(out, "{f}");
     }
-    let content_type = ex
-        .headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("no content type");
+    let content_type = content_type(ex).unwrap_or("no content type");
     let _ = writeln!(out, "\n  request:  {} {}", ex.method, ex.url);
     let _ = writeln!(
         out,
@@ -448,13 +554,13 @@ pub fn describe(failures: &[Failure], ex: &Exchange) -> String {
         format_duration(ex.duration),
         ex.body.len()
     );
-    let text = ex.body_text();
-    if !text.trim().is_empty() {
+    let body = shown::body(secrets, &ex.body, Some(content_type), 300);
+    if !body.trim().is_empty() {
         let _ = writeln!(
             out,
             "  body:     {}",
-            excerpt(text.trim(), 300).replace('\n', "\n            ")
+            body.trim().replace('\n', "\n            ")
         );
     }
-    out
+    secrets.redact(&out).into_owned()
 }

@@ -5,7 +5,8 @@ use std::cmp::Ordering;
 use minijinja::Value;
 use serde_json::Value as Json;
 
-use super::json::{brief, diff, json_eq, wants_diff};
+use super::json::{json_eq, wants_diff};
+use super::Show;
 use crate::load::{Data, JsonType, Predicate};
 use crate::resolve::Templates;
 
@@ -15,12 +16,13 @@ pub fn eval(
     actual: Option<&Json>,
     templates: &Templates,
     ctx: &Value,
+    show: &Show,
 ) -> Result<(), String> {
     let expected = |d: &Data| templates.render_data(d, ctx).map_err(|e| e.message);
     if let Predicate::Exists(want) = p {
         return match (want, actual) {
             (true, None) => Err("expected a value, found none".into()),
-            (false, Some(v)) => Err(format!("expected no value, got {}", brief(v))),
+            (false, Some(v)) => Err(format!("expected no value, got {}", show.brief(v))),
             _ => Ok(()),
         };
     }
@@ -34,23 +36,33 @@ pub fn eval(
             if json_eq(&want, actual) {
                 Ok(())
             } else if wants_diff(&want, actual) {
-                Err(format!("values differ:\n{}", diff(&want, actual)))
+                Err(format!("values differ:\n{}", show.diff(&want, actual)))
             } else {
-                Err(format!("expected {}, got {}", brief(&want), brief(actual)))
+                Err(format!(
+                    "expected {}, got {}",
+                    show.brief(&want),
+                    show.brief(actual)
+                ))
             }
         }
         Predicate::Ne(d) => {
             let unwanted = expected(d)?;
             if json_eq(&unwanted, actual) {
-                Err(format!("expected anything but {}", brief(&unwanted)))
+                Err(format!("expected anything but {}", show.brief(&unwanted)))
             } else {
                 Ok(())
             }
         }
-        Predicate::Lt(d) => compare(actual, &expected(d)?, "<", |o| o == Ordering::Less),
-        Predicate::Le(d) => compare(actual, &expected(d)?, "<=", |o| o != Ordering::Greater),
-        Predicate::Gt(d) => compare(actual, &expected(d)?, ">", |o| o == Ordering::Greater),
-        Predicate::Ge(d) => compare(actual, &expected(d)?, ">=", |o| o != Ordering::Less),
+        Predicate::Lt(d) => compare(actual, &expected(d)?, "<", |o| o == Ordering::Less, show),
+        Predicate::Le(d) => compare(
+            actual,
+            &expected(d)?,
+            "<=",
+            |o| o != Ordering::Greater,
+            show,
+        ),
+        Predicate::Gt(d) => compare(actual, &expected(d)?, ">", |o| o == Ordering::Greater, show),
+        Predicate::Ge(d) => compare(actual, &expected(d)?, ">=", |o| o != Ordering::Less, show),
         Predicate::Contains(d) => {
             let needle = expected(d)?;
             let holds = match (actual, &needle) {
@@ -61,7 +73,7 @@ pub fn eval(
                     return Err(format!(
                         "`contains` needs a string, a list or an object; got {} {}",
                         JsonType::of(actual),
-                        brief(actual)
+                        show.brief(actual)
                     ))
                 }
             };
@@ -70,8 +82,8 @@ pub fn eval(
             } else {
                 Err(format!(
                     "expected {} to contain {}",
-                    brief(actual),
-                    brief(&needle)
+                    show.brief(actual),
+                    show.brief(&needle)
                 ))
             }
         }
@@ -83,8 +95,8 @@ pub fn eval(
             } else {
                 Err(format!(
                     "expected one of {}, got {}",
-                    brief(&options),
-                    brief(actual)
+                    show.brief(&options),
+                    show.brief(actual)
                 ))
             }
         }
@@ -96,14 +108,17 @@ pub fn eval(
                     return Err(format!(
                         "`matches` needs a string, got {} {}",
                         JsonType::of(other),
-                        brief(other)
+                        show.brief(other)
                     ))
                 }
             };
             if re.is_match(&text) {
                 Ok(())
             } else {
-                Err(format!("expected to match /{re}/, got {}", brief(actual)))
+                Err(format!(
+                    "expected to match /{re}/, got {}",
+                    show.brief(actual)
+                ))
             }
         }
         Predicate::Type(t) => {
@@ -113,7 +128,7 @@ pub fn eval(
                 Err(format!(
                     "expected type {t}, got {} {}",
                     JsonType::of(actual),
-                    brief(actual)
+                    show.brief(actual)
                 ))
             }
         }
@@ -131,7 +146,8 @@ pub fn eval(
             };
             let len = Json::from(len);
             for p in inner {
-                eval(p, Some(&len), templates, ctx).map_err(|m| format!("length {len}: {m}"))?;
+                eval(p, Some(&len), templates, ctx, show)
+                    .map_err(|m| format!("length {len}: {m}"))?;
             }
             Ok(())
         }
@@ -140,12 +156,13 @@ pub fn eval(
                 return Err(format!(
                     "`every` needs a list, got {} {}",
                     JsonType::of(actual),
-                    brief(actual)
+                    show.brief(actual)
                 ));
             };
             for (i, item) in items.iter().enumerate() {
                 for p in inner {
-                    eval(p, Some(item), templates, ctx).map_err(|m| format!("item [{i}]: {m}"))?;
+                    eval(p, Some(item), templates, ctx, show)
+                        .map_err(|m| format!("item [{i}]: {m}"))?;
                 }
             }
             Ok(())
@@ -158,6 +175,7 @@ fn compare(
     bound: &Json,
     op: &str,
     holds: impl Fn(Ordering) -> bool,
+    show: &Show,
 ) -> Result<(), String> {
     let ordering = match (actual, bound) {
         (Json::Number(a), Json::Number(b)) => a
@@ -171,15 +189,15 @@ fn compare(
         Some(o) if holds(o) => Ok(()),
         Some(_) => Err(format!(
             "expected {op} {}, got {}",
-            brief(bound),
-            brief(actual)
+            show.brief(bound),
+            show.brief(actual)
         )),
         None => Err(format!(
             "cannot compare {} {} with {} {}",
             JsonType::of(actual),
-            brief(actual),
+            show.brief(actual),
             JsonType::of(bound),
-            brief(bound)
+            show.brief(bound)
         )),
     }
 }

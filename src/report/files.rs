@@ -10,7 +10,7 @@ use serde_json::{json, Value as Json};
 
 use crate::load::{Collection, Request};
 use crate::run::{Detail, Outcome};
-use crate::secrets::{is_secret_key, mask_json, Secrets, MASK};
+use crate::secrets::Secrets;
 
 /// One request's outcome as every report sees it, secrets already masked.
 pub struct Row<'a> {
@@ -237,14 +237,7 @@ impl JsonReport {
                 .assertions
                 .iter()
                 .map(|a| {
-                    let mut actual = a.actual.clone().unwrap_or(Json::Null);
-                    // A value read at a secret-looking key is hidden even when
-                    // it was never registered.
-                    let last = a.subject.rsplit(['.', '[', '\'']).find(|s| !s.is_empty()).unwrap_or("");
-                    if is_secret_key(last) && actual.is_string() {
-                        actual = Json::from(MASK);
-                    }
-                    mask_json(&mut actual);
+                    let actual = a.actual.clone().unwrap_or(Json::Null);
                     let mut one = json!({"at": a.at.to_string(), "subject": a.subject, "passed": a.passed(), "actual": actual});
                     if let Some(f) = &a.failure {
                         one["message"] = Json::from(f.clone());
@@ -263,6 +256,9 @@ impl JsonReport {
             _ => 2,
         };
         self.counts[index] += 1;
+        // Written from masked values: a secret escaped by the serializer
+        // (`\"`, `\\`) would no longer match its registered spelling.
+        let item = secrets.mask_value(&item);
         let text = serde_json::to_string(&item).expect("JSON values always serialize");
         if !self.first {
             self.out.write_all(b",")?;

@@ -255,7 +255,11 @@ impl Suite {
                 .tokens
                 .login_and_cache(&name, &client, &plan.templates, &pc.vars)
                 .await
-                .map_err(SuiteError::Login)
+                .map_err(|mut e| {
+                    // Printed by the caller: masked here, where the secrets are.
+                    e.message = plan.secrets.redact(&e.message).into_owned();
+                    SuiteError::Login(e)
+                })
         })?;
         let spec = &auths[&name];
         Ok(match kept {

@@ -15,6 +15,7 @@ use super::form::{self, Form};
 use super::oauth::{self, RenderedEndpoint};
 use super::AuthError;
 use crate::load::{ParamsIn, PASSWORD_FIELD, USERNAME_FIELD};
+use crate::secrets::{shown, Secret, Secrets};
 
 /// How many redirects and forms a headless login may go through.
 const MAX_HOPS: usize = 30;
@@ -24,6 +25,7 @@ const INTERACTIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(300
 
 pub struct CodeFlow<'a> {
     pub auth: &'a str,
+    pub secrets: &'a Secrets,
     pub endpoint: RenderedEndpoint,
     pub authorize_url: String,
     pub redirect_uri: String,
@@ -36,8 +38,24 @@ struct Started {
     verifier: String,
 }
 
+/// A login form field's value, rendered; a password is a [`Secret`].
+#[derive(Debug, Clone)]
+pub enum Field {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl Field {
+    fn expose(&self) -> &str {
+        match self {
+            Field::Plain(s) => s,
+            Field::Secret(s) => s.expose(),
+        }
+    }
+}
+
 /// `(form filter, fields)` for each declared login step, rendered.
-pub type Steps = [(Option<String>, Vec<(String, String)>)];
+pub type Steps = [(Option<String>, Vec<(String, Field)>)];
 
 impl CodeFlow<'_> {
     fn error(&self, message: impl Into<String>) -> AuthError {
@@ -136,15 +154,24 @@ impl CodeFlow<'_> {
                 next = browser.get(target);
                 continue;
             }
+            let content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let body = response.text().await.unwrap_or_default();
             if !status.is_success() {
                 return Err(self.error(format!(
                     "{shown} was answered {status}: {}",
-                    oauth::describe_error_body(body.as_bytes())
+                    oauth::describe_error_body(
+                        body.as_bytes(),
+                        content_type.as_deref(),
+                        self.secrets
+                    )
                 )));
             }
             let forms = form::forms(&body);
-            let page = || crate::check::excerpt(&form::text(&body), 200);
+            let page = || shown::body(self.secrets, body.as_bytes(), Some("text/html"), 200);
             let Some(first) = forms.first() else {
                 return Err(self.error(format!(
                     "the login stopped at {shown} ({status}) with neither a form nor a redirect; the page says: {}",
@@ -206,7 +233,7 @@ impl CodeFlow<'_> {
     fn fill(
         &self,
         form: &Form,
-        fields: &[(String, String)],
+        fields: &[(String, Field)],
         shown: &str,
     ) -> Result<Vec<(String, String)>, AuthError> {
         let mut values: Vec<(String, String)> = form
@@ -226,9 +253,10 @@ impl CodeFlow<'_> {
                     .ok_or_else(|| self.error(format!("the login form at {shown} has no password field; name it in `login` steps")))?,
                 other => other.to_string(),
             };
+            let value = value.expose().to_string();
             match values.iter_mut().find(|(n, _)| *n == name) {
-                Some(slot) => slot.1 = value.clone(),
-                None => values.push((name, value.clone())),
+                Some(slot) => slot.1 = value,
+                None => values.push((name, value)),
             }
         }
         Ok(values)
@@ -359,6 +387,7 @@ impl CodeFlow<'_> {
             &self.endpoint,
             params,
             ParamsIn::Body,
+            self.secrets,
         )
         .await
     }

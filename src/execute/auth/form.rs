@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+use crate::secrets::shown::unescape;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Form {
     pub action: String,
@@ -50,16 +52,6 @@ fn attrs(text: &str) -> Vec<(String, String)> {
             (c[1].to_ascii_lowercase(), unescape(value))
         })
         .collect()
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&#x2F;", "/")
-        .replace("&amp;", "&")
 }
 
 pub fn forms(html: &str) -> Vec<Form> {
@@ -117,16 +109,6 @@ pub fn forms(html: &str) -> Vec<Form> {
     out
 }
 
-/// The text of a page without its tags, for error messages.
-pub fn text(html: &str) -> String {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        Regex::new(r"(?is)<(script|style)\b.*?</(script|style)>|<[^>]*>").expect("valid")
-    });
-    let text = re.replace_all(html, " ");
-    unescape(&text.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,9 +142,5 @@ mod tests {
         );
         assert_eq!(found[1].method, "get");
         assert_eq!(found[1].inputs[0].value, "x");
-        assert_eq!(
-            text("<p>Invalid <b>login</b></p><script>x()</script>"),
-            "Invalid login"
-        );
     }
 }

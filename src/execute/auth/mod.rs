@@ -19,6 +19,7 @@ use serde_json::Value as Json;
 use crate::check::json::query;
 use crate::load::{AuthFlow, AuthSpec, SendToken, Text, TokenField};
 use crate::resolve::{Templates, Vars};
+use crate::secrets::{Secret, Secrets};
 
 pub use oauth::RenderedEndpoint;
 
@@ -30,14 +31,25 @@ pub struct AuthError {
 }
 
 /// A token in hand.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Token {
-    pub value: String,
-    pub refresh_token: Option<String>,
+    pub value: Secret,
+    pub refresh_token: Option<Secret>,
     pub obtained: SystemTime,
     pub expires_at: Option<SystemTime>,
     /// What templates see as `auth`: `{response, claims, expires_at}`.
     pub view: Value,
+}
+
+impl std::fmt::Debug for Token {
+    /// The view holds the token response: only the times are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("value", &self.value)
+            .field("obtained", &self.obtained)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Token {
@@ -82,10 +94,13 @@ impl Rendered<'_> {
     }
 
     /// A value that must never be shown: rendered, then registered.
-    fn secret(&self, text: &Text) -> Result<String, AuthError> {
+    fn secret(&self, text: &Text) -> Result<Secret, AuthError> {
         let value = self.text(text)?;
-        self.templates.secrets().add(&value);
-        Ok(value)
+        Ok(self.secrets().keep(value))
+    }
+
+    fn secrets(&self) -> &Secrets {
+        self.templates.secrets()
     }
 
     fn error(&self, message: impl Into<String>) -> AuthError {
@@ -153,18 +168,20 @@ impl<'p> Tokens<'p> {
         let cache_key = self.cache_key(spec, &r, spec.cache)?;
 
         // A refresh token from this run, then one from the cache.
-        let mut refresh_tokens: Vec<String> =
+        let mut refresh_tokens: Vec<Secret> =
             previous.and_then(|t| t.refresh_token).into_iter().collect();
         if let Some(key) = &cache_key {
             if let Some(rt) = self.cache()?.refresh_token(key) {
-                refresh_tokens.push(rt);
+                refresh_tokens.push(templates.secrets().keep(rt));
             }
         }
         if let Some(ep) = spec.flow.endpoint() {
             let endpoint = r.endpoint(ep)?;
             for rt in refresh_tokens {
                 // A refresh that fails falls back to a new login.
-                if let Ok(response) = oauth::refresh(client, name, &endpoint, &rt).await {
+                if let Ok(response) =
+                    oauth::refresh(client, name, &endpoint, &rt, r.secrets()).await
+                {
                     return self.store(spec, &r, response, Some(rt), cache_key.as_deref());
                 }
             }
@@ -187,19 +204,22 @@ impl<'p> Tokens<'p> {
                 password,
                 params_in,
             } => {
+                let password = r.secret(password)?;
                 let params = vec![
                     ("grant_type".to_string(), "password".to_string()),
                     ("username".to_string(), r.text(username)?),
-                    ("password".to_string(), r.secret(password)?),
+                    ("password".to_string(), password.expose().to_string()),
                 ];
-                oauth::token(client, name, &r.endpoint(endpoint)?, params, *params_in).await
+                let ep = r.endpoint(endpoint)?;
+                oauth::token(client, name, &ep, params, *params_in, r.secrets()).await
             }
             AuthFlow::ClientCredentials {
                 endpoint,
                 params_in,
             } => {
                 let params = vec![("grant_type".to_string(), "client_credentials".to_string())];
-                oauth::token(client, name, &r.endpoint(endpoint)?, params, *params_in).await
+                let ep = r.endpoint(endpoint)?;
+                oauth::token(client, name, &ep, params, *params_in, r.secrets()).await
             }
             AuthFlow::RefreshToken {
                 endpoint,
@@ -210,6 +230,7 @@ impl<'p> Tokens<'p> {
                     name,
                     &r.endpoint(endpoint)?,
                     &r.secret(refresh_token)?,
+                    r.secrets(),
                 )
                 .await
             }
@@ -222,6 +243,7 @@ impl<'p> Tokens<'p> {
             } => {
                 let flow = code::CodeFlow {
                     auth: name,
+                    secrets: r.secrets(),
                     endpoint: r.endpoint(endpoint)?,
                     authorize_url: r.text(authorize_url)?,
                     redirect_uri: r.text(redirect_uri)?,
@@ -234,11 +256,12 @@ impl<'p> Tokens<'p> {
                             let mut fields = Vec::with_capacity(step.fields.len());
                             for (k, v) in &step.fields {
                                 let value = if k == crate::load::PASSWORD_FIELD
+                                    || crate::secrets::is_secret_key(k)
                                     || k.to_ascii_lowercase().contains("pass")
                                 {
-                                    r.secret(v)?
+                                    code::Field::Secret(r.secret(v)?)
                                 } else {
-                                    r.text(v)?
+                                    code::Field::Plain(r.text(v)?)
                                 };
                                 fields.push((k.clone(), value));
                             }
@@ -280,7 +303,11 @@ impl<'p> Tokens<'p> {
                         ex.method,
                         ex.url,
                         ex.status,
-                        oauth::describe_error_body(&ex.body)
+                        oauth::describe_error_body(
+                            &ex.body,
+                            crate::check::content_type(&ex),
+                            r.secrets()
+                        )
                     )));
                 }
                 serde_json::from_slice(&ex.body).map_err(|e| {
@@ -295,7 +322,7 @@ impl<'p> Tokens<'p> {
         spec: &AuthSpec,
         r: &Rendered<'_>,
         response: Json,
-        used_refresh_token: Option<String>,
+        used_refresh_token: Option<Secret>,
         cache_key: Option<&str>,
     ) -> Result<(), AuthError> {
         let obtained = SystemTime::now();
@@ -327,8 +354,8 @@ impl<'p> Tokens<'p> {
                 keys.join(", ")
             )));
         };
-        let secrets = r.templates.secrets();
-        secrets.add(&value);
+        let secrets = r.secrets();
+        let value = secrets.keep(value);
         for key in ["access_token", "refresh_token", "id_token"] {
             if let Some(t) = response.get(key).and_then(Json::as_str) {
                 secrets.add(t);
@@ -338,9 +365,9 @@ impl<'p> Tokens<'p> {
         let refresh_token = response
             .get("refresh_token")
             .and_then(Json::as_str)
-            .map(str::to_string)
+            .map(|t| secrets.keep(t))
             .or(used_refresh_token);
-        let claims = jwt::claims(&value)
+        let claims = jwt::claims(value.expose())
             .or_else(|| {
                 response
                     .get("id_token")
@@ -348,7 +375,7 @@ impl<'p> Tokens<'p> {
                     .and_then(jwt::claims)
             })
             .unwrap_or_else(|| Json::Object(Default::default()));
-        let expires_at = expiry(spec, &response, &claims, &value, obtained);
+        let expires_at = expiry(spec, &response, &claims, value.expose(), obtained);
         let mut view = BTreeMap::new();
         view.insert("response", Value::from_serialize(&response));
         view.insert("claims", Value::from_serialize(&claims));
@@ -356,7 +383,7 @@ impl<'p> Tokens<'p> {
             view.insert("expires_at", Value::from(unix_secs(e)));
         }
         if let (Some(key), Some(rt)) = (cache_key, &refresh_token) {
-            self.cache()?.store(key, rt)?;
+            self.cache()?.store(key, rt.expose())?;
         }
         self.tokens.insert(
             spec.name.clone(),
@@ -466,7 +493,7 @@ impl<'p> Tokens<'p> {
                         auth: name.to_string(),
                         message: format!("`{header}` is not a header name"),
                     })?;
-                let mut value = HeaderValue::from_str(&format!("{prefix}{}", token.value)).map_err(|_| AuthError {
+                let mut value = HeaderValue::from_str(&format!("{prefix}{}", token.value.expose())).map_err(|_| AuthError {
                     auth: name.to_string(),
                     message: "the token cannot be sent in a header (it has characters headers do not allow)".into(),
                 })?;
@@ -477,7 +504,7 @@ impl<'p> Tokens<'p> {
                 request
                     .url_mut()
                     .query_pairs_mut()
-                    .append_pair(param, &token.value);
+                    .append_pair(param, token.value.expose());
             }
         }
         Ok(())
@@ -507,9 +534,10 @@ impl<'p> Tokens<'p> {
     pub fn mask(&self, name: &str, url: &str) -> String {
         match (&self.specs[name].send, self.tokens.get(name)) {
             (SendToken::Query { .. }, Some(token)) => {
+                let value = token.value.expose();
                 let encoded: String =
-                    url::form_urlencoded::byte_serialize(token.value.as_bytes()).collect();
-                url.replace(&encoded, "***").replace(&token.value, "***")
+                    url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+                url.replace(&encoded, "***").replace(value, "***")
             }
             _ => url.to_string(),
         }

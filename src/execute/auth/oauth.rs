@@ -5,13 +5,14 @@ use serde_json::Value as Json;
 
 use super::AuthError;
 use crate::load::{ClientAuth, ParamsIn};
+use crate::secrets::{shown, Secret, Secrets};
 
 /// A token endpoint with its templates rendered.
 #[derive(Debug, Clone)]
 pub struct RenderedEndpoint {
     pub token_url: String,
     pub client_id: Option<String>,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     pub client_auth: ClientAuth,
     pub scope: Option<String>,
     pub extra: Vec<(String, String)>,
@@ -24,17 +25,21 @@ pub async fn refresh(
     client: &reqwest::Client,
     auth: &str,
     ep: &RenderedEndpoint,
-    refresh_token: &str,
+    refresh_token: &Secret,
+    secrets: &Secrets,
 ) -> Result<Json, AuthError> {
     let params = vec![
         ("grant_type".to_string(), "refresh_token".to_string()),
-        ("refresh_token".to_string(), refresh_token.to_string()),
+        (
+            "refresh_token".to_string(),
+            refresh_token.expose().to_string(),
+        ),
     ];
     let as_granted = RenderedEndpoint {
         scope: None,
         ..ep.clone()
     };
-    token(client, auth, &as_granted, params, ParamsIn::Body).await
+    token(client, auth, &as_granted, params, ParamsIn::Body, secrets).await
 }
 
 /// POSTs a grant to the token endpoint and returns its JSON answer, or an
@@ -45,6 +50,7 @@ pub async fn token(
     ep: &RenderedEndpoint,
     mut params: Vec<(String, String)>,
     params_in: ParamsIn,
+    secrets: &Secrets,
 ) -> Result<Json, AuthError> {
     let error = |message: String| AuthError {
         auth: auth.to_string(),
@@ -59,8 +65,8 @@ pub async fn token(
             params.extend(ep.client_id.clone().map(|id| ("client_id".to_string(), id)));
             params.extend(
                 ep.client_secret
-                    .clone()
-                    .map(|s| ("client_secret".to_string(), s)),
+                    .as_ref()
+                    .map(|s| ("client_secret".to_string(), s.expose().to_string())),
             );
         }
         ClientAuth::None => {
@@ -95,7 +101,7 @@ pub async fn token(
     }
     if ep.client_auth == ClientAuth::Basic {
         let id = ep.client_id.clone().unwrap_or_default();
-        let secret = ep.client_secret.clone().unwrap_or_default();
+        let secret = ep.client_secret.as_ref().map(Secret::expose).unwrap_or("");
         let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
         let mut value = reqwest::header::HeaderValue::from_str(&format!("Basic {encoded}"))
             .map_err(|_| error("the client credentials cannot go in a header".into()))?;
@@ -118,6 +124,11 @@ pub async fn token(
             ))
         })?;
     let status = response.status();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = response
         .bytes()
         .await
@@ -125,7 +136,7 @@ pub async fn token(
     if !status.is_success() {
         return Err(error(format!(
             "{shown} was answered {status}: {}",
-            describe_error_body(&body)
+            describe_error_body(&body, content_type.as_deref(), secrets)
         )));
     }
     serde_json::from_slice(&body)
@@ -134,38 +145,43 @@ pub async fn token(
 
 /// An error body as users need it: OAuth2's `error: error_description`,
 /// Cells' `Title: Detail`, REGARDS' `messages`, Nextome's `message`, or
-/// the start of the text.
-pub fn describe_error_body(body: &[u8]) -> String {
+/// the start of the text (an HTML page's own text); masked, then cut.
+pub fn describe_error_body(body: &[u8], content_type: Option<&str>, secrets: &Secrets) -> String {
+    let said = said_in_error_body(body);
+    match said {
+        Some(text) => secrets.excerpt(&text, 300),
+        None if body.iter().all(u8::is_ascii_whitespace) => "(empty body)".into(),
+        None => shown::body(secrets, body, content_type, 200),
+    }
+}
+
+fn said_in_error_body(body: &[u8]) -> Option<String> {
     if let Ok(json) = serde_json::from_slice::<Json>(body) {
         let s = |k: &str| json.get(k).and_then(Json::as_str);
         if let Some(error) = s("error") {
-            return match s("error_description").filter(|d| !d.is_empty()) {
+            return Some(match s("error_description").filter(|d| !d.is_empty()) {
                 Some(d) => format!("{error}: {d}"),
                 None => error.to_string(),
-            };
+            });
         }
         if let Some(title) = s("Title") {
-            return match s("Detail") {
+            return Some(match s("Detail") {
                 Some(d) => format!("{title}: {d}"),
                 None => title.to_string(),
-            };
+            });
         }
         if let Some(messages) = json.get("messages").and_then(Json::as_array) {
-            return messages
-                .iter()
-                .filter_map(Json::as_str)
-                .collect::<Vec<_>>()
-                .join("; ");
+            return Some(
+                messages
+                    .iter()
+                    .filter_map(Json::as_str)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
         }
         if let Some(m) = s("message") {
-            return m.to_string();
+            return Some(m.to_string());
         }
     }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        "(empty body)".into()
-    } else {
-        crate::check::excerpt(text, 200)
-    }
+    None
 }

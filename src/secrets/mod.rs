@@ -1,0 +1,573 @@
+//! The secrets of a run and what any output may show of a text.
+//!
+//! Secrets are auth passwords and client secrets, every token and refresh
+//! token obtained, variables and captures marked secret and
+//! `env('X', secret=true)`. They are held in [`Secret`], which cannot print
+//! its value, and registered in [`Secrets`], through which every shown text
+//! passes: [`Secrets::redact`] masks a text whole, [`Secrets::excerpt`]
+//! masks first and cuts second. A secret is found in whatever form it
+//! travels in: as it is, JSON-escaped (once or twice, `\uXXXX` in any case,
+//! `\/`), URL- or form-encoded, as HTML entities, in base64 (standard or
+//! URL-safe, padded or not, alone or inside a longer blob such as an HTTP
+//! Basic credential) and line by line when it spans lines.
+//!
+//! A leaf module: every stage registers secrets, every output reads.
+
+mod keys;
+pub mod shown;
+mod views;
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::{alphabet, Engine as _};
+use serde_json::Value as Json;
+
+pub use keys::{is_secret_header, is_secret_key, mask_header};
+
+/// What a masked secret is replaced by.
+pub const MASK: &str = "***";
+
+/// Secrets this long or longer are also looked for inside decoded base64
+/// runs and as base64 fragments; shorter ones would match by chance.
+const BASE64_MIN: usize = 3;
+/// Base64 runs shorter than this are not decoded (except after `Basic`).
+const RUN_MIN: usize = 8;
+/// Long texts are searched in chunks of this many bytes (and an overlap).
+const CHUNK: usize = 256 * 1024;
+/// A decoded base64 run larger than this is searched as it is, not in views.
+const DECODED_VIEWS_MAX: usize = 64 * 1024;
+
+/// A password, client secret, token or refresh token. Its `Debug` shows
+/// `Secret(***)` and it has no `Display`: the value comes out only through
+/// [`Secret::expose`], where it is sent. Every `Secret` is registered with
+/// the run's [`Secrets`] when it is made ([`Secrets::keep`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    /// The value, for the request that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    values: BTreeSet<String>,
+    matcher: Option<Arc<Matcher>>,
+}
+
+/// The registry of a run's secrets, shared by every stage.
+#[derive(Default, Clone)]
+pub struct Secrets {
+    inner: Arc<RwLock<Inner>>,
+}
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secrets({} values)", self.len())
+    }
+}
+
+impl Secrets {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a secret value, whatever its length (an empty one aside:
+    /// it hides nothing). A very short secret masks every occurrence of
+    /// its characters in every output.
+    pub fn add(&self, value: &str) {
+        if value.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if inner.values.insert(value.to_string()) {
+            inner.matcher = None;
+        }
+    }
+
+    /// Registers `value` and wraps it: the only way to make a [`Secret`].
+    pub fn keep(&self, value: impl Into<String>) -> Secret {
+        let value = value.into();
+        self.add(&value);
+        Secret(Arc::from(value))
+    }
+
+    /// Whether `value` is registered as it is.
+    pub fn contains(&self, value: &str) -> bool {
+        self.read().values.contains(value)
+    }
+
+    /// How many values are registered.
+    pub fn len(&self) -> usize {
+        self.read().values.len()
+    }
+
+    /// Whether no value is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn matcher(&self) -> Option<Arc<Matcher>> {
+        if let Some(m) = &self.read().matcher {
+            return Some(m.clone());
+        }
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if inner.values.is_empty() {
+            return None;
+        }
+        let matcher = Arc::new(Matcher::new(&inner.values));
+        inner.matcher = Some(matcher.clone());
+        Some(matcher)
+    }
+
+    /// `text` with every secret, in any of its forms, replaced by `***`.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let Some(m) = self.matcher() else {
+            return Cow::Borrowed(text);
+        };
+        let spans = m.spans(text);
+        if spans.is_empty() {
+            Cow::Borrowed(text)
+        } else {
+            Cow::Owned(masked(text, spans, usize::MAX).0)
+        }
+    }
+
+    /// At most `max_chars` characters of `text` and `…` when it was cut,
+    /// masked before it is cut, so that no secret straddling the cut shows
+    /// its first characters.
+    pub fn excerpt(&self, text: &str, max_chars: usize) -> String {
+        let (masked, truncated) = self.mask_prefix(text, max_chars.saturating_mul(4));
+        let shown = cut(&masked, max_chars);
+        if truncated && !shown.ends_with('…') {
+            shown + "…"
+        } else {
+            shown
+        }
+    }
+
+    /// The first `limit` bytes of `text` (more when a secret crosses the
+    /// limit: it is masked whole), masked, and whether `text` went on. Only
+    /// as much of `text` is searched as any spelling of the longest secret
+    /// can reach past the limit, so a huge body costs no more than its start.
+    pub fn mask_prefix(&self, text: &str, limit: usize) -> (String, bool) {
+        let Some(m) = self.matcher() else {
+            let end = floor_boundary(text, limit.min(text.len()));
+            return (text[..end].to_string(), end < text.len());
+        };
+        if text.len() <= limit {
+            return (masked(text, m.spans(text), usize::MAX).0, false);
+        }
+        // Any spelling of a secret (escaped three times over) is at most
+        // this many times longer than the secret.
+        let reach = m.max_len.saturating_mul(48).saturating_add(64);
+        let searched = &text[..floor_boundary(text, limit.saturating_add(reach).min(text.len()))];
+        let spans = m.spans(searched);
+        let limit = floor_boundary(text, limit);
+        // Spans that start before the limit are kept whole; the text after
+        // the limit is left out.
+        let end = spans
+            .iter()
+            .filter(|r| r.start < limit)
+            .map(|r| r.end)
+            .fold(limit, usize::max);
+        let kept: Vec<Range<usize>> = spans.into_iter().filter(|r| r.start < end).collect();
+        let (shown, _) = masked(&searched[..end.min(searched.len())], kept, usize::MAX);
+        (shown, true)
+    }
+
+    /// A JSON value as it may be shown: registered secrets masked in every
+    /// string (and key), and the values under secret-looking keys replaced
+    /// by `***` even when reqtest never learnt them.
+    pub fn mask_value(&self, value: &Json) -> Json {
+        match value {
+            Json::String(s) => Json::String(self.redact(s).into_owned()),
+            Json::Array(items) => Json::Array(items.iter().map(|v| self.mask_value(v)).collect()),
+            Json::Object(map) => Json::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        let shown = if is_secret_key(k)
+                            && !matches!(v, Json::Object(_) | Json::Array(_) | Json::Null)
+                        {
+                            Json::from(MASK)
+                        } else {
+                            self.mask_value(v)
+                        };
+                        (self.redact(k).into_owned(), shown)
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+/// Cuts to `max_chars` characters, adding `…` when it cut.
+pub fn cut(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text.to_string(),
+        Some((i, _)) => format!("{}…", &text[..i]),
+    }
+}
+
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(text: &str, mut i: usize) -> usize {
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// `text` with `spans` masked, at most `max_chars` characters of it, and how
+/// many bytes of `text` that took.
+fn masked(text: &str, spans: Vec<Range<usize>>, max_chars: usize) -> (String, usize) {
+    let mut out = String::with_capacity(text.len().min(max_chars.saturating_mul(4)));
+    let mut chars = 0usize;
+    let mut at = 0usize;
+    let end = text.len()..text.len();
+    for span in merge(text, spans).into_iter().chain(std::iter::once(end)) {
+        for c in text[at..span.start].chars() {
+            if chars == max_chars {
+                return (out, at);
+            }
+            out.push(c);
+            chars += 1;
+            at += c.len_utf8();
+        }
+        if span.is_empty() || chars == max_chars {
+            break;
+        }
+        let stars = MASK.len().min(max_chars - chars);
+        out.push_str(&MASK[..stars]);
+        chars += stars;
+        at = span.end;
+    }
+    (out, at)
+}
+
+/// Spans sorted, widened to whole characters, overlapping ones joined.
+fn merge(text: &str, mut spans: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    spans.sort_by_key(|r| r.start);
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(spans.len());
+    for r in spans {
+        let r = floor_boundary(text, r.start)..ceil_boundary(text, r.end);
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+/// The compiled secrets: every spelling that is looked for literally, and
+/// what decoded base64 is searched for.
+struct Matcher {
+    /// Every secret, each line of a multi-line one, their base64 spellings.
+    all: AhoCorasick,
+    /// Secrets long enough to look for inside decoded base64.
+    long: Option<AhoCorasick>,
+    max_len: usize,
+}
+
+fn engine(alphabet: &alphabet::Alphabet, pad: bool) -> GeneralPurpose {
+    GeneralPurpose::new(
+        alphabet,
+        GeneralPurposeConfig::new()
+            .with_encode_padding(pad)
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    )
+}
+
+fn engines() -> &'static [GeneralPurpose; 4] {
+    static E: OnceLock<[GeneralPurpose; 4]> = OnceLock::new();
+    E.get_or_init(|| {
+        [
+            engine(&alphabet::STANDARD, true),
+            engine(&alphabet::STANDARD, false),
+            engine(&alphabet::URL_SAFE, true),
+            engine(&alphabet::URL_SAFE, false),
+        ]
+    })
+}
+
+/// The base64 spellings of `value`: whole (padded or not, both alphabets)
+/// and, for a value inside a longer blob, the characters that encode only
+/// its bytes at each of the three alignments.
+fn base64_forms(value: &[u8], out: &mut BTreeSet<Vec<u8>>) {
+    let [std_pad, std, url_pad, url] = engines();
+    out.insert(std_pad.encode(value).into_bytes());
+    out.insert(url_pad.encode(value).into_bytes());
+    if value.len() < BASE64_MIN {
+        return;
+    }
+    out.insert(std.encode(value).into_bytes());
+    out.insert(url.encode(value).into_bytes());
+    for k in 0..3usize {
+        let mut padded = vec![0u8; k];
+        padded.extend_from_slice(value);
+        // Characters j whose six bits all come from the value.
+        let first = (8 * k).div_ceil(6);
+        let last = (8 * (k + value.len())) / 6;
+        if last < first + 4 {
+            continue;
+        }
+        for e in [std, url] {
+            let encoded = e.encode(&padded);
+            out.insert(encoded.as_bytes()[first..last].to_vec());
+        }
+    }
+}
+
+impl Matcher {
+    fn new(values: &BTreeSet<String>) -> Self {
+        let mut patterns: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for v in values {
+            patterns.insert(v.as_bytes().to_vec());
+            for line in v.lines().map(str::trim).filter(|l| l.len() >= 4) {
+                patterns.insert(line.as_bytes().to_vec());
+            }
+            base64_forms(v.as_bytes(), &mut patterns);
+        }
+        let build = |p: &mut dyn Iterator<Item = &[u8]>| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(p)
+                .expect("literal patterns always build")
+        };
+        let long: Vec<&[u8]> = values
+            .iter()
+            .filter(|v| v.len() >= BASE64_MIN)
+            .map(|v| v.as_bytes())
+            .collect();
+        Matcher {
+            all: build(&mut patterns.iter().map(Vec::as_slice)),
+            long: (!long.is_empty()).then(|| build(&mut long.into_iter())),
+            max_len: values.iter().map(String::len).max().unwrap_or(0),
+        }
+    }
+
+    /// The ranges of `text` that spell a secret. A long text is searched
+    /// in overlapping chunks, so that its decoded views take bounded memory.
+    fn spans(&self, text: &str) -> Vec<Range<usize>> {
+        let bytes = text.as_bytes();
+        let mut spans = Vec::new();
+        let overlap = self.max_len.saturating_mul(48).saturating_add(64);
+        let mut start = 0usize;
+        loop {
+            let end = floor_boundary(text, start.saturating_add(CHUNK + overlap).min(bytes.len()));
+            let chunk = &bytes[start..end];
+            let shift = |r: Range<usize>| r.start + start..r.end + start;
+            self.scan(chunk, &|r| shift(r), &mut spans);
+            for view in views::views(chunk) {
+                self.scan(&view.bytes, &|r| shift(view.original(r)), &mut spans);
+            }
+            if end == bytes.len() {
+                return spans;
+            }
+            start = floor_boundary(text, start + CHUNK);
+        }
+    }
+
+    fn scan(
+        &self,
+        bytes: &[u8],
+        original: &dyn Fn(Range<usize>) -> Range<usize>,
+        spans: &mut Vec<Range<usize>>,
+    ) {
+        for m in self.all.find_iter(bytes) {
+            spans.push(original(m.range()));
+        }
+        for (run, after_basic) in base64_runs(bytes) {
+            let matcher = if after_basic {
+                &self.all
+            } else if let Some(long) = &self.long {
+                long
+            } else {
+                continue;
+            };
+            if decodes_to_secret(&bytes[run.clone()], matcher) {
+                spans.push(original(run));
+            }
+        }
+    }
+}
+
+/// Runs of base64 characters worth decoding, and whether each follows an
+/// HTTP `Basic` scheme word (then even a short run is decoded).
+fn base64_runs(bytes: &[u8]) -> Vec<(Range<usize>, bool)> {
+    let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-');
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_b64(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_b64(bytes[i]) {
+            i += 1;
+        }
+        let digits = i;
+        while i < bytes.len() && bytes[i] == b'=' && i - digits < 2 {
+            i += 1;
+        }
+        let before = bytes[..start].trim_ascii_end();
+        let after_basic = before.len() < start
+            && before.len() >= 5
+            && before[before.len() - 5..].eq_ignore_ascii_case(b"basic")
+            && (before.len() == 5 || !before[before.len() - 6].is_ascii_alphanumeric());
+        if after_basic || i - start >= RUN_MIN {
+            runs.push((start..i, after_basic));
+        }
+    }
+    runs
+}
+
+fn decodes_to_secret(run: &[u8], matcher: &AhoCorasick) -> bool {
+    let digits = run.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    let mut digits = &run[..digits];
+    let url = digits.iter().any(|b| matches!(b, b'-' | b'_'));
+    let std = digits.iter().any(|b| matches!(b, b'+' | b'/'));
+    if url && std {
+        return false;
+    }
+    if digits.len() % 4 == 1 {
+        digits = &digits[..digits.len() - 1];
+    }
+    let [_, std_engine, _, url_engine] = engines();
+    let engine = if url { url_engine } else { std_engine };
+    let Ok(decoded) = engine.decode(digits) else {
+        return false;
+    };
+    if matcher.is_match(&decoded) {
+        return true;
+    }
+    decoded.len() <= DECODED_VIEWS_MAX
+        && views::views(&decoded)
+            .iter()
+            .any(|v| matcher.is_match(&v.bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    #[test]
+    fn hides_a_secret_in_every_form_it_travels_in() {
+        let s = Secrets::new();
+        s.add("p@ss word/1é");
+        let json = serde_json::to_string("p@ss word/1é").unwrap();
+        let double = serde_json::to_string(&json).unwrap();
+        let texts = [
+            "p@ss word/1é".to_string(),
+            "p%40ss+word%2F1%C3%A9".into(),
+            "p%40ss%20word%2f1%c3%a9".into(),
+            json.clone(),
+            double,
+            r"p@ss word\/1\u00e9".into(),
+            r"\u0070\u0040\u0073\u0073\u0020\u0077\u006F\u0072\u0064\u002F\u0031\u00E9".into(),
+            format!("Basic {}", b64("admin:p@ss word/1é")),
+            b64("p@ss word/1é"),
+            b64("p@ss word/1é")
+                .trim_end_matches('=')
+                .replace('+', "-")
+                .replace('/', "_"),
+            format!(
+                "xyz{}",
+                b64("{\"user\":\"a\",\"pw\":\"p@ss word/1é\",\"n\":12345}")
+            ),
+            "p&#64;ss word&#x2F;1&eacute;".replace("&eacute;", "é"),
+        ];
+        for t in &texts {
+            let out = s.redact(t);
+            assert!(!out.contains("word"), "{t} → {out}");
+            assert!(out.contains(MASK), "{t} → {out}");
+        }
+    }
+
+    #[test]
+    fn short_secrets_are_masked_too_and_unrelated_text_is_left_alone() {
+        let s = Secrets::new();
+        assert!(matches!(s.redact("ab cd"), Cow::Borrowed(_)));
+        s.add("ab");
+        assert_eq!(s.redact("xab cd"), "x*** cd");
+        s.add("longsecret");
+        assert_eq!(s.redact("x longsecret y"), "x *** y");
+        assert_eq!(s.redact("Basic dXNlcjpvdGhlcg=="), "Basic dXNlcjpvdGhlcg==");
+        assert_eq!(s.redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn a_secret_straddling_the_cut_is_masked_before_the_cut() {
+        let s = Secrets::new();
+        let secret = "0123456789abcdefghij";
+        s.add(secret);
+        let text = format!("{}{secret} tail", "x".repeat(95));
+        let shown = s.excerpt(&text, 103);
+        assert_eq!(shown, format!("{}*** tail", "x".repeat(95)));
+        let shown = s.excerpt(&text, 100);
+        assert_eq!(shown, format!("{}*** t…", "x".repeat(95)));
+        let shown = s.excerpt(&text, 97);
+        assert_eq!(shown, format!("{}**…", "x".repeat(95)));
+        assert!(!shown.contains("01"));
+    }
+
+    #[test]
+    fn multi_line_secrets_are_masked_line_by_line() {
+        let s = Secrets::new();
+        s.add("-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END KEY-----");
+        let diff = "    - MIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n";
+        assert!(!s.redact(diff).contains("MIIB"));
+    }
+
+    #[test]
+    fn secret_looking_keys_are_masked_in_values() {
+        let s = Secrets::new();
+        let v =
+            serde_json::json!({"access_token":"abc","user":{"password":"x1"},"n":1,"tokens":[1]});
+        assert_eq!(
+            s.mask_value(&v),
+            serde_json::json!({"access_token":"***","user":{"password":"***"},"n":1,"tokens":[1]})
+        );
+    }
+
+    #[test]
+    fn a_secret_value_prints_as_stars() {
+        let s = Secrets::new();
+        let secret = s.keep("hunter22");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+        assert_eq!(secret.expose(), "hunter22");
+        assert!(s.contains("hunter22"));
+    }
+}
