@@ -390,6 +390,28 @@ requests:
 }
 
 #[test]
+fn a_401_the_request_expects_is_checked_not_renewed() {
+    let server = server();
+    let scope = format!("expects-401-{}", std::process::id());
+    let yaml = format!(
+        r#"
+auth:
+  type: client_credentials
+  token_url: "{{{{ base }}}}/oauth/token"
+  client_id: svc
+  client_secret: svc-secret
+  scope: {scope}
+requests:
+  - name: r
+    url: "{{{{ base }}}}/always-401"
+    expect: {{status: [200, 401], json: {{$.error: nope}}}}
+"#
+    );
+    assert!(passed(&run(&yaml, &server.url), "r"));
+    assert_eq!(token_calls(&scope), 1, "one login, no renewal and resend");
+}
+
+#[test]
 fn a_state_that_does_not_come_back_is_rejected() {
     let server = server();
     let yaml = r#"

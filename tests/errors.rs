@@ -208,3 +208,70 @@ fn a_missing_file_or_an_empty_folder_is_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn a_key_written_twice_in_any_mapping_is_an_error_naming_both_places() {
+    let cases = [
+        (
+            "requests:\n  - name: r\n    url: /x\n    headers:\n      X-A: 1\n      X-A: 2\n",
+            "c.yaml:6:7: `X-A` is written twice in this mapping (first at line 5, column 7)",
+        ),
+        (
+            "requests:\n  - name: r\n    url: /x\n    expect:\n      json:\n        $.a: 1\n        $.b: 2\n        $.a: {gt: 0}\n",
+            "c.yaml:8:9: `$.a` is written twice",
+        ),
+        (
+            "requests:\n  - name: r\n    url: /x\n    expect:\n      headers: {ETag: a, ETag: b}\n",
+            "c.yaml:5:26: `ETag` is written twice",
+        ),
+        ("vars:\n  a: 1\n  b: 2\n  a: 3\nrequests:\n  - {name: r, url: /x}\n", "c.yaml:4:3: `a` is written twice"),
+        (
+            "requests:\n  - name: r\n    url: /x\n    capture:\n      id: $.id\n      id: $.other\n",
+            "c.yaml:6:7: `id` is written twice",
+        ),
+        (
+            "environments:\n  a: {u: 1}\n  a: {u: 2}\nrequests:\n  - {name: r, url: /x}\n",
+            "c.yaml:3:3: `a` is written twice",
+        ),
+        (
+            "requests:\n  - name: r\n    url: /x\n    url: /y\n",
+            "c.yaml:4:5: `url` is written twice",
+        ),
+    ];
+    for (yaml, wanted) in cases {
+        let e = error(yaml);
+        assert!(e.contains(wanted), "{e}\nfor\n{yaml}");
+    }
+}
+
+#[test]
+fn a_vars_file_with_a_key_written_twice_is_rejected() {
+    let dir = std::env::temp_dir().join(format!("reqtest-dupvars-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("vars.yaml");
+    std::fs::write(&file, "a: 1\na: 2\n").unwrap();
+    let e = reqtest::load::load_vars_file(&file)
+        .unwrap_err()
+        .to_string();
+    assert!(e.ends_with("vars.yaml:2:1: `a` is written twice in this mapping (first at line 1, column 1); YAML would keep only the last one and silently drop the first"), "{e}");
+}
+
+#[test]
+fn variables_read_each_other_in_any_order_and_a_cycle_is_named() {
+    let yaml = "vars:\n  url: \"{{ host }}/{{ path }}\"\n  path: v{{ version }}\n  host: http://h\n  version: 2\nrequests:\n  - name: r\n    url: \"{{ url }}\"\n";
+    let plan = plan(yaml, "http://127.0.0.1:9").expect("vars in any order resolve");
+    assert_eq!(
+        plan.collections[0].vars["url"].as_str(),
+        Some("http://h/v2")
+    );
+    let e = error("vars:\n  a: \"{{ b }}\"\n  b: \"x{{ c }}\"\n  c: \"{{ a }}\"\nrequests:\n  - {name: r, url: /x}\n");
+    assert!(
+        e.ends_with("c.yaml:4:3: these variables read each other in a circle, so none can be computed: a → b → c → a"),
+        "{e}"
+    );
+    let e = error("vars:\n  a: \"{{ nope }}\"\nrequests:\n  - {name: r, url: /x}\n");
+    assert!(
+        e.contains("c.yaml:2:3: undefined variable `nope` (defined here: a, base)"),
+        "{e}"
+    );
+}

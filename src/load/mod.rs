@@ -45,9 +45,29 @@ impl LoadError {
 /// Loads one collection from its text; `file` is the name used in messages.
 pub fn load_str(file: &str, text: &str) -> Result<Collection, LoadError> {
     let file: Arc<str> = Arc::from(file);
+    let index = checked_index(&file, text)?;
     let raw: raw::RawCollection = parse_yaml(&file, text)?;
-    let index = PositionIndex::build(text);
     convert::collection(raw, &file, &index)
+}
+
+/// The positions of every node, or the first key written twice in one
+/// mapping: YAML keeps the last, and an assertion or header would vanish.
+fn checked_index(file: &Arc<str>, text: &str) -> Result<PositionIndex, LoadError> {
+    let index = PositionIndex::build(text);
+    if let Some(d) = index.duplicates.first() {
+        return Err(LoadError::invalid(
+            Pos {
+                file: file.clone(),
+                line: d.second.line,
+                col: d.second.col,
+            },
+            format!(
+                "`{}` is written twice in this mapping (first at line {}, column {}); YAML would keep only the last one and silently drop the first",
+                d.key, d.first.line, d.first.col
+            ),
+        ));
+    }
+    Ok(index)
 }
 
 pub fn load_file(path: &Path) -> Result<Collection, LoadError> {
@@ -81,6 +101,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Collection>, LoadError> {
 pub fn load_vars_file(path: &Path) -> Result<IndexMap<String, Json>, LoadError> {
     let text = read(path)?;
     let file: Arc<str> = Arc::from(path.display().to_string());
+    checked_index(&file, &text)?;
     parse_yaml(&file, &text)
 }
 

@@ -5,6 +5,8 @@
 //! line and column of every mapping entry and sequence item. Types built from
 //! the serde output then look their positions up by path.
 
+use std::collections::HashMap;
+
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
@@ -34,18 +36,59 @@ pub struct LineCol {
 }
 
 /// The positions as a tree mirroring the document, so that recording a node
-/// and looking one up cost a walk down its path, with no path copied or
-/// hashed.
+/// and looking one up cost a walk down its path, with no path copied.
 #[derive(Debug, Default)]
 pub struct PositionIndex {
     nodes: Vec<Node>,
+    /// Keys written twice in one mapping, in document order.
+    pub duplicates: Vec<Duplicate>,
 }
+
+/// A key written twice in one mapping: YAML parsers keep the last one, so
+/// whatever the first said would silently vanish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    pub key: String,
+    pub first: LineCol,
+    pub second: LineCol,
+}
+
+/// Mappings with more keys than this get a hash index, so that a mapping of
+/// 200,000 keys is built and searched in linear time.
+const INDEXED_FROM: usize = 16;
 
 #[derive(Debug, Default)]
 struct Node {
     at: LineCol,
     keys: Vec<(String, usize)>,
+    by_key: Option<HashMap<String, usize>>,
     items: Vec<usize>,
+}
+
+impl Node {
+    fn child(&self, key: &str) -> Option<usize> {
+        match &self.by_key {
+            Some(index) => index.get(key).copied(),
+            None => self.keys.iter().find(|(k, _)| k == key).map(|(_, i)| *i),
+        }
+    }
+
+    /// Records a key; returns the node of an earlier entry with this key.
+    fn add_key(&mut self, key: String, child: usize) -> Option<usize> {
+        let earlier = self.child(&key);
+        if earlier.is_some() {
+            return earlier;
+        }
+        if let Some(index) = &mut self.by_key {
+            index.insert(key.clone(), child);
+        } else if self.keys.len() >= INDEXED_FROM {
+            let mut index: HashMap<String, usize> = self.keys.iter().cloned().collect();
+            index.insert(key.clone(), child);
+            self.by_key = Some(index);
+        }
+        self.keys.push((key, child));
+        None
+    }
 }
 
 impl PositionIndex {
@@ -57,7 +100,13 @@ impl PositionIndex {
         let _ = parser.load(&mut walker, false);
         PositionIndex {
             nodes: walker.nodes,
+            duplicates: walker.duplicates,
         }
+    }
+
+    /// The keys of the root mapping.
+    pub fn root_has_key(&self, key: &str) -> bool {
+        self.nodes.first().is_some_and(|n| n.child(key).is_some())
     }
 
     /// The position of the node at `path`, or of its nearest ancestor that
@@ -68,11 +117,7 @@ impl PositionIndex {
         };
         for seg in path {
             let child = match seg {
-                Seg::Key(k) => node
-                    .keys
-                    .iter()
-                    .find(|(name, _)| name == k)
-                    .map(|(_, i)| *i),
+                Seg::Key(k) => node.child(k),
                 Seg::Index(i) => node.items.get(*i).copied(),
             };
             match child {
@@ -103,6 +148,7 @@ enum Frame {
 struct Walker {
     stack: Vec<Frame>,
     nodes: Vec<Node>,
+    duplicates: Vec<Duplicate>,
     done: bool,
 }
 
@@ -143,7 +189,14 @@ impl Walker {
                 // The entry's position is its key's: that is the line a
                 // reader looks at for `expect:` or `$.a.b: 1`.
                 let child = self.new_node(key_at);
-                self.nodes[parent].keys.push((key, child));
+                if let Some(first) = self.nodes[parent].add_key(key.clone(), child) {
+                    let first = self.nodes[first].at;
+                    self.duplicates.push(Duplicate {
+                        key,
+                        first,
+                        second: key_at,
+                    });
+                }
                 return Some(child);
             }
             Some(Frame::Seq { node }) => *node,
@@ -249,6 +302,35 @@ mod tests {
             "status".into(),
         ]);
         assert_eq!(idx.find(&missing).line, 2);
+    }
+
+    #[test]
+    fn keys_written_twice_in_one_mapping_are_recorded_with_both_places() {
+        let text = "vars:\n  a: 1\n  b: 2\n  a: 3\nheaders: {X: 1, \"X\": 2}\nvars2:\n  a: 1\n";
+        let idx = PositionIndex::build(text);
+        assert_eq!(
+            idx.duplicates,
+            vec![
+                Duplicate {
+                    key: "a".into(),
+                    first: LineCol { line: 2, col: 3 },
+                    second: LineCol { line: 4, col: 3 }
+                },
+                Duplicate {
+                    key: "X".into(),
+                    first: LineCol { line: 5, col: 11 },
+                    second: LineCol { line: 5, col: 17 }
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn wide_mappings_are_found_by_hash() {
+        let text: String = (0..1000).map(|i| format!("k{i}: {i}\n")).collect();
+        let idx = PositionIndex::build(&text);
+        assert_eq!(idx.find(&p(&["k999".into()])).line, 1000);
+        assert!(idx.duplicates.is_empty());
     }
 
     #[test]

@@ -4,12 +4,12 @@
 
 mod helpers;
 pub mod templates;
+mod vars;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use minijinja::Value;
 use serde_json::Value as Json;
 
 use crate::load::{
@@ -24,6 +24,8 @@ pub enum ResolveError {
     Template(#[from] RenderError),
     #[error("{at}: undefined variable `{name}`{hint}")]
     Undefined { at: Pos, name: String, hint: String },
+    #[error("{at}: these variables read each other in a circle, so none can be computed: {path}")]
+    Cycle { at: Pos, path: String },
     #[error("{file}: {message}")]
     Environment { file: String, message: String },
 }
@@ -125,24 +127,7 @@ fn plan_collection(
 ) -> Result<PlannedCollection, ResolveError> {
     let env = choose_env(&c, options)?;
 
-    // Most specific first: the command line, then the environment, then the
-    // collection's vars, each layer able to read the ones before it.
-    let mut vars = Vars::new();
-    for (k, v) in &options.vars {
-        vars.insert(k.clone(), Value::from_serialize(v));
-    }
-    let env_vars = env.as_ref().map(|e| &c.environments[e]);
-    for layer in env_vars.into_iter().chain(std::iter::once(&c.vars)) {
-        for (name, data) in layer {
-            if vars.contains_key(name) {
-                continue;
-            }
-            let used = templates.compile_data(data)?;
-            check_defined(&used, &vars.keys().cloned().collect(), &data.at, "")?;
-            let value = templates.render_data(data, &Value::from(vars.clone()))?;
-            vars.insert(name.clone(), Value::from_serialize(&value));
-        }
-    }
+    let vars = vars::starting_vars(&c, env.as_deref(), options, templates)?;
 
     for name in &c.secrets {
         match vars.get(name) {
@@ -249,26 +234,31 @@ fn check_defined(
 ) -> Result<(), ResolveError> {
     for name in used {
         if !known.contains(name) {
-            let known_list = if known.is_empty() {
-                "no variables are defined here".to_string()
-            } else {
-                format!(
-                    "defined here: {}",
-                    known
-                        .iter()
-                        .map(String::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
             return Err(ResolveError::Undefined {
                 at: at.clone(),
                 name: name.clone(),
-                hint: format!("{why} ({known_list})"),
+                hint: format!("{why} ({})", defined_here(known.iter().map(String::as_str))),
             });
         }
     }
     Ok(())
+}
+
+/// `defined here: a, b, c` (the first few of a long list), for messages.
+fn defined_here<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 20;
+    let mut names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        return "no variables are defined here".to_string();
+    }
+    names.sort_unstable();
+    let more = names.len().saturating_sub(SHOWN);
+    names.truncate(SHOWN);
+    let mut text = format!("defined here: {}", names.join(", "));
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// Compiles every template of a request and checks the variables it reads
