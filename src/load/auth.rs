@@ -286,7 +286,7 @@ pub fn spec(cx: &Cx, p: &P, name: &str, r: RawAuth) -> Result<AuthSpec> {
         lifetime: r
             .lifetime
             .as_ref()
-            .map(|l| cx.duration(&p.k("lifetime"), l))
+            .map(|l| cx.duration_within(&p.k("lifetime"), l, super::convert::MAX_LIFETIME))
             .transpose()?,
         cache: r.cache.unwrap_or(false),
     })

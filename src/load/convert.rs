@@ -158,18 +158,46 @@ impl Cx<'_> {
         Ok(parsed)
     }
 
+    /// A timeout, delay or response time: at most a day.
     pub(super) fn duration(&self, path: &P, value: &Json) -> Result<Duration> {
-        parse_duration(value).ok_or_else(|| {
+        self.duration_within(path, value, MAX_DURATION)
+    }
+
+    /// A duration the user wrote, at most `max`: a huge one (`1e400`,
+    /// `18446744073709551615h`) is a mistake, and would overflow timers.
+    pub(super) fn duration_within(
+        &self,
+        path: &P,
+        value: &Json,
+        max: Duration,
+    ) -> Result<Duration> {
+        let d = parse_duration(value).ok_or_else(|| {
             self.err(
                 path,
                 format!(
-                    "{}: expected a duration such as `500ms`, `2s`, `1m` or `1h` (a bare number is milliseconds), got {value}",
+                    "{}: expected a duration such as `500ms`, `2s`, `1m`, `1h` or `1d` (a bare number is milliseconds), got {value}",
                     path.describe()
                 ),
             )
-        })
+        })?;
+        if d > max {
+            return Err(self.err(
+                path,
+                format!(
+                    "{}: {value} is longer than the most it may be, {}",
+                    path.describe(),
+                    format_duration(max)
+                ),
+            ));
+        }
+        Ok(d)
     }
 }
+
+/// The longest timeout, delay or `max_duration`.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+/// The longest token `lifetime`.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// The parser's own message is a multi-line pest report; users need the
 /// column and, for the usual mistake, how to write a name with a dash.
@@ -194,12 +222,11 @@ fn describe_jsonpath_error(src: &str, error: &str) -> String {
     message
 }
 
+/// `250ms`, `1.5s`, `2m`, `1h`, `1d`, or a bare number of milliseconds;
+/// `None` for anything else, negative, or too large for a `Duration`.
 pub fn parse_duration(value: &Json) -> Option<Duration> {
-    match value {
-        Json::Number(n) => n
-            .as_f64()
-            .filter(|v| *v >= 0.0)
-            .map(|ms| Duration::from_secs_f64(ms / 1000.0)),
+    let seconds = match value {
+        Json::Number(n) => n.as_f64()? / 1000.0,
         Json::String(s) => {
             let s = s.trim();
             let (num, scale) = if let Some(v) = s.strip_suffix("ms") {
@@ -210,14 +237,19 @@ pub fn parse_duration(value: &Json) -> Option<Duration> {
                 (v, 60.0)
             } else if let Some(v) = s.strip_suffix('h') {
                 (v, 3600.0)
+            } else if let Some(v) = s.strip_suffix('d') {
+                (v, 86400.0)
             } else {
                 (s, 0.001)
             };
-            let v: f64 = num.trim().parse().ok()?;
-            (v >= 0.0).then(|| Duration::from_secs_f64(v * scale))
+            num.trim().parse::<f64>().ok()? * scale
         }
-        _ => None,
+        _ => return None,
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return None;
     }
+    Duration::try_from_secs_f64(seconds).ok()
 }
 
 pub(super) fn expected_one_of(list: &[&str]) -> String {
@@ -904,5 +936,13 @@ mod tests {
         );
         assert_eq!(parse_duration(&Json::from("soon")), None);
         assert_eq!(parse_duration(&Json::from(-1)), None);
+        assert_eq!(
+            parse_duration(&Json::from("2d")),
+            Some(Duration::from_secs(172800))
+        );
+        assert_eq!(parse_duration(&Json::from(f64::MAX)), None);
+        assert_eq!(parse_duration(&Json::from("18446744073709551615h")), None);
+        assert_eq!(parse_duration(&Json::from("1e400")), None);
+        assert_eq!(parse_duration(&Json::from("NaNs")), None);
     }
 }

@@ -485,6 +485,13 @@ pub enum RegexGroup {
 
 /// A duration the way users write them in collections: `250ms`, `1.5s`.
 pub fn format_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if d.subsec_nanos() == 0 && secs >= 3600 && secs % 3600 == 0 {
+        return format!("{}h", secs / 3600);
+    }
+    if d.subsec_nanos() == 0 && secs >= 60 && secs % 60 == 0 {
+        return format!("{}m", secs / 60);
+    }
     let ms = d.as_secs_f64() * 1000.0;
     if ms < 1000.0 {
         format!("{}ms", (ms * 10.0).round() / 10.0)

@@ -8,9 +8,29 @@ use rand::Rng;
 
 use crate::secrets::Secrets;
 
+/// The functions templates may call, as messages list them.
+pub const FUNCTIONS: &[&str] = &[
+    "env",
+    "uuid",
+    "timestamp",
+    "timestamp_ms",
+    "now",
+    "random_string",
+    "random_int",
+    "basic_auth",
+    "range",
+    "dict",
+    "namespace",
+    "lipsum",
+    "cycler",
+    "joiner",
+];
+
 /// Global names that templates may use without defining them. The static
 /// check of undefined variables leaves these out.
 pub const GLOBALS: &[&str] = &[
+    "caller",
+    "super",
     "env",
     "uuid",
     "timestamp",
@@ -79,16 +99,54 @@ fn env_var(name: String, fallback: Option<String>, kwargs: &Kwargs) -> Result<St
 }
 
 /// `now()` is RFC 3339 in UTC; `now("%Y-%m-%d")` takes a strftime format.
-fn now(format: Option<String>) -> String {
+fn now(format: Option<String>) -> Result<String, Error> {
     let t = chrono::Utc::now();
     match format {
-        Some(f) => t.format(&f).to_string(),
-        None => t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        Some(f) => {
+            check_time_format(&f)?;
+            let mut out = String::new();
+            use std::fmt::Write as _;
+            write!(out, "{}", t.format(&f)).map_err(|_| bad_time_format(&f))?;
+            Ok(out)
+        }
+        None => Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
     }
 }
 
-fn random_string(len: Option<usize>) -> String {
-    Alphanumeric.sample_string(&mut rand::rng(), len.unwrap_or(16))
+/// Whether `format` is a strftime format chrono can write.
+pub fn check_time_format(format: &str) -> Result<(), Error> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(format).any(|i| matches!(i, Item::Error)) {
+        return Err(bad_time_format(format));
+    }
+    Ok(())
+}
+
+fn bad_time_format(format: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidOperation,
+        format!("now({format:?}): not a strftime format (such as '%Y-%m-%dT%H:%M:%S')"),
+    )
+}
+
+/// The longest `random_string`: more is a mistake, not a test value.
+pub const MAX_RANDOM_STRING: usize = 1024 * 1024;
+
+fn random_string(len: Option<usize>) -> Result<String, Error> {
+    let len = len.unwrap_or(16);
+    check_random_len(len)?;
+    Ok(Alphanumeric.sample_string(&mut rand::rng(), len))
+}
+
+/// Whether `random_string(len)` may make that many characters.
+pub fn check_random_len(len: usize) -> Result<(), Error> {
+    if len > MAX_RANDOM_STRING {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("random_string({len}): at most {MAX_RANDOM_STRING} characters"),
+        ));
+    }
+    Ok(())
 }
 
 fn random_int(min: i64, max: i64) -> Result<i64, Error> {

@@ -2,6 +2,7 @@
 //! variables, compiles every template once and checks, before anything is
 //! sent, that each template only reads variables that will exist when it runs.
 
+mod calls;
 mod helpers;
 pub mod templates;
 mod vars;

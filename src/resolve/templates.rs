@@ -10,8 +10,14 @@ use std::collections::{BTreeMap, HashMap};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use serde_json::Value as Json;
 
-use super::helpers;
+use super::{calls, helpers};
 use crate::load::{Data, Pos, Text};
+
+/// Template instructions one render may run: a loop over `range(100000)`
+/// inside another ends with an error in well under a second.
+pub const FUEL: u64 = 1_000_000;
+/// The most text one template may write.
+pub const MAX_OUTPUT: usize = 64 * 1024 * 1024;
 
 /// The variables in scope: environment, collection vars, `--var`, captures.
 pub type Vars = BTreeMap<String, Value>;
@@ -73,6 +79,8 @@ impl Templates {
         // Requests are not HTML: never escape what users put in bodies.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_keep_trailing_newline(true);
+        env.set_fuel(Some(FUEL));
+        env.set_recursion_limit(100);
         helpers::register(&mut env, &secrets);
         Templates {
             env,
@@ -196,29 +204,17 @@ impl Templates {
             .env
             .get_template(&compiled.name)
             .expect("compiled templates stay in the environment");
-        template.render(ctx).map_err(|e| {
+        let mut out = Limited(Vec::new());
+        template.render_captured_to(ctx, &mut out).map_err(|e| {
             let message = if e.kind() == ErrorKind::UndefinedError {
-                let missing: Vec<&str> = compiled
-                    .vars
-                    .iter()
-                    .filter(|v| ctx.get_attr(v).map(|x| x.is_undefined()).unwrap_or(true))
-                    .map(String::as_str)
-                    .collect();
-                if missing.is_empty() {
-                    format!(
-                        "undefined value in `{src}`: {}",
-                        e.detail().unwrap_or("an attribute or item does not exist")
-                    )
-                } else {
-                    format!(
-                        "undefined variable {} in `{src}`",
-                        missing
-                            .iter()
-                            .map(|m| format!("`{m}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                }
+                undefined_message(&e, compiled, ctx, src)
+            } else if e.kind() == ErrorKind::WriteFailure {
+                format!(
+                    "`{src}` writes more than {} MiB",
+                    MAX_OUTPUT / (1024 * 1024)
+                )
+            } else if e.kind() == ErrorKind::OutOfFuel {
+                format!("`{src}` does too much work (more than {FUEL} steps): a loop too long?")
             } else {
                 describe_error(&e, src)
             };
@@ -226,7 +222,50 @@ impl Templates {
                 at: at.clone(),
                 message,
             }
-        })
+        })?;
+        Ok(String::from_utf8(out.0)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    }
+}
+
+/// A render's output, refusing to grow past [`MAX_OUTPUT`].
+struct Limited(Vec<u8>);
+
+impl std::io::Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_OUTPUT {
+            return Err(std::io::Error::other("template output too large"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn undefined_message(e: &minijinja::Error, compiled: &Compiled, ctx: &Value, src: &str) -> String {
+    let missing: Vec<&str> = compiled
+        .vars
+        .iter()
+        .filter(|v| ctx.get_attr(v).map(|x| x.is_undefined()).unwrap_or(true))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        format!(
+            "undefined value in `{src}`: {}",
+            e.detail().unwrap_or("an attribute or item does not exist")
+        )
+    } else {
+        format!(
+            "undefined variable {} in `{src}`",
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 
@@ -246,6 +285,23 @@ fn compile_into(
             at: at.clone(),
             message: describe_error(&e, key),
         })?;
+    let calls = calls::check(env, &name).map_err(|message| RenderError {
+        at: at.clone(),
+        message: format!("in `{key}`: {message}"),
+    })?;
+    if let Some(unknown) = calls
+        .functions
+        .iter()
+        .find(|f| !helpers::GLOBALS.contains(&f.as_str()) && !calls.locals.contains(f))
+    {
+        return Err(RenderError {
+            at: at.clone(),
+            message: format!(
+                "in `{key}`: unknown function `{unknown}()`; the functions are {}",
+                helpers::FUNCTIONS.join(", ")
+            ),
+        });
+    }
     let mut vars: Vec<String> = env
         .get_template(&name)
         .expect("just added")
@@ -354,13 +410,92 @@ mod tests {
             src: "{{ env('REQTEST_SURELY_UNSET') }}".into(),
             at: at(),
         };
-        t.compile_text(&unset).unwrap();
-        let err = t.render_text(&unset, &ctx(&[])).unwrap_err();
+        let err = t.compile_text(&unset).unwrap_err();
         assert!(
             err.message
                 .contains("environment variable `REQTEST_SURELY_UNSET` is not set"),
             "{err}"
         );
+    }
+
+    fn compile_error(src: &str) -> String {
+        let mut t = Templates::new();
+        let text = Text {
+            src: src.into(),
+            at: at(),
+        };
+        t.compile_text(&text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_filters_tests_and_functions_and_bad_constant_arguments_fail_at_compile_time() {
+        let cases = [
+            ("{{ x | b64encod }}", "unknown filter `b64encod`"),
+            ("{% if x is evne %}{% endif %}", "unknown test `evne`"),
+            (
+                "{{ uuidv4() }}",
+                "unknown function `uuidv4()`; the functions are env, uuid",
+            ),
+            ("{{ now('%Q') }}", "now(\"%Q\"): not a strftime format"),
+            (
+                "{{ random_string(10000000000) }}",
+                "random_string(10000000000): at most 1048576 characters",
+            ),
+            (
+                "{{ env('REQTEST_SURELY_UNSET', secret=true) }}",
+                "`REQTEST_SURELY_UNSET` is not set",
+            ),
+        ];
+        for (src, wanted) in cases {
+            let e = compile_error(src);
+            assert!(
+                e.starts_with("t.yaml:3:5: in `") && e.contains(wanted),
+                "{src}: {e}"
+            );
+        }
+        let mut t = Templates::new();
+        for ok in [
+            "{{ env('REQTEST_SURELY_UNSET', default='d') }}",
+            "{{ env('REQTEST_SURELY_UNSET', 'd') }}",
+            "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1) }}",
+            "{{ now('%Y') }} {{ x | default('y') | upper }}",
+        ] {
+            let text = Text {
+                src: ok.into(),
+                at: at(),
+            };
+            t.compile_text(&text)
+                .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+    }
+
+    #[test]
+    fn runaway_templates_stop_with_a_clear_error_quickly() {
+        let mut t = Templates::new();
+        let started = std::time::Instant::now();
+        for (src, wanted) in [
+            (
+                "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+                "does too much work",
+            ),
+            (
+                "{% for i in range(1000) %}{{ 'x' * 100000 }}{% endfor %}",
+                "writes more than 64 MiB",
+            ),
+            (
+                "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+                "recursion",
+            ),
+        ] {
+            let text = Text {
+                src: src.into(),
+                at: at(),
+            };
+            t.compile_text(&text).unwrap();
+            let e = t.render_text(&text, &ctx(&[])).unwrap_err();
+            assert!(e.message.contains(wanted), "{src}: {e}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]

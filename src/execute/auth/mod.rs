@@ -560,7 +560,7 @@ fn expiry(
         _ => None,
     };
     if let Some(secs) = response.get("expires_in").and_then(seconds) {
-        return Some(obtained + Duration::from_secs_f64(secs.max(0.0)));
+        return after(obtained, secs);
     }
     if let AuthFlow::Request {
         expires_in,
@@ -574,7 +574,7 @@ fn expiry(
             .as_ref()
             .and_then(seconds)
         {
-            return Some(obtained + Duration::from_secs_f64(secs.max(0.0)));
+            return after(obtained, secs);
         }
         if let Some(at) = expires_at
             .as_ref()
@@ -582,7 +582,7 @@ fn expiry(
             .as_ref()
             .and_then(seconds)
         {
-            return Some(UNIX_EPOCH + Duration::from_secs_f64(at.max(0.0)));
+            return after(UNIX_EPOCH, at);
         }
     }
     let own_exp = jwt::claims(value).and_then(|c| c.get("exp").and_then(seconds));
@@ -592,9 +592,20 @@ fn expiry(
             .and_then(seconds)
             .filter(|_| jwt::claims(value).is_some())
     }) {
-        return Some(UNIX_EPOCH + Duration::from_secs_f64(exp.max(0.0)));
+        return after(UNIX_EPOCH, exp);
     }
-    spec.lifetime.map(|l| obtained + l)
+    spec.lifetime.and_then(|l| obtained.checked_add(l))
+}
+
+/// `start` plus what a server said in seconds: nonsense (negative, NaN,
+/// `1e400`) counts as none, and ten years is as far as a token lives.
+fn after(start: SystemTime, seconds: f64) -> Option<SystemTime> {
+    const MAX: f64 = 10.0 * 366.0 * 86400.0;
+    if !seconds.is_finite() {
+        return None;
+    }
+    let seconds = seconds.clamp(0.0, MAX);
+    start.checked_add(Duration::from_secs_f64(seconds))
 }
 
 fn unix_secs(t: SystemTime) -> u64 {
