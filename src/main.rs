@@ -233,6 +233,9 @@ impl TestFlags {
         if self.test_threads.is_some() {
             args.test_threads = self.test_threads;
         }
+        if args.test_threads == Some(0) {
+            return Err("--test-threads takes a number of at least 1".into());
+        }
         args.color = match self.color.as_deref() {
             None => args.color.or_else(color_from_env),
             Some("auto") => Some(ColorSetting::Auto),
@@ -259,6 +262,13 @@ fn color_from_env() -> Option<ColorSetting> {
 const BUNDLED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 
 fn main() -> ExitCode {
+    restore_sigpipe();
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "error: reqtest failed inside, which is a bug in reqtest (please report it): {info}"
+        );
+        std::process::exit(INTERNAL_ERROR);
+    }));
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(run) => run_command(run),
@@ -289,6 +299,20 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code as u8)
+}
+
+/// The exit code when reqtest itself fails (a panic): never libtest's 101.
+const INTERNAL_ERROR: i32 = 3;
+
+/// Rust ignores SIGPIPE, so a closed stdout is an error in `println!` and a
+/// panic; with the default action the process ends quietly, as `head` expects.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default, before any
+    // other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn usage_error(message: String) -> i32 {

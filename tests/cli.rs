@@ -356,3 +356,174 @@ fn verbose_shows_each_exchange_masked_and_nothing_extra_without_a_terminal() {
     let quiet = reqtest(&["demo", "-q"]);
     assert_eq!(stderr(&quiet), "");
 }
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("reqtest-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A collection whose one request needs no server: it is never sent.
+const IGNORED: &str = "requests:\n  - name: r\n    url: http://127.0.0.1:9/\n    ignore: true\n";
+
+#[test]
+fn a_closed_stdout_ends_the_listing_quietly() {
+    use std::io::{BufRead, BufReader};
+    let many: String = (0..20000)
+        .map(|i| format!("  - {{name: request number {i}, url: /x}}\n"))
+        .collect();
+    let file = temp_file("many.yaml", &format!("requests:\n{many}"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .args(["run", file.to_str().unwrap(), "--list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reading end is closed here, as `| head -1` does.
+    let out = child.wait_with_output().unwrap();
+    assert!(first.contains("request number 0: test"), "{first}");
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(101), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn zero_test_threads_is_a_usage_error_not_a_hang() {
+    let file = temp_file("threads.yaml", IGNORED);
+    for args in [
+        vec!["run", file.to_str().unwrap(), "--test-threads", "0"],
+        vec!["run", file.to_str().unwrap(), "--", "--test-threads", "0"],
+    ] {
+        let out = reqtest(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains("--test-threads takes a number of at least 1"));
+    }
+}
+
+#[test]
+fn huge_durations_and_bad_helpers_are_load_errors_not_panics() {
+    let cases = [
+        (
+            "    timeout: 1e400\n",
+            "c.yaml:5:5: requests[0].timeout: expected a duration",
+        ),
+        (
+            "    delay: 18446744073709551615h\n",
+            "requests[0].delay: expected a duration",
+        ),
+        (
+            "    timeout: 25h\n",
+            "requests[0].timeout: \"25h\" is longer than the most it may be, 24h",
+        ),
+        (
+            "    expect: {max_duration: 1e300}\n",
+            "requests[0].expect.max_duration: expected a duration",
+        ),
+        (
+            "    headers: {X-T: \"{{ now('%Q') }}\"}\n",
+            "now(\"%Q\"): not a strftime format",
+        ),
+    ];
+    for (extra, wanted) in cases {
+        let dir = temp_dir("durations");
+        let file = dir.join("c.yaml");
+        std::fs::write(&file, format!("{IGNORED}{extra}")).unwrap();
+        let out = reqtest(&["run", file.to_str().unwrap(), "--include-ignored"]);
+        assert_eq!(out.status.code(), Some(2), "{extra}: {}", stderr(&out));
+        assert!(stderr(&out).contains(wanted), "{extra}: {}", stderr(&out));
+    }
+    let lifetime = "auth:\n  type: client_credentials\n  token_url: http://127.0.0.1:9/t\n  client_id: x\n  lifetime: 1e400\n";
+    let file = temp_file("lifetime.yaml", &format!("{lifetime}{IGNORED}"));
+    let out = reqtest(&["run", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("auth.lifetime: expected a duration"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_folder_with_a_symlink_loop_is_walked_once() {
+    let dir = temp_dir("symlinks");
+    std::fs::write(dir.join("c.yaml"), IGNORED).unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("loop")).unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("again")).unwrap();
+    let out = reqtest(&["run", dir.to_str().unwrap(), "--list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).matches("c::r: test").count(),
+        1,
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn byte_order_marks_and_utf16_files_load_and_other_bytes_are_located() {
+    let dir = temp_dir("encodings");
+    let text = format!("name: enc\n{IGNORED}");
+    let mut bom = vec![0xEF, 0xBB, 0xBF];
+    bom.extend_from_slice(text.as_bytes());
+    std::fs::write(dir.join("bom.yaml"), bom).unwrap();
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(dir.join("utf16.yaml"), utf16).unwrap();
+    for f in ["bom.yaml", "utf16.yaml"] {
+        let out = reqtest(&["run", dir.join(f).to_str().unwrap(), "--list"]);
+        assert_eq!(out.status.code(), Some(0), "{f}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("enc::r: test"),
+            "{f}: {}",
+            stdout(&out)
+        );
+    }
+    std::fs::write(
+        dir.join("latin1.yaml"),
+        b"requests:\n  - name: caf\xe9\n    url: /x\n",
+    )
+    .unwrap();
+    let out = reqtest(&["run", dir.join("latin1.yaml").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("latin1.yaml:2:14: byte 0xE9 is not UTF-8 text; save the file as UTF-8"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_folder_run_leaves_out_yaml_files_that_are_not_collections_saying_so_once() {
+    let dir = temp_dir("mixed");
+    std::fs::write(dir.join("c.yaml"), IGNORED).unwrap();
+    std::fs::write(dir.join("vars.yaml"), "base: http://x\n").unwrap();
+    std::fs::create_dir(dir.join("specs")).unwrap();
+    std::fs::write(dir.join("specs/api.yaml"), "openapi: 3.0.0\npaths: {}\n").unwrap();
+    std::fs::write(dir.join("broken.yml"), "requests: [\n").unwrap();
+    let out = reqtest(&["run", dir.to_str().unwrap(), "--list"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a broken file is still an error"
+    );
+    assert!(stderr(&out).contains("broken.yml"), "{}", stderr(&out));
+    std::fs::remove_file(dir.join("broken.yml")).unwrap();
+    let out = reqtest(&["run", dir.to_str().unwrap(), "--list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("note: ").count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "2 YAML file(s) without a top-level `requests` are not collections and were left out"
+        ) && err.contains("vars.yaml")
+            && err.contains("api.yaml"),
+        "{err}"
+    );
+    assert!(stdout(&out).contains("c::r: test"));
+}

@@ -11,6 +11,7 @@ pub mod model;
 mod positions;
 mod raw;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -45,6 +46,7 @@ impl LoadError {
 /// Loads one collection from its text; `file` is the name used in messages.
 pub fn load_str(file: &str, text: &str) -> Result<Collection, LoadError> {
     let file: Arc<str> = Arc::from(file);
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let index = checked_index(&file, text)?;
     let raw: raw::RawCollection = parse_yaml(&file, text)?;
     convert::collection(raw, &file, &index)
@@ -75,26 +77,56 @@ pub fn load_file(path: &Path) -> Result<Collection, LoadError> {
     load_str(&path.display().to_string(), &text)
 }
 
+/// What a run loads: its collections, and the YAML files found in folders
+/// that are not collections (no top-level `requests`: a vars file, an
+/// OpenAPI document), which are left out.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub collections: Vec<Collection>,
+    pub skipped: Vec<PathBuf>,
+}
+
 /// Loads every collection named: files as given, folders searched
-/// recursively for `*.yaml` and `*.yml`, in name order.
-pub fn load_paths(paths: &[PathBuf]) -> Result<Vec<Collection>, LoadError> {
-    let mut files = Vec::new();
+/// recursively for `*.yaml` and `*.yml`, in name order, following no
+/// symlinked folder twice.
+pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
+    let mut loaded = Loaded::default();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| LoadError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        if meta.is_dir() {
-            let before = files.len();
-            collect_yaml_files(path, &mut files)?;
-            if files.len() == before {
-                return Err(LoadError::NoCollections(path.display().to_string()));
+        if !meta.is_dir() {
+            loaded.collections.push(load_file(path)?);
+            continue;
+        }
+        let mut files = Vec::new();
+        collect_yaml_files(path, &mut files, &mut HashSet::new())?;
+        let before = loaded.collections.len();
+        for file in files {
+            let text = read(&file)?;
+            if is_collection(&text) {
+                loaded
+                    .collections
+                    .push(load_str(&file.display().to_string(), &text)?);
+            } else {
+                loaded.skipped.push(file);
             }
-        } else {
-            files.push(path.clone());
+        }
+        if loaded.collections.len() == before {
+            return Err(LoadError::NoCollections(path.display().to_string()));
         }
     }
-    files.iter().map(|f| load_file(f)).collect()
+    Ok(loaded)
+}
+
+/// A YAML file found in a folder is a collection when it has a top-level
+/// `requests`, or when it cannot be parsed at all (then loading it says
+/// what is wrong, rather than leaving it out silently).
+fn is_collection(text: &str) -> bool {
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    let index = PositionIndex::build(text);
+    !index.complete || index.root_has_key("requests")
 }
 
 /// Variables from a `--vars-file`: a YAML (or JSON) mapping of names to values.
@@ -106,17 +138,77 @@ pub fn load_vars_file(path: &Path) -> Result<IndexMap<String, Json>, LoadError> 
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.display().to_string(),
         source,
-    })
+    })?;
+    decode(&path.display().to_string(), bytes)
 }
 
-fn collect_yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+/// A file's text: UTF-8 (a byte order mark left out), or UTF-16 as some
+/// Windows editors save it (with a byte order mark, or recognised by its
+/// zero bytes). Anything else is an error with the place of the first
+/// byte that is not text.
+pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String, LoadError> {
+    let utf16 = match bytes.as_slice() {
+        [0xFF, 0xFE, ..] => Some((true, 2)),
+        [0xFE, 0xFF, ..] => Some((false, 2)),
+        [a, 0, ..] if *a != 0 => Some((true, 0)),
+        [0, b, ..] if *b != 0 => Some((false, 0)),
+        _ => None,
+    };
+    if let Some((little, skip)) = utf16 {
+        let units = bytes[skip..].chunks(2).map(|c| match (c, little) {
+            ([a, b], true) => u16::from_le_bytes([*a, *b]),
+            ([a, b], false) => u16::from_be_bytes([*a, *b]),
+            ([a], _) => *a as u16,
+            _ => 0,
+        });
+        return char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .map_err(|_| {
+                LoadError::invalid(
+                    Pos::start(file),
+                    "the file looks like UTF-16 but is not valid UTF-16 text; save it as UTF-8",
+                )
+            });
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(match text.strip_prefix('\u{FEFF}') {
+            Some(rest) => rest.to_string(),
+            None => text,
+        }),
+        Err(e) => {
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = good.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+            let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let col = String::from_utf8_lossy(&good[line_start..]).chars().count() as u32 + 1;
+            let byte = e.as_bytes()[good.len()];
+            Err(LoadError::invalid(
+                Pos {
+                    file: Arc::from(file),
+                    line,
+                    col,
+                },
+                format!("byte 0x{byte:02X} is not UTF-8 text; save the file as UTF-8"),
+            ))
+        }
+    }
+}
+
+fn collect_yaml_files(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut HashSet<PathBuf>,
+) -> Result<(), LoadError> {
     let io_err = |source| LoadError::Io {
         path: dir.display().to_string(),
         source,
     };
+    // A symlink loop would otherwise be walked forever.
+    if !seen.insert(std::fs::canonicalize(dir).map_err(io_err)?) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io_err)?
         .map(|e| e.map(|e| e.path()))
@@ -125,7 +217,7 @@ fn collect_yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadErro
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            collect_yaml_files(&path, out)?;
+            collect_yaml_files(&path, out, seen)?;
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")

@@ -18,6 +18,17 @@ pub struct Pos {
     pub col: u32,
 }
 
+impl Pos {
+    /// The start of a file, for what concerns it whole.
+    pub fn start(file: &str) -> Pos {
+        Pos {
+            file: Arc::from(file),
+            line: 1,
+            col: 1,
+        }
+    }
+}
+
 impl fmt::Display for Pos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}", self.file, self.line, self.col)

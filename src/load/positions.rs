@@ -42,6 +42,8 @@ pub struct PositionIndex {
     nodes: Vec<Node>,
     /// Keys written twice in one mapping, in document order.
     pub duplicates: Vec<Duplicate>,
+    /// Whether the whole text parsed (else the index stops at the error).
+    pub complete: bool,
 }
 
 /// A key written twice in one mapping: YAML parsers keep the last one, so
@@ -97,10 +99,11 @@ impl PositionIndex {
     pub fn build(text: &str) -> Self {
         let mut walker = Walker::default();
         let mut parser = Parser::new_from_str(text);
-        let _ = parser.load(&mut walker, false);
+        let complete = parser.load(&mut walker, false).is_ok();
         PositionIndex {
             nodes: walker.nodes,
             duplicates: walker.duplicates,
+            complete,
         }
     }
 

@@ -133,7 +133,20 @@ impl Suite {
     }
 
     fn load(&self) -> Result<Vec<Collection>, SuiteError> {
-        let mut collections = load::load_paths(&self.paths)?;
+        let loaded = load::load_paths(&self.paths)?;
+        if !loaded.skipped.is_empty() {
+            let names: Vec<String> = loaded
+                .skipped
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            eprintln!(
+                "note: {} YAML file(s) without a top-level `requests` are not collections and were left out: {}",
+                names.len(),
+                names.join(", ")
+            );
+        }
+        let mut collections = loaded.collections;
         for (name, text) in &self.sources {
             collections.push(load::load_str(name, text)?);
         }
@@ -152,6 +165,12 @@ impl Suite {
 
     /// Runs the suite and prints as libtest does.
     pub fn run(&self, args: &Arguments) -> Result<Conclusion, SuiteError> {
+        if args.test_threads == Some(0) {
+            // libtest would wait forever for a thread to run the tests.
+            return Err(SuiteError::Usage(
+                "--test-threads takes a number of at least 1".into(),
+            ));
+        }
         if args.list {
             // Listing needs names only: no environment, no secrets, no server.
             return Ok(list(&self.load()?, args));
