@@ -529,3 +529,99 @@ fn auth_errors_in_the_collection_are_reported_at_load_time() {
         "{e}"
     );
 }
+
+#[test]
+fn the_password_goes_only_to_the_authorize_urls_origin_or_listed_ones() {
+    let home = server();
+    let elsewhere = server();
+    let auth = |authorize: &str, extra: &str| {
+        format!(
+            r#"
+auth:
+  type: authorization_code
+  authorize_url: "{authorize}"
+  token_url: "{{{{ base }}}}/oauth/token"
+  client_id: svc
+  redirect_uri: http://127.0.0.1:9/callback
+  username: alice
+  password: alices-password
+{extra}requests:
+  - name: r
+    url: "{{{{ base }}}}/json"
+"#
+        )
+    };
+    let steal = format!("{}/steal", elsewhere.url);
+    let posts_away = format!("{}/login-elsewhere?to={steal}", home.url);
+    let message = failure(&run(&auth(&posts_away, ""), &home.url), "r");
+    assert!(
+        message.contains(&format!(
+            "posts to {}, which is not the authorize URL's origin ({})",
+            elsewhere.url, home.url
+        )),
+        "{message}"
+    );
+    let page_away = format!(
+        "{}/redirect-to?to={}",
+        home.url,
+        url::form_urlencoded::byte_serialize(
+            format!("{}/login-elsewhere?to={steal}", elsewhere.url).as_bytes()
+        )
+        .collect::<String>()
+    );
+    let message = failure(&run(&auth(&page_away, ""), &home.url), "r");
+    assert!(
+        message.contains(&format!("is served from {}", elsewhere.url)),
+        "{message}"
+    );
+    assert_eq!(
+        STOLEN.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing was posted away"
+    );
+
+    let listed = format!("  login_origins: [\"{}\"]\n", elsewhere.url);
+    let message = failure(&run(&auth(&posts_away, &listed), &home.url), "r");
+    assert!(!message.contains("authorize URL's origin"), "{message}");
+    assert_eq!(
+        STOLEN.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "a listed origin gets the form"
+    );
+}
+
+#[test]
+fn authorize_params_go_to_the_authorization_request() {
+    let server = server();
+    let yaml = |params: &str| {
+        format!(
+            r#"
+auth:
+  type: authorization_code
+  authorize_url: "{{{{ base }}}}/authorize-check"
+  token_url: "{{{{ base }}}}/oauth/token"
+  client_id: svc
+  redirect_uri: http://127.0.0.1:9/callback
+  username: alice
+  password: pw
+{params}requests:
+  - name: r
+    url: "{{{{ base }}}}/json"
+"#
+        )
+    };
+    let without = failure(&run(&yaml(""), &server.url), "r");
+    assert!(
+        without.contains("the authorization server answered missing_params"),
+        "{without}"
+    );
+    let with = failure(
+        &run(
+            &yaml("  authorize_params: {prompt: login, login_hint: \"{{ 'alice' }}\"}\n"),
+            &server.url,
+        ),
+        "r",
+    );
+    // Past the authorization request, on to the token request.
+    assert!(with.contains("/oauth/token was answered 401"), "{with}");
+}

@@ -2,6 +2,7 @@
 //! over the collection's one client and returns what came back, timed.
 
 pub mod auth;
+pub mod transfer;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -9,8 +10,10 @@ use std::time::{Duration, Instant};
 use minijinja::Value;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
-use crate::load::{AuthChoice, Body, PartKind, Pos, Text, DEFAULT_AUTH};
+use crate::load::{AuthChoice, Body, PartKind, Pos, Text, DEFAULT_AUTH, DEFAULT_MAX_BODY};
 use crate::resolve::{PlannedCollection, RenderError, Templates, Vars};
+pub use transfer::Limits;
+use transfer::TransferError;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -25,6 +28,8 @@ pub enum ExecError {
         method: String,
         url: String,
         cause: String,
+        /// From sending the request to giving up.
+        elapsed: Duration,
     },
     #[error("{0}")]
     Auth(#[from] auth::AuthError),
@@ -72,7 +77,7 @@ pub struct Outgoing<'a> {
     pub query: Vec<&'a (String, Text)>,
     pub headers: Vec<&'a (String, Text)>,
     pub body: Option<&'a Body>,
-    pub timeout: Duration,
+    pub limits: Limits,
     /// Multipart files are named relative to this collection file.
     pub collection_file: &'a str,
 }
@@ -98,7 +103,11 @@ impl<'p> Session<'p> {
             client: client()?,
             planned,
             templates,
-            tokens: auth::Tokens::new(&planned.collection.auths, token_cache),
+            tokens: auth::Tokens::new(
+                &planned.collection.auths,
+                token_cache,
+                planned.collection.defaults.timeout,
+            ),
             traffic,
         })
     }
@@ -143,13 +152,22 @@ impl<'p> Session<'p> {
             if let Some(name) = auth_name {
                 self.tokens.apply(name, &mut built)?;
             }
-            let mut exchange = exchange(&self.client, built, outgoing.timeout, self.traffic)
+            let mut exchange = exchange(&self.client, built, outgoing.limits, self.traffic)
                 .await
                 .map_err(|e| match (e, auth_name) {
-                    (ExecError::Send { method, url, cause }, Some(name)) => ExecError::Send {
+                    (
+                        ExecError::Send {
+                            method,
+                            url,
+                            cause,
+                            elapsed,
+                        },
+                        Some(name),
+                    ) => ExecError::Send {
                         method,
                         url: self.tokens.mask(name, &url),
                         cause,
+                        elapsed,
                     },
                     (e, _) => e,
                 })?;
@@ -201,10 +219,16 @@ pub fn outgoing(planned: &PlannedCollection, index: usize) -> Outgoing<'_> {
             .chain(&request.headers)
             .collect(),
         body: request.body.as_ref(),
-        timeout: request
-            .timeout
-            .or(defaults.timeout)
-            .unwrap_or(DEFAULT_TIMEOUT),
+        limits: Limits {
+            timeout: request
+                .timeout
+                .or(defaults.timeout)
+                .unwrap_or(DEFAULT_TIMEOUT),
+            max_body: request
+                .max_body
+                .or(defaults.max_body)
+                .unwrap_or(DEFAULT_MAX_BODY),
+        },
         collection_file: &collection.file,
     }
 }
@@ -244,7 +268,9 @@ pub async fn build(
         headers.insert(name, value);
     }
 
-    let mut builder = client.request(out.method.clone(), url).timeout(out.timeout);
+    let mut builder = client
+        .request(out.method.clone(), url)
+        .timeout(out.limits.timeout);
     builder = match out.body {
         None => builder,
         Some(Body::Json(data)) => {
@@ -324,12 +350,12 @@ async fn multipart(
     Ok(form)
 }
 
-/// Sends a built request and reads the whole response.
+/// Sends a built request and reads the whole response within `limits`.
 /// `keep_request` keeps a copy of the headers and body sent.
 pub async fn exchange(
     client: &reqwest::Client,
     request: reqwest::Request,
-    timeout: Duration,
+    limits: Limits,
     keep_request: bool,
 ) -> Result<Exchange, ExecError> {
     let method = request.method().clone();
@@ -344,23 +370,22 @@ pub async fn exchange(
         (HeaderMap::new(), None)
     };
     let started = Instant::now();
-    let send_error = |e: reqwest::Error| ExecError::Send {
-        method: method.to_string(),
-        url: url.clone(),
-        cause: describe_reqwest_error(&e, timeout),
-    };
-    let response = client.execute(request).await.map_err(send_error)?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.bytes().await.map_err(send_error)?;
+    let fetched = transfer::fetch(client, request, limits)
+        .await
+        .map_err(|e: TransferError| ExecError::Send {
+            method: method.to_string(),
+            url: url.clone(),
+            cause: e.to_string(),
+            elapsed: started.elapsed(),
+        })?;
     Ok(Exchange {
-        method: method.clone(),
-        url: url.clone(),
+        method,
+        url,
         request_headers,
         request_body,
-        status,
-        headers,
-        body,
+        status: fetched.status,
+        headers: fetched.headers,
+        body: fetched.body,
         duration: started.elapsed(),
     })
 }
@@ -401,10 +426,7 @@ fn relative_to_collection(collection_file: &str, path: &str) -> std::path::PathB
 
 /// reqwest's own message is "error sending request"; the useful part (the
 /// refused connection, the DNS failure) sits at the bottom of the chain.
-pub fn describe_reqwest_error(e: &reqwest::Error, timeout: Duration) -> String {
-    if e.is_timeout() {
-        return format!("timed out after {}", crate::load::format_duration(timeout));
-    }
+pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
     let mut root: &dyn std::error::Error = e;
     while let Some(next) = root.source() {
         root = next;

@@ -17,6 +17,7 @@ const FLOWS: &[&str] = &[
 ];
 const COMMON: &[&str] = &[
     "type",
+    "timeout",
     "token",
     "lifetime",
     "header",
@@ -39,6 +40,8 @@ fn flow_keys(kind: &str) -> &'static [&'static str] {
         "client_credentials" => &["params_in"],
         "authorization_code" => &[
             "authorize_url",
+            "authorize_params",
+            "login_origins",
             "redirect_uri",
             "pkce",
             "interactive",
@@ -55,7 +58,10 @@ fn flow_keys(kind: &str) -> &'static [&'static str] {
 /// The keys the user wrote, for checking them against a flow's list.
 fn keys_set(r: &RawAuth) -> Vec<&'static str> {
     let mut set = vec!["type"];
-    let flags: [(&'static str, bool); 24] = [
+    let flags: [(&'static str, bool); 27] = [
+        ("timeout", r.timeout.is_some()),
+        ("authorize_params", !r.authorize_params.is_empty()),
+        ("login_origins", r.login_origins.is_some()),
         ("token_url", r.token_url.is_some()),
         ("authorize_url", r.authorize_url.is_some()),
         ("redirect_uri", r.redirect_uri.is_some()),
@@ -190,9 +196,17 @@ pub fn spec(cx: &Cx, p: &P, name: &str, r: RawAuth) -> Result<AuthSpec> {
             AuthFlow::AuthorizationCode {
                 endpoint: endpoint()?,
                 authorize_url: need(&r.authorize_url, "authorize_url")?,
+                authorize_params: cx.pairs(&p.k("authorize_params"), &r.authorize_params)?,
                 redirect_uri: need(&r.redirect_uri, "redirect_uri")?,
                 pkce: r.pkce.unwrap_or(true),
                 login,
+                login_origins: r
+                    .login_origins
+                    .iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(i, o)| cx.text(&p.k("login_origins").i(i), o))
+                    .collect(),
             }
         }
         "refresh_token" => AuthFlow::RefreshToken {
@@ -289,6 +303,11 @@ pub fn spec(cx: &Cx, p: &P, name: &str, r: RawAuth) -> Result<AuthSpec> {
             .map(|l| cx.duration_within(&p.k("lifetime"), l, super::convert::MAX_LIFETIME))
             .transpose()?,
         cache: r.cache.unwrap_or(false),
+        timeout: r
+            .timeout
+            .as_ref()
+            .map(|t| cx.duration(&p.k("timeout"), t))
+            .transpose()?,
     })
 }
 

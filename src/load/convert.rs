@@ -194,6 +194,59 @@ impl Cx<'_> {
     }
 }
 
+impl Cx<'_> {
+    /// A body size: `64MiB`, `512KiB`, `10MB`, `1GiB`, or bytes.
+    pub(super) fn size(&self, path: &P, value: &Json) -> Result<u64> {
+        let bytes = parse_size(value).ok_or_else(|| {
+            self.err(
+                path,
+                format!(
+                    "{}: expected a size such as `512KiB`, `10MB` or `1GiB` (a bare number is bytes), got {value}",
+                    path.describe()
+                ),
+            )
+        })?;
+        if bytes == 0 || bytes > MAX_MAX_BODY {
+            return Err(self.err(
+                path,
+                format!(
+                    "{}: {value} is not between 1 byte and {}",
+                    path.describe(),
+                    format_size(MAX_MAX_BODY)
+                ),
+            ));
+        }
+        Ok(bytes)
+    }
+}
+
+/// `512KiB`, `10MB`, `1.5GiB`, `1024`: bytes, or `None`.
+pub fn parse_size(value: &Json) -> Option<u64> {
+    let (number, unit) = match value {
+        Json::Number(n) => return n.as_u64(),
+        Json::String(s) => {
+            let s = s.trim();
+            let split = s
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(s.len());
+            (s[..split].parse::<f64>().ok()?, s[split..].trim())
+        }
+        _ => return None,
+    };
+    let scale: f64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = number * scale;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
 /// The longest timeout, delay or `max_duration`.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 /// The longest token `lifetime`.
@@ -322,6 +375,12 @@ pub fn collection(
             .as_ref()
             .map(|t| cx.duration(&dp.k("timeout"), t))
             .transpose()?,
+        max_body: raw
+            .defaults
+            .max_body
+            .as_ref()
+            .map(|m| cx.size(&dp.k("max_body"), m))
+            .transpose()?,
     };
 
     let mut auths = IndexMap::new();
@@ -439,6 +498,11 @@ fn request(cx: &Cx, p: &P, r: RawRequest) -> Result<Request> {
             .timeout
             .as_ref()
             .map(|t| cx.duration(&p.k("timeout"), t))
+            .transpose()?,
+        max_body: r
+            .max_body
+            .as_ref()
+            .map(|m| cx.size(&p.k("max_body"), m))
             .transpose()?,
         delay: r
             .delay
@@ -944,5 +1008,16 @@ mod tests {
         assert_eq!(parse_duration(&Json::from("18446744073709551615h")), None);
         assert_eq!(parse_duration(&Json::from("1e400")), None);
         assert_eq!(parse_duration(&Json::from("NaNs")), None);
+    }
+
+    #[test]
+    fn sizes_accept_decimal_and_binary_units() {
+        assert_eq!(parse_size(&Json::from("64MiB")), Some(64 << 20));
+        assert_eq!(parse_size(&Json::from("512 KiB")), Some(512 << 10));
+        assert_eq!(parse_size(&Json::from("10MB")), Some(10_000_000));
+        assert_eq!(parse_size(&Json::from("1.5GiB")), Some(3 << 29));
+        assert_eq!(parse_size(&Json::from(1024)), Some(1024));
+        assert_eq!(parse_size(&Json::from("lots")), None);
+        assert_eq!(parse_size(&Json::from("1e30GB")), None);
     }
 }

@@ -80,6 +80,8 @@ pub struct AuthSpec {
     pub lifetime: Option<Duration>,
     /// Keep refresh tokens across runs in the token cache file.
     pub cache: bool,
+    /// How long each network step of the auth may take.
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -97,9 +99,13 @@ pub enum AuthFlow {
     AuthorizationCode {
         endpoint: TokenEndpoint,
         authorize_url: Text,
+        /// More parameters of the authorization request.
+        authorize_params: Vec<(String, Text)>,
         redirect_uri: Text,
         pkce: bool,
         login: CodeLogin,
+        /// Origins besides the authorize URL's that may see the password.
+        login_origins: Vec<Text>,
     },
     RefreshToken {
         endpoint: TokenEndpoint,
@@ -217,7 +223,14 @@ pub struct Defaults {
     pub headers: Vec<(String, Text)>,
     pub query: Vec<(String, Text)>,
     pub timeout: Option<Duration>,
+    /// The largest response body read, in bytes.
+    pub max_body: Option<u64>,
 }
+
+/// The largest response body read when nothing says otherwise.
+pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
+/// The largest `max_body` a collection may ask for.
+pub const MAX_MAX_BODY: u64 = 4 * 1024 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -229,6 +242,7 @@ pub struct Request {
     pub headers: Vec<(String, Text)>,
     pub body: Option<Body>,
     pub timeout: Option<Duration>,
+    pub max_body: Option<u64>,
     pub delay: Option<Duration>,
     pub auth: AuthChoice,
     /// `Some(reason)` when the request is marked `ignore`.
@@ -492,6 +506,20 @@ pub enum CaptureSource {
 pub enum RegexGroup {
     Index(usize),
     Name(String),
+}
+
+/// A size the way users write them: `64 MiB`, `512 KiB`, `1,024 bytes`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if bytes >= size && bytes % size == 0 {
+            return format!("{} {unit}", bytes / size);
+        }
+    }
+    if bytes >= 1 << 20 {
+        return format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64);
+    }
+    format!("{bytes} bytes")
 }
 
 /// A duration the way users write them in collections: `250ms`, `1.5s`.

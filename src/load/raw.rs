@@ -64,6 +64,16 @@ pub struct RawAuth {
     pub prefix: Option<String>,
     pub query_param: Option<String>,
     pub cache: Option<bool>,
+    /// How long each of the auth's network steps may take (default: the
+    /// collection's `defaults.timeout`, else 30s).
+    pub timeout: Option<Json>,
+    /// More parameters of the authorization request (`prompt`, `nonce`,
+    /// `login_hint`, `resource`, `audience`, ...).
+    #[serde(default)]
+    pub authorize_params: IndexMap<String, Json>,
+    /// Origins besides the authorize URL's that a headless login may send
+    /// the user name and password to (`https://login.example.com`).
+    pub login_origins: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -99,6 +109,9 @@ pub struct RawDefaults {
     #[serde(default)]
     pub query: IndexMap<String, Json>,
     pub timeout: Option<Json>,
+    /// The largest response body read (`64MiB` by default): `512KiB`,
+    /// `10MB`, `1GiB`, or a number of bytes. A larger one fails its test.
+    pub max_body: Option<Json>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -116,6 +129,8 @@ pub struct RawRequest {
     pub multipart: Option<IndexMap<String, Json>>,
     pub body: Option<String>,
     pub timeout: Option<Json>,
+    /// The largest response body read, over `defaults.max_body`.
+    pub max_body: Option<Json>,
     /// Wait this long before sending (polling, letting a token expire).
     pub delay: Option<Json>,
     /// `none`, `default`, or the name of one of the collection's `auths`.

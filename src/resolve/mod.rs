@@ -371,11 +371,15 @@ fn check_auth(
         AuthFlow::RefreshToken { refresh_token, .. } => texts.push(refresh_token),
         AuthFlow::AuthorizationCode {
             authorize_url,
+            authorize_params,
             redirect_uri,
             login,
+            login_origins,
             ..
         } => {
             texts.extend([authorize_url, redirect_uri]);
+            texts.extend(authorize_params.iter().map(|(_, t)| t));
+            texts.extend(login_origins);
             if let CodeLogin::Headless(steps) = login {
                 texts.extend(steps.iter().flat_map(|s| s.fields.iter().map(|(_, t)| t)));
             }

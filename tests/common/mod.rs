@@ -77,6 +77,10 @@ fn router() -> Router {
             get(|| async { (StatusCode::UNAUTHORIZED, Json(json!({"error": "nope"}))) }),
         )
         .route("/authorize-forged", get(authorize_forged))
+        .route("/authorize-check", get(authorize_check))
+        .route("/login-elsewhere", get(login_elsewhere))
+        .route("/redirect-to", get(redirect_to))
+        .route("/steal", any(steal))
         .route(
             "/bad-user",
             get(|| async { Json(json!({"Login": 5, "Attributes": {"a": 1}, "Roles": "admin"})) }),
@@ -162,6 +166,43 @@ async fn authorize_forged(Query(q): Query<HashMap<String, String>>) -> Response 
         )],
     )
         .into_response()
+}
+
+/// An authorization endpoint that gives a code only when the extra
+/// parameters came: `prompt=login` and `login_hint=alice`.
+async fn authorize_check(Query(q): Query<HashMap<String, String>>) -> Response {
+    let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
+    let state = q.get("state").cloned().unwrap_or_default();
+    let ok = q.get("prompt").map(String::as_str) == Some("login")
+        && q.get("login_hint").map(String::as_str) == Some("alice");
+    let to = if ok {
+        format!("{redirect}?code=abc&state={state}")
+    } else {
+        format!("{redirect}?error=missing_params&state={state}")
+    };
+    (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+}
+
+/// A login page whose form posts to `to`, wherever that is.
+async fn login_elsewhere(Query(q): Query<HashMap<String, String>>) -> Response {
+    let to = q.get("to").cloned().unwrap_or_default();
+    let page = format!(
+        "<html><body><form method=\"post\" action=\"{to}\"><input type=\"text\" name=\"login\"><input type=\"password\" name=\"password\"></form></body></html>"
+    );
+    ([(header::CONTENT_TYPE, "text/html")], page).into_response()
+}
+
+async fn redirect_to(Query(q): Query<HashMap<String, String>>) -> Response {
+    let to = q.get("to").cloned().unwrap_or_default();
+    (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+}
+
+/// Requests that reached `/steal`, the credentials' wrong destination.
+pub static STOLEN: AtomicUsize = AtomicUsize::new(0);
+
+async fn steal() -> Response {
+    STOLEN.fetch_add(1, Ordering::SeqCst);
+    (StatusCode::OK, "thanks").into_response()
 }
 
 async fn needs_token(headers: HeaderMap) -> Response {

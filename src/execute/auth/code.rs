@@ -12,10 +12,11 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::form::{self, Form};
-use super::oauth::{self, RenderedEndpoint};
+use super::oauth::{self, Call, RenderedEndpoint};
 use super::AuthError;
+use crate::execute::transfer::Fetched;
 use crate::load::{ParamsIn, PASSWORD_FIELD, USERNAME_FIELD};
-use crate::secrets::{shown, Secret, Secrets};
+use crate::secrets::{shown, Secret};
 
 /// How many redirects and forms a headless login may go through.
 const MAX_HOPS: usize = 30;
@@ -24,12 +25,30 @@ const MAX_AUTO_SUBMITS: usize = 3;
 const INTERACTIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 pub struct CodeFlow<'a> {
-    pub auth: &'a str,
-    pub secrets: &'a Secrets,
+    pub call: Call<'a>,
     pub endpoint: RenderedEndpoint,
     pub authorize_url: String,
+    pub authorize_params: Vec<(String, String)>,
     pub redirect_uri: String,
     pub pkce: bool,
+    /// Origins besides the authorize URL's that may see the credentials.
+    pub login_origins: Vec<String>,
+}
+
+/// Where a headless login stands between two pages.
+#[derive(Default)]
+struct Walk {
+    step: usize,
+    auto_submits: usize,
+    last_filled: Option<String>,
+}
+
+/// The form to submit next, its values, and whether they hold the user's
+/// credentials (a declared or default login step).
+struct Submit<'f> {
+    form: &'f Form,
+    values: Vec<(String, String)>,
+    credentials: bool,
 }
 
 struct Started {
@@ -59,10 +78,7 @@ pub type Steps = [(Option<String>, Vec<(String, Field)>)];
 
 impl CodeFlow<'_> {
     fn error(&self, message: impl Into<String>) -> AuthError {
-        AuthError {
-            auth: self.auth.to_string(),
-            message: message.into(),
-        }
+        self.call.error(message)
     }
 
     fn start(&self) -> Result<Started, AuthError> {
@@ -85,6 +101,7 @@ impl CodeFlow<'_> {
                 q.append_pair("scope", scope);
             }
             q.append_pair("state", &state);
+            q.extend_pairs(&self.authorize_params);
             if self.pkce {
                 let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
                     .encode(Sha256::digest(verifier.as_bytes()));
@@ -116,6 +133,7 @@ impl CodeFlow<'_> {
         steps: &Steps,
     ) -> Result<Json, AuthError> {
         let started = self.start()?;
+        let allowed = self.allowed_origins(&started.url)?;
         let browser = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -123,109 +141,146 @@ impl CodeFlow<'_> {
             .build()
             .map_err(|e| self.error(format!("cannot create a client: {e}")))?;
         let mut next = browser.get(started.url.clone());
-        let mut step = 0;
-        let mut auto_submits = 0;
-        let mut last_filled: Option<String> = None;
+        let mut walk = Walk::default();
         for _ in 0..MAX_HOPS {
             let request = next
+                .timeout(self.call.limits.timeout)
                 .build()
                 .map_err(|e| self.error(format!("cannot build a login request: {e}")))?;
-            let (method, url) = (request.method().clone(), request.url().clone());
-            let shown = format!("{method} {}", without_query(&url));
-            let response = browser.execute(request).await.map_err(|e| {
-                self.error(format!(
-                    "{shown}: {}",
-                    super::super::describe_reqwest_error(&e, super::super::DEFAULT_TIMEOUT)
-                ))
-            })?;
-            let status = response.status();
-            if status.is_redirection() {
-                let location = response
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| self.error(format!("{shown} redirected without a Location")))?;
-                let target = url.join(location).map_err(|e| {
-                    self.error(format!("{shown} redirected to an invalid URL: {e}"))
-                })?;
+            let url = request.url().clone();
+            let shown = format!("{} {}", request.method(), without_query(&url));
+            let page = self.call.fetch(&browser, request, &shown).await?;
+            if page.status.is_redirection() {
+                let target = self.location(&page, &url, &shown)?;
                 if self.is_redirect_target(&target) {
                     return self.finish(token_client, &target, &started).await;
                 }
                 next = browser.get(target);
                 continue;
             }
-            let content_type = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let body = response.text().await.unwrap_or_default();
-            if !status.is_success() {
-                return Err(self.error(format!(
-                    "{shown} was answered {status}: {}",
-                    oauth::describe_error_body(
-                        body.as_bytes(),
-                        content_type.as_deref(),
-                        self.secrets
-                    )
-                )));
-            }
+            let body = String::from_utf8_lossy(&page.body);
             let forms = form::forms(&body);
-            let page = || shown::body(self.secrets, body.as_bytes(), Some("text/html"), 200);
-            let Some(first) = forms.first() else {
-                return Err(self.error(format!(
-                    "the login stopped at {shown} ({status}) with neither a form nor a redirect; the page says: {}",
-                    page()
-                )));
-            };
-            let (form, values) = if let Some((filter, fields)) = steps.get(step) {
-                step += 1;
-                let form = match filter {
-                    Some(f) => forms.iter().find(|x| x.action.contains(f.as_str())).ok_or_else(|| {
-                        self.error(format!("login step {step}: no form at {shown} has an action containing `{f}`"))
-                    })?,
-                    None => first,
-                };
-                last_filled = Some(form.action.clone());
-                (form, self.fill(form, fields, &shown)?)
-            } else {
-                if last_filled.as_deref() == Some(first.action.as_str()) {
-                    return Err(self.error(format!(
-                        "the login form came back after reqtest submitted it (wrong username or password?); the page says: {}",
-                        page()
-                    )));
-                }
-                auto_submits += 1;
-                if auto_submits > MAX_AUTO_SUBMITS {
-                    return Err(self.error(format!("the login did not reach the redirect URI after {MAX_AUTO_SUBMITS} more forms; last at {shown}")));
-                }
-                (
-                    first,
-                    first
-                        .inputs
-                        .iter()
-                        .map(|i| (i.name.clone(), i.value.clone()))
-                        .collect(),
-                )
-            };
-            let action = if form.action.is_empty() {
+            let submit = self.choose(&page, &forms, steps, &mut walk, &shown)?;
+            let action = if submit.form.action.is_empty() {
                 url.clone()
             } else {
-                url.join(&form.action).map_err(|e| {
+                url.join(&submit.form.action).map_err(|e| {
                     self.error(format!("a form at {shown} has an invalid action: {e}"))
                 })?
             };
-            next = if form.method == "post" {
-                browser.post(action).form(&values)
+            if submit.credentials {
+                check_origin(&allowed, &url, &action).map_err(|m| self.error(m))?;
+            }
+            next = if submit.form.method == "post" {
+                browser.post(action).form(&submit.values)
             } else {
                 let mut target = action;
-                target.query_pairs_mut().extend_pairs(&values);
+                target.query_pairs_mut().extend_pairs(&submit.values);
                 browser.get(target)
             };
         }
         Err(self.error(format!(
             "the login did not reach the redirect URI in {MAX_HOPS} steps"
         )))
+    }
+
+    /// The authorize URL's origin and those the auth lists in
+    /// `login_origins`: the only places credentials are sent to.
+    fn allowed_origins(&self, authorize: &Url) -> Result<Vec<url::Origin>, AuthError> {
+        let mut allowed = vec![authorize.origin()];
+        for o in &self.login_origins {
+            let url = Url::parse(o).map_err(|e| {
+                self.error(format!(
+                    "`{o}` in `login_origins` is not a URL such as https://login.example.com: {e}"
+                ))
+            })?;
+            allowed.push(url.origin());
+        }
+        Ok(allowed)
+    }
+
+    fn location(&self, page: &Fetched, url: &Url, shown: &str) -> Result<Url, AuthError> {
+        let location = page
+            .headers
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| self.error(format!("{shown} redirected without a Location")))?;
+        url.join(location)
+            .map_err(|e| self.error(format!("{shown} redirected to an invalid URL: {e}")))
+    }
+
+    /// The form of this page to submit next: the next declared step's (its
+    /// fields filled in), else the page's first form as it is (a consent
+    /// screen), unless it is the login form coming back.
+    fn choose<'f>(
+        &self,
+        page: &Fetched,
+        forms: &'f [Form],
+        steps: &Steps,
+        walk: &mut Walk,
+        shown: &str,
+    ) -> Result<Submit<'f>, AuthError> {
+        let content_type = page
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let says = || shown::body(self.call.secrets, &page.body, Some("text/html"), 200);
+        if !page.status.is_success() {
+            return Err(self.error(format!(
+                "{shown} was answered {}: {}",
+                page.status,
+                oauth::describe_error_body(&page.body, content_type, self.call.secrets)
+            )));
+        }
+        let Some(first) = forms.first() else {
+            return Err(self.error(format!(
+                "the login stopped at {shown} ({}) with neither a form nor a redirect; the page says: {}",
+                page.status,
+                says()
+            )));
+        };
+        if let Some((filter, fields)) = steps.get(walk.step) {
+            walk.step += 1;
+            let form = match filter {
+                Some(f) => forms
+                    .iter()
+                    .find(|x| x.action.contains(f.as_str()))
+                    .ok_or_else(|| {
+                        self.error(format!(
+                            "login step {}: no form at {shown} has an action containing `{f}`",
+                            walk.step
+                        ))
+                    })?,
+                None => first,
+            };
+            walk.last_filled = Some(form.action.clone());
+            let values = self.fill(form, fields, shown)?;
+            return Ok(Submit {
+                form,
+                values,
+                credentials: !fields.is_empty(),
+            });
+        }
+        if walk.last_filled.as_deref() == Some(first.action.as_str()) {
+            return Err(self.error(format!(
+                "the login form came back after reqtest submitted it (wrong username or password?); the page says: {}",
+                says()
+            )));
+        }
+        walk.auto_submits += 1;
+        if walk.auto_submits > MAX_AUTO_SUBMITS {
+            return Err(self.error(format!("the login did not reach the redirect URI after {MAX_AUTO_SUBMITS} more forms; last at {shown}")));
+        }
+        let values = first
+            .inputs
+            .iter()
+            .map(|i| (i.name.clone(), i.value.clone()))
+            .collect();
+        Ok(Submit {
+            form: first,
+            values,
+            credentials: false,
+        })
     }
 
     /// The form's own fields (hidden ones included) with the step's values
@@ -284,7 +339,7 @@ impl CodeFlow<'_> {
             })?;
         eprintln!(
             "auth `{}`: open this address to log in:\n\n  {}\n\nwaiting for the redirect to {} ...",
-            self.auth, started.url, self.redirect_uri
+            self.call.auth, started.url, self.redirect_uri
         );
         open_browser(started.url.as_str());
         let callback =
@@ -383,13 +438,34 @@ impl CodeFlow<'_> {
         }
         oauth::token(
             token_client,
-            self.auth,
+            self.call,
             &self.endpoint,
             params,
             ParamsIn::Body,
-            self.secrets,
         )
         .await
+    }
+}
+
+/// Credentials go only to an allowed origin: the page that asks for them
+/// and the address its form posts to must both be one.
+fn check_origin(allowed: &[url::Origin], page: &Url, action: &Url) -> Result<(), String> {
+    let listed = |o: &url::Origin| allowed.contains(o);
+    let wrong = if !listed(&page.origin()) {
+        Some(("is served from", page))
+    } else if !listed(&action.origin()) {
+        Some(("posts to", action))
+    } else {
+        None
+    };
+    match wrong {
+        None => Ok(()),
+        Some((how, url)) => Err(format!(
+            "the login form at {} {how} {}, which is not the authorize URL's origin ({}); reqtest sends the user name and password nowhere else (list the origin under `login_origins` if it is right)",
+            without_query(page),
+            url.origin().ascii_serialization(),
+            allowed[0].ascii_serialization()
+        )),
     }
 }
 

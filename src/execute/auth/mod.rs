@@ -16,12 +16,13 @@ use minijinja::Value;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::Value as Json;
 
+use super::Limits;
 use crate::check::json::query;
 use crate::load::{AuthFlow, AuthSpec, SendToken, Text, TokenField};
 use crate::resolve::{Templates, Vars};
 use crate::secrets::{Secret, Secrets};
 
-pub use oauth::RenderedEndpoint;
+pub use oauth::{Call, RenderedEndpoint};
 
 #[derive(Debug, thiserror::Error)]
 #[error("auth `{auth}`: {message}")]
@@ -68,6 +69,8 @@ impl Token {
 
 pub struct Tokens<'p> {
     specs: &'p IndexMap<String, AuthSpec>,
+    /// The collection's `defaults.timeout`, for auths without their own.
+    default_timeout: Option<Duration>,
     tokens: HashMap<String, Token>,
     cache: Option<cache::TokenCache>,
     cache_path: Option<std::path::PathBuf>,
@@ -79,6 +82,7 @@ struct Rendered<'a> {
     auth: &'a str,
     templates: &'a Templates,
     ctx: Value,
+    limits: Limits,
 }
 
 impl Rendered<'_> {
@@ -101,6 +105,14 @@ impl Rendered<'_> {
 
     fn secrets(&self) -> &Secrets {
         self.templates.secrets()
+    }
+
+    fn call(&self) -> Call<'_> {
+        Call {
+            auth: self.auth,
+            secrets: self.secrets(),
+            limits: self.limits,
+        }
     }
 
     fn error(&self, message: impl Into<String>) -> AuthError {
@@ -134,13 +146,27 @@ impl<'p> Tokens<'p> {
     pub fn new(
         specs: &'p IndexMap<String, AuthSpec>,
         cache_path: Option<std::path::PathBuf>,
+        default_timeout: Option<Duration>,
     ) -> Self {
         Tokens {
             specs,
+            default_timeout,
             tokens: HashMap::new(),
             cache: None,
             cache_path,
             interactive_allowed: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
+    }
+
+    /// How long each network step of `spec` may take: its own `timeout`,
+    /// else the collection's, else 30 s.
+    fn limits(&self, spec: &AuthSpec) -> Limits {
+        Limits {
+            timeout: spec
+                .timeout
+                .or(self.default_timeout)
+                .unwrap_or(super::DEFAULT_TIMEOUT),
+            ..Limits::default()
         }
     }
 
@@ -164,6 +190,7 @@ impl<'p> Tokens<'p> {
             auth: name,
             templates,
             ctx: Value::from(vars.clone()),
+            limits: self.limits(spec),
         };
         let cache_key = self.cache_key(spec, &r, spec.cache)?;
 
@@ -179,9 +206,7 @@ impl<'p> Tokens<'p> {
             let endpoint = r.endpoint(ep)?;
             for rt in refresh_tokens {
                 // A refresh that fails falls back to a new login.
-                if let Ok(response) =
-                    oauth::refresh(client, name, &endpoint, &rt, r.secrets()).await
-                {
+                if let Ok(response) = oauth::refresh(client, r.call(), &endpoint, &rt).await {
                     return self.store(spec, &r, response, Some(rt), cache_key.as_deref());
                 }
             }
@@ -211,7 +236,7 @@ impl<'p> Tokens<'p> {
                     ("password".to_string(), password.expose().to_string()),
                 ];
                 let ep = r.endpoint(endpoint)?;
-                oauth::token(client, name, &ep, params, *params_in, r.secrets()).await
+                oauth::token(client, r.call(), &ep, params, *params_in).await
             }
             AuthFlow::ClientCredentials {
                 endpoint,
@@ -219,35 +244,38 @@ impl<'p> Tokens<'p> {
             } => {
                 let params = vec![("grant_type".to_string(), "client_credentials".to_string())];
                 let ep = r.endpoint(endpoint)?;
-                oauth::token(client, name, &ep, params, *params_in, r.secrets()).await
+                oauth::token(client, r.call(), &ep, params, *params_in).await
             }
             AuthFlow::RefreshToken {
                 endpoint,
                 refresh_token,
             } => {
-                oauth::refresh(
-                    client,
-                    name,
-                    &r.endpoint(endpoint)?,
-                    &r.secret(refresh_token)?,
-                    r.secrets(),
-                )
-                .await
+                let ep = r.endpoint(endpoint)?;
+                oauth::refresh(client, r.call(), &ep, &r.secret(refresh_token)?).await
             }
             AuthFlow::AuthorizationCode {
                 endpoint,
                 authorize_url,
+                authorize_params,
                 redirect_uri,
                 pkce,
                 login,
+                login_origins,
             } => {
                 let flow = code::CodeFlow {
-                    auth: name,
-                    secrets: r.secrets(),
+                    call: r.call(),
                     endpoint: r.endpoint(endpoint)?,
                     authorize_url: r.text(authorize_url)?,
+                    authorize_params: authorize_params
+                        .iter()
+                        .map(|(k, v)| Ok((k.clone(), r.text(v)?)))
+                        .collect::<Result<_, AuthError>>()?,
                     redirect_uri: r.text(redirect_uri)?,
                     pkce: *pkce,
+                    login_origins: login_origins
+                        .iter()
+                        .map(|o| r.text(o))
+                        .collect::<Result<_, _>>()?,
                 };
                 match login {
                     crate::load::CodeLogin::Headless(steps) => {
@@ -288,13 +316,16 @@ impl<'p> Tokens<'p> {
                     query: request.query.iter().collect(),
                     headers: request.headers.iter().collect(),
                     body: request.body.as_ref(),
-                    timeout: request.timeout.unwrap_or(super::DEFAULT_TIMEOUT),
+                    limits: Limits {
+                        timeout: request.timeout.unwrap_or(r.limits.timeout),
+                        ..r.limits
+                    },
                     collection_file: &request.at.file,
                 };
                 let built = super::build(client, r.templates, &outgoing, &r.ctx)
                     .await
                     .map_err(|e| r.error(e.to_string()))?;
-                let ex = super::exchange(client, built, outgoing.timeout, false)
+                let ex = super::exchange(client, built, outgoing.limits, false)
                     .await
                     .map_err(|e| r.error(e.to_string()))?;
                 if !ex.status.is_success() {
@@ -425,6 +456,7 @@ impl<'p> Tokens<'p> {
             auth: name,
             templates,
             ctx: Value::from(vars.clone()),
+            limits: self.limits(spec),
         };
         let key = self.cache_key(spec, &r, true)?;
         let response = self.login(spec, client, &r).await?;

@@ -4,6 +4,7 @@ use base64::Engine as _;
 use serde_json::Value as Json;
 
 use super::AuthError;
+use crate::execute::transfer::{self, Fetched, Limits};
 use crate::load::{ClientAuth, ParamsIn};
 use crate::secrets::{shown, Secret, Secrets};
 
@@ -18,15 +19,44 @@ pub struct RenderedEndpoint {
     pub extra: Vec<(String, String)>,
 }
 
+/// What every network step of one auth needs: its name for messages, the
+/// run's secrets to mask them, and how long and how large an answer may be.
+#[derive(Clone, Copy)]
+pub struct Call<'a> {
+    pub auth: &'a str,
+    pub secrets: &'a Secrets,
+    pub limits: Limits,
+}
+
+impl Call<'_> {
+    pub fn error(&self, message: impl Into<String>) -> AuthError {
+        AuthError {
+            auth: self.auth.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Sends one request of the auth within its limits.
+    pub async fn fetch(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        shown: &str,
+    ) -> Result<Fetched, AuthError> {
+        transfer::fetch(client, request, self.limits)
+            .await
+            .map_err(|e| self.error(format!("{shown}: {e}")))
+    }
+}
+
 /// A refresh grant. It leaves `scope` out, which means "as granted"
 /// (RFC 6749, 6): asking again for a scope the server did not grant, such as
 /// `offline_access`, makes servers refuse the refresh.
 pub async fn refresh(
     client: &reqwest::Client,
-    auth: &str,
+    call: Call<'_>,
     ep: &RenderedEndpoint,
     refresh_token: &Secret,
-    secrets: &Secrets,
 ) -> Result<Json, AuthError> {
     let params = vec![
         ("grant_type".to_string(), "refresh_token".to_string()),
@@ -39,72 +69,68 @@ pub async fn refresh(
         scope: None,
         ..ep.clone()
     };
-    token(client, auth, &as_granted, params, ParamsIn::Body, secrets).await
+    token(client, call, &as_granted, params, ParamsIn::Body).await
 }
 
-/// POSTs a grant to the token endpoint and returns its JSON answer, or an
-/// error quoting the server's `error` and `error_description`.
-pub async fn token(
-    client: &reqwest::Client,
-    auth: &str,
-    ep: &RenderedEndpoint,
-    mut params: Vec<(String, String)>,
-    params_in: ParamsIn,
-    secrets: &Secrets,
-) -> Result<Json, AuthError> {
-    let error = |message: String| AuthError {
-        auth: auth.to_string(),
-        message,
-    };
+/// The grant's parameters with the endpoint's own: scope, client
+/// credentials in the body when it takes them, `extra`.
+fn all_params(ep: &RenderedEndpoint, mut params: Vec<(String, String)>) -> Vec<(String, String)> {
     if let Some(scope) = &ep.scope {
         params.push(("scope".into(), scope.clone()));
     }
+    let id = || ep.client_id.clone().map(|id| ("client_id".to_string(), id));
     match ep.client_auth {
         ClientAuth::Basic => {}
         ClientAuth::Body => {
-            params.extend(ep.client_id.clone().map(|id| ("client_id".to_string(), id)));
+            params.extend(id());
             params.extend(
                 ep.client_secret
                     .as_ref()
                     .map(|s| ("client_secret".to_string(), s.expose().to_string())),
             );
         }
-        ClientAuth::None => {
-            params.extend(ep.client_id.clone().map(|id| ("client_id".to_string(), id)))
-        }
+        ClientAuth::None => params.extend(id()),
     }
     params.extend(ep.extra.iter().cloned());
+    params
+}
 
-    let mut url = reqwest::Url::parse(&ep.token_url)
-        .map_err(|e| error(format!("`{}` is not a valid token URL: {e}", ep.token_url)))?;
-    let body = match params_in {
-        ParamsIn::Body => Some(
-            url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&params)
-                .finish(),
-        ),
-        ParamsIn::Query => {
-            url.query_pairs_mut().extend_pairs(&params);
-            None
-        }
-    };
+/// POSTs a grant to the token endpoint and returns its JSON answer, or an
+/// error quoting the server's `error` and `error_description`.
+pub async fn token(
+    client: &reqwest::Client,
+    call: Call<'_>,
+    ep: &RenderedEndpoint,
+    params: Vec<(String, String)>,
+    params_in: ParamsIn,
+) -> Result<Json, AuthError> {
+    let params = all_params(ep, params);
+    let url = reqwest::Url::parse(&ep.token_url)
+        .map_err(|e| call.error(format!("`{}` is not a valid token URL: {e}", ep.token_url)))?;
     let mut request = client
         .post(url)
-        .header(reqwest::header::ACCEPT, "application/json");
-    if let Some(body) = body {
-        request = request
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body);
+        .header(reqwest::header::ACCEPT, "application/json")
+        .timeout(call.limits.timeout);
+    match params_in {
+        ParamsIn::Body => {
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&params)
+                .finish();
+            request = request
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(body);
+        }
+        ParamsIn::Query => request = request.query(&params),
     }
     if ep.client_auth == ClientAuth::Basic {
         let id = ep.client_id.clone().unwrap_or_default();
         let secret = ep.client_secret.as_ref().map(Secret::expose).unwrap_or("");
         let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
         let mut value = reqwest::header::HeaderValue::from_str(&format!("Basic {encoded}"))
-            .map_err(|_| error("the client credentials cannot go in a header".into()))?;
+            .map_err(|_| call.error("the client credentials cannot go in a header"))?;
         value.set_sensitive(true);
         request = request.header(reqwest::header::AUTHORIZATION, value);
     }
@@ -113,34 +139,23 @@ pub async fn token(
         "POST {}",
         ep.token_url.split('?').next().unwrap_or_default()
     );
-    let response = request
-        .timeout(super::super::DEFAULT_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| {
-            error(format!(
-                "{shown}: {}",
-                super::super::describe_reqwest_error(&e, super::super::DEFAULT_TIMEOUT)
-            ))
-        })?;
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| error(format!("{shown}: {e}")))?;
-    if !status.is_success() {
-        return Err(error(format!(
-            "{shown} was answered {status}: {}",
-            describe_error_body(&body, content_type.as_deref(), secrets)
+    let request = request
+        .build()
+        .map_err(|e| call.error(format!("{shown}: cannot build the request: {e}")))?;
+    let answer = call.fetch(client, request, &shown).await?;
+    if !answer.status.is_success() {
+        let content_type = answer
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        return Err(call.error(format!(
+            "{shown} was answered {}: {}",
+            answer.status,
+            describe_error_body(&answer.body, content_type, call.secrets)
         )));
     }
-    serde_json::from_slice(&body)
-        .map_err(|e| error(format!("{shown}: the token response is not JSON ({e})")))
+    serde_json::from_slice(&answer.body)
+        .map_err(|e| call.error(format!("{shown}: the token response is not JSON ({e})")))
 }
 
 /// An error body as users need it: OAuth2's `error: error_description`,

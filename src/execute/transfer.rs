@@ -1,0 +1,136 @@
+//! One HTTP exchange within its limits: the whole of it (connecting,
+//! sending, the headers, the last byte of the body) within one deadline,
+//! and the body read as a stream under a cap, after decompression, so that
+//! a silent, trickling, endless or huge answer, or a compression bomb, is a
+//! clear failure in bounded time and memory.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{StatusCode, Version};
+use tokio::time::{timeout_at, Instant};
+
+use crate::load::{format_duration, format_size};
+
+/// How long an exchange may take and how large a body it may read.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub max_body: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: super::DEFAULT_TIMEOUT,
+            max_body: crate::load::DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub struct Fetched {
+    pub status: StatusCode,
+    pub version: Version,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Why an exchange did not complete.
+#[derive(Debug)]
+pub enum TransferError {
+    Timeout(Duration),
+    TooLarge {
+        max_body: u64,
+        announced: Option<u64>,
+    },
+    Http(reqwest::Error),
+}
+
+impl std::fmt::Display for TransferError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransferError::Timeout(t) => write!(f, "timed out after {}", format_duration(*t)),
+            TransferError::TooLarge {
+                max_body,
+                announced,
+            } => {
+                let size = match announced {
+                    Some(n) => format!("announced as {} bytes", n),
+                    None => "still coming".to_string(),
+                };
+                write!(
+                    f,
+                    "the response body is larger than the {} cap ({size}); raise `max_body` in `defaults` or on the request if that is right",
+                    format_size(*max_body)
+                )
+            }
+            TransferError::Http(e) => f.write_str(&super::describe_reqwest_error(e)),
+        }
+    }
+}
+
+fn http_error(e: reqwest::Error, limits: Limits) -> TransferError {
+    if e.is_timeout() {
+        TransferError::Timeout(limits.timeout)
+    } else {
+        TransferError::Http(e)
+    }
+}
+
+/// Sends `request` and reads the whole response within `limits`.
+pub async fn fetch(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    limits: Limits,
+) -> Result<Fetched, TransferError> {
+    let deadline = Instant::now() + limits.timeout;
+    let timeout = || TransferError::Timeout(limits.timeout);
+    let mut response = timeout_at(deadline, client.execute(request))
+        .await
+        .map_err(|_| timeout())?
+        .map_err(|e| http_error(e, limits))?;
+    let announced = response.content_length();
+    if announced.is_some_and(|n| n > limits.max_body) {
+        return Err(TransferError::TooLarge {
+            max_body: limits.max_body,
+            announced,
+        });
+    }
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut total: u64 = 0;
+    loop {
+        let chunk = timeout_at(deadline, response.chunk())
+            .await
+            .map_err(|_| timeout())?
+            .map_err(|e| http_error(e, limits))?;
+        let Some(chunk) = chunk else { break };
+        total += chunk.len() as u64;
+        if total > limits.max_body {
+            return Err(TransferError::TooLarge {
+                max_body: limits.max_body,
+                announced: None,
+            });
+        }
+        chunks.push(chunk);
+    }
+    Ok(Fetched {
+        status: response.status(),
+        version: response.version(),
+        headers: std::mem::take(response.headers_mut()),
+        body: join(chunks, total as usize),
+    })
+}
+
+fn join(mut chunks: Vec<Bytes>, total: usize) -> Bytes {
+    if chunks.len() == 1 {
+        return chunks.pop().expect("one chunk");
+    }
+    let mut body = Vec::with_capacity(total);
+    for c in chunks {
+        body.extend_from_slice(&c);
+    }
+    Bytes::from(body)
+}
