@@ -208,11 +208,13 @@ pub async fn run_async(
 ) {
     let permits = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
     let traffic = options.traffic;
+    // Collections with the same identity share one token and its renewals.
+    let shared = execute::auth::Shared::new(plan.token_cache.clone());
     let runs = plan.collections.iter().enumerate().map(|(ci, pc)| {
         let permits = permits.clone();
         let modes = &selection.modes[ci];
         let templates = &plan.templates;
-        let token_cache = &plan.token_cache;
+        let shared = shared.clone();
         async move {
             if !modes.contains(&Mode::Report) {
                 return;
@@ -221,7 +223,7 @@ pub async fn run_async(
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
-            run_collection(ci, pc, modes, templates, token_cache, traffic, sink).await;
+            run_collection(ci, pc, modes, templates, shared, traffic, sink).await;
         }
     });
     join_all(runs).await;
@@ -253,7 +255,7 @@ async fn run_collection(
     pc: &PlannedCollection,
     modes: &[Mode],
     templates: &Templates,
-    token_cache: &Option<std::path::PathBuf>,
+    shared: Arc<execute::auth::Shared>,
     traffic: bool,
     sink: &dyn Fn(Event),
 ) {
@@ -266,7 +268,7 @@ async fn run_collection(
             });
         }
     };
-    let mut session = match execute::Session::new(pc, templates, token_cache.clone(), traffic) {
+    let mut session = match execute::Session::new(pc, templates, shared, traffic) {
         Ok(s) => s,
         Err(e) => {
             for ri in 0..modes.len() {

@@ -469,6 +469,56 @@ fn the_token_cache_is_private_and_a_later_run_refreshes_from_it() {
 }
 
 #[test]
+fn a_token_cache_that_cannot_be_written_does_not_fail_the_login_that_worked() {
+    let s = standins();
+    let dir = std::env::temp_dir().join(format!("reqtest-cache-blocked-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let blocked = dir.join("a-file");
+    std::fs::write(&blocked, "").unwrap();
+    let yaml = format!("{CELLS_V1_AUTH}requests:\n  - name: r\n    url: /a/config/ctl\n    expect: {{status: 200}}\n")
+        .replace("  token: id_token\n", "  token: id_token\n  cache: true\n");
+    all_passed(&run_suite(
+        Suite::new([write_collection(&yaml)])
+            .vars(s.vars())
+            .token_cache(blocked.join("tokens.json")),
+    ));
+}
+
+#[test]
+fn collections_of_one_run_with_the_same_identity_share_one_token() {
+    let server = server();
+    let scope = format!("shared-{}", std::process::id());
+    let yaml = |name: &str| {
+        format!(
+            r#"
+name: {name}
+auth:
+  type: client_credentials
+  token_url: "{{{{ base }}}}/oauth/token"
+  client_id: svc
+  client_secret: svc-secret
+  scope: {scope}
+requests:
+  - name: r
+    url: "{{{{ base }}}}/api/cc"
+"#
+        )
+    };
+    let files: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|n| write_collection(&yaml(n)))
+        .collect();
+    let outcomes = run_suite(Suite::new(files).var("base", server.url.as_str()));
+    assert_eq!(outcomes.len(), 3);
+    all_passed(&outcomes);
+    assert_eq!(
+        token_calls(&scope),
+        1,
+        "one token request for three collections"
+    );
+}
+
+#[test]
 fn a_token_sent_in_the_query_string_is_masked_in_failures() {
     let server = server();
     let yaml = r#"

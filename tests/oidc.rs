@@ -184,3 +184,82 @@ requests:
     );
     assert!(!message.contains("not-the-secret"), "{message}");
 }
+
+/// Runs every collection given and returns each outcome by test name.
+fn run_all(provider: &Provider, yamls: &[String]) -> Vec<(String, reqtest::run::Outcome)> {
+    let files: Vec<_> = yamls.iter().map(|y| write_collection(y)).collect();
+    let plan = reqtest::Suite::new(files)
+        .var("issuer", provider.issuer.as_str())
+        .plan()
+        .unwrap();
+    let selection = reqtest::run::Selection::from_reported(&plan, |_, _| true);
+    let events = std::sync::Mutex::new(Vec::new());
+    let options = reqtest::run::RunOptions {
+        concurrency: yamls.len(),
+        traffic: false,
+    };
+    reqtest::run::run(&plan, &selection, &options, |e| {
+        events.lock().unwrap().push(e)
+    });
+    events
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            let c = &plan.collections[e.collection].collection;
+            (
+                format!("{}::{}", c.name, c.requests[e.request].name),
+                e.outcome,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn parallel_collections_with_one_identity_share_one_login_and_one_refresh() {
+    let provider = Provider::start();
+    // oidc-provider rotates the refresh tokens of public clients and
+    // revokes the whole grant when an old one is used again: four
+    // collections refreshing each on its own would be turned away.
+    let yamls: Vec<String> = (0..4)
+        .map(|i| {
+            format!(
+                r#"
+name: c{i}
+auth:
+  type: authorization_code
+  authorize_url: "{{{{ issuer }}}}/auth"
+  token_url: "{{{{ issuer }}}}/token"
+  client_id: reqtest-pkce
+  redirect_uri: http://127.0.0.1:9/callback
+  scope: openid email offline_access
+  username: alice
+  password: any-password
+requests:
+  - name: whoami
+    url: "{{{{ issuer }}}}/api/whoami"
+    expect: {{json: {{$.sub: alice}}}}
+  - name: after the access token expired
+    delay: 2500ms
+    url: "{{{{ issuer }}}}/api/whoami"
+    expect: {{json: {{$.sub: alice}}}}
+"#
+            )
+        })
+        .collect();
+    let outcomes = run_all(&provider, &yamls);
+    assert_eq!(outcomes.len(), 8);
+    for (name, outcome) in &outcomes {
+        assert!(
+            matches!(outcome, reqtest::run::Outcome::Passed { .. }),
+            "{name}: {outcome:?}"
+        );
+    }
+    let stats = provider.stats();
+    assert_eq!(
+        stats["grants"]["authorization_code"], 1,
+        "one login: {stats}"
+    );
+    assert_eq!(stats["grants"]["refresh_token"], 1, "one refresh: {stats}");
+    assert_eq!(stats["rejected"], 0, "{stats}");
+}

@@ -96,7 +96,7 @@ impl<'p> Session<'p> {
     pub fn new(
         planned: &'p PlannedCollection,
         templates: &'p Templates,
-        token_cache: Option<std::path::PathBuf>,
+        shared: std::sync::Arc<auth::Shared>,
         traffic: bool,
     ) -> reqwest::Result<Self> {
         Ok(Session {
@@ -105,7 +105,7 @@ impl<'p> Session<'p> {
             templates,
             tokens: auth::Tokens::new(
                 &planned.collection.auths,
-                token_cache,
+                shared,
                 planned.collection.defaults.timeout,
             ),
             traffic,

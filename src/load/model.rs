@@ -512,7 +512,7 @@ pub enum RegexGroup {
 pub fn format_size(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (size, unit) in UNITS {
-        if bytes >= size && bytes % size == 0 {
+        if bytes >= size && bytes.is_multiple_of(size) {
             return format!("{} {unit}", bytes / size);
         }
     }
@@ -525,10 +525,10 @@ pub fn format_size(bytes: u64) -> String {
 /// A duration the way users write them in collections: `250ms`, `1.5s`.
 pub fn format_duration(d: Duration) -> String {
     let secs = d.as_secs();
-    if d.subsec_nanos() == 0 && secs >= 3600 && secs % 3600 == 0 {
+    if d.subsec_nanos() == 0 && secs >= 3600 && secs.is_multiple_of(3600) {
         return format!("{}h", secs / 3600);
     }
-    if d.subsec_nanos() == 0 && secs >= 60 && secs % 60 == 0 {
+    if d.subsec_nanos() == 0 && secs >= 60 && secs.is_multiple_of(60) {
         return format!("{}m", secs / 60);
     }
     let ms = d.as_secs_f64() * 1000.0;

@@ -263,11 +263,9 @@ impl Suite {
             .build()
             .map_err(SuiteError::StandIns)?;
         let kept = runtime.block_on(async {
-            let mut session =
-                crate::execute::Session::new(pc, &plan.templates, plan.token_cache.clone(), false)
-                    .map_err(|e| {
-                        SuiteError::Usage(format!("could not create an HTTP client: {e}"))
-                    })?;
+            let shared = crate::execute::auth::Shared::new(plan.token_cache.clone());
+            let mut session = crate::execute::Session::new(pc, &plan.templates, shared, false)
+                .map_err(|e| SuiteError::Usage(format!("could not create an HTTP client: {e}")))?;
             session.tokens.interactive_allowed = true;
             let client = session.client().clone();
             session

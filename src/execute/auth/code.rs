@@ -73,8 +73,11 @@ impl Field {
     }
 }
 
-/// `(form filter, fields)` for each declared login step, rendered.
-pub type Steps = [(Option<String>, Vec<(String, Field)>)];
+/// A declared login step, rendered: `(form filter, fields)`.
+pub type Step = (Option<String>, Vec<(String, Field)>);
+
+/// Every declared login step, rendered.
+pub type Steps = [Step];
 
 impl CodeFlow<'_> {
     fn error(&self, message: impl Into<String>) -> AuthError {

@@ -1,0 +1,154 @@
+//! Logging in afresh, one function per flow; each returns the token
+//! response.
+
+use serde_json::Value as Json;
+
+use super::code::{self, CodeFlow};
+use super::oauth;
+use super::render::Rendered;
+use super::AuthError;
+use crate::execute::{self, Limits, Outgoing};
+use crate::load::{AuthFlow, AuthSpec, CodeLogin, LoginStep, TokenRequest, PASSWORD_FIELD};
+
+/// Logs in with `spec`'s flow; an interactive one only if `interactive`.
+pub async fn login(
+    spec: &AuthSpec,
+    client: &reqwest::Client,
+    r: &Rendered<'_>,
+    interactive: bool,
+) -> Result<Json, AuthError> {
+    match &spec.flow {
+        AuthFlow::Password {
+            endpoint,
+            username,
+            password,
+            params_in,
+        } => {
+            let password = r.secret(password)?;
+            let params = vec![
+                ("grant_type".to_string(), "password".to_string()),
+                ("username".to_string(), r.text(username)?),
+                ("password".to_string(), password.expose().to_string()),
+            ];
+            let ep = r.endpoint(endpoint)?;
+            oauth::token(client, r.call(), &ep, params, *params_in).await
+        }
+        AuthFlow::ClientCredentials {
+            endpoint,
+            params_in,
+        } => {
+            let params = vec![("grant_type".to_string(), "client_credentials".to_string())];
+            let ep = r.endpoint(endpoint)?;
+            oauth::token(client, r.call(), &ep, params, *params_in).await
+        }
+        AuthFlow::RefreshToken {
+            endpoint,
+            refresh_token,
+        } => {
+            let ep = r.endpoint(endpoint)?;
+            oauth::refresh(client, r.call(), &ep, &r.secret(refresh_token)?).await
+        }
+        AuthFlow::AuthorizationCode { login, .. } => {
+            let flow = code_flow(spec, r)?;
+            match login {
+                CodeLogin::Headless(steps) => flow.headless(client, &steps_of(r, steps)?).await,
+                CodeLogin::Interactive if interactive => flow.interactive(client).await,
+                CodeLogin::Interactive => Err(r.error(format!(
+                    "this auth logs in through a browser and no one is here to do it; run `reqtest login {} --auth {}` once (with `cache: true`) so that later runs use its refresh token",
+                    spec.at.file, spec.name
+                ))),
+            }
+        }
+        AuthFlow::Request { request, .. } => custom(request, client, r).await,
+    }
+}
+
+fn code_flow<'a>(spec: &AuthSpec, r: &'a Rendered<'_>) -> Result<CodeFlow<'a>, AuthError> {
+    let AuthFlow::AuthorizationCode {
+        endpoint,
+        authorize_url,
+        authorize_params,
+        redirect_uri,
+        pkce,
+        login_origins,
+        ..
+    } = &spec.flow
+    else {
+        unreachable!("called for the authorization code flow only")
+    };
+    Ok(CodeFlow {
+        call: r.call(),
+        endpoint: r.endpoint(endpoint)?,
+        authorize_url: r.text(authorize_url)?,
+        authorize_params: authorize_params
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), r.text(v)?)))
+            .collect::<Result<_, AuthError>>()?,
+        redirect_uri: r.text(redirect_uri)?,
+        pkce: *pkce,
+        login_origins: login_origins
+            .iter()
+            .map(|o| r.text(o))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// The login steps rendered; password fields are secrets.
+fn steps_of(r: &Rendered<'_>, steps: &[LoginStep]) -> Result<Vec<code::Step>, AuthError> {
+    let mut rendered = Vec::with_capacity(steps.len());
+    for step in steps {
+        let mut fields = Vec::with_capacity(step.fields.len());
+        for (k, v) in &step.fields {
+            let secret = k == PASSWORD_FIELD
+                || crate::secrets::is_secret_key(k)
+                || k.to_ascii_lowercase().contains("pass");
+            let value = if secret {
+                code::Field::Secret(r.secret(v)?)
+            } else {
+                code::Field::Plain(r.text(v)?)
+            };
+            fields.push((k.clone(), value));
+        }
+        rendered.push((step.form.clone(), fields));
+    }
+    Ok(rendered)
+}
+
+/// A token request of the user's own: any request whose JSON answer holds
+/// the token.
+async fn custom(
+    request: &TokenRequest,
+    client: &reqwest::Client,
+    r: &Rendered<'_>,
+) -> Result<Json, AuthError> {
+    let outgoing = Outgoing {
+        method: &request.method,
+        url: &request.url,
+        base_url: None,
+        query: request.query.iter().collect(),
+        headers: request.headers.iter().collect(),
+        body: request.body.as_ref(),
+        limits: Limits {
+            timeout: request.timeout.unwrap_or(r.limits.timeout),
+            ..r.limits
+        },
+        collection_file: &request.at.file,
+    };
+    let built = execute::build(client, r.templates, &outgoing, &r.ctx)
+        .await
+        .map_err(|e| r.error(e.to_string()))?;
+    let ex = execute::exchange(client, built, outgoing.limits, false)
+        .await
+        .map_err(|e| r.error(e.to_string()))?;
+    if !ex.status.is_success() {
+        return Err(r.error(format!(
+            "{} {} was answered {}: {}",
+            ex.method,
+            ex.url,
+            ex.status,
+            oauth::describe_error_body(&ex.body, crate::check::content_type(&ex), r.secrets())
+        )));
+    }
+    serde_json::from_slice(&ex.body)
+        .map_err(|e| r.error(format!("the token response of {} is not JSON: {e}", ex.url)))
+}
