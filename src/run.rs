@@ -92,6 +92,15 @@ impl Detail {
     }
 }
 
+/// A request that got no response: its method, URL (masked) and how long
+/// it took to give up.
+#[derive(Debug, Clone)]
+pub struct RequestLine {
+    pub method: String,
+    pub url: String,
+    pub elapsed: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Passed {
@@ -102,6 +111,8 @@ pub enum Outcome {
         message: String,
         /// `None` when no response came (refused, timed out, bad input).
         detail: Option<Box<Detail>>,
+        /// The request when no response came.
+        request: Option<RequestLine>,
     },
     /// An earlier request of the collection failed, so this one was not sent.
     NotRun {
@@ -277,6 +288,7 @@ async fn run_collection(
                     Outcome::Failed {
                         message: format!("could not create an HTTP client: {e}"),
                         detail: None,
+                        request: None,
                     },
                 );
             }
@@ -322,12 +334,17 @@ async fn run_collection(
                     },
                 );
             }
-            Err((message, detail)) => {
+            Err(RunFailure {
+                message,
+                detail,
+                request: line,
+            }) => {
                 emit(
                     ri,
                     Outcome::Failed {
                         message: message.clone(),
                         detail: detail.map(Box::new),
+                        request: line,
                     },
                 );
                 blocker = Some(Blocker {
@@ -343,19 +360,49 @@ async fn run_collection(
 
 type Captured = Vec<(String, serde_json::Value)>;
 
+/// Why a request failed, as it may be shown.
+struct RunFailure {
+    message: String,
+    detail: Option<Detail>,
+    request: Option<RequestLine>,
+}
+
+/// A request that got no response, as reports show it: the cause, then
+/// the request (when the cause does not already name it) and the time.
+fn not_answered(e: execute::NotAnswered, secrets: &Secrets) -> RunFailure {
+    let mut message = e.error.to_string();
+    if !matches!(e.error, execute::ExecError::Send { .. }) {
+        message.push_str(&format!(
+            "\n\n  request:  {} {} (not sent; gave up after {})",
+            e.method,
+            e.url,
+            crate::load::format_duration(e.elapsed)
+        ));
+    }
+    RunFailure {
+        message: secrets.redact(&message).into_owned(),
+        detail: None,
+        request: Some(RequestLine {
+            method: e.method,
+            url: secrets.redact(&e.url).into_owned(),
+            elapsed: e.elapsed,
+        }),
+    }
+}
+
 async fn run_request(
     pc: &PlannedCollection,
     ri: usize,
     templates: &Templates,
     session: &mut execute::Session<'_>,
     vars: &Vars,
-) -> Result<(Detail, Captured), (String, Option<Detail>)> {
+) -> Result<(Detail, Captured), RunFailure> {
     let request = &pc.collection.requests[ri];
     let secrets = templates.secrets();
     let (exchange, ctx) = session
         .send(ri, vars)
         .await
-        .map_err(|e| (secrets.redact(&e.to_string()).into_owned(), None))?;
+        .map_err(|e| not_answered(e, secrets))?;
     let response = Response::new(&exchange, secrets);
     let assertions = check::check(&response, &request.expect, templates, &ctx);
     let mut failures = check::failures(&assertions);
@@ -373,6 +420,10 @@ async fn run_request(
     let detail = Detail::of(&exchange, assertions, session.traffic, secrets);
     match captured {
         Some(values) => Ok((detail, values)),
-        None => Err((check::describe(&failures, &exchange, secrets), Some(detail))),
+        None => Err(RunFailure {
+            message: check::describe(&failures, &exchange, secrets),
+            detail: Some(detail),
+            request: None,
+        }),
     }
 }

@@ -575,3 +575,42 @@ requests:
         "{message}"
     );
 }
+
+#[test]
+fn an_html_error_page_is_shown_as_its_text_and_a_binary_body_as_a_summary() {
+    let server = server();
+    let yaml = r#"
+requests:
+  - name: html
+    url: "{{ base }}/html-error"
+    expect: {status: 200}
+"#;
+    let message = failure(&run(yaml, &server.url), "html");
+    assert!(
+        message.contains("body:     Error 500 — invalid_redirect_uri The redirect URI is not registered & was refused."),
+        "{message}"
+    );
+    assert!(
+        !message.contains("<style>") && !message.contains("track()"),
+        "{message}"
+    );
+    let yaml = r#"
+requests:
+  - name: png
+    url: "{{ base }}/png"
+    expect: {status: 201, body: {contains: "IHDR"}}
+"#;
+    let message = failure(&run(yaml, &server.url), "png");
+    assert!(
+        message.contains("body:     <5,120 bytes, image/png>"),
+        "{message}"
+    );
+    assert!(
+        message.contains("it starts with \"<5,120 bytes, image/png>\""),
+        "{message}"
+    );
+    assert!(
+        !message.contains('\u{1a}') && !message.contains('\0'),
+        "{message}"
+    );
+}

@@ -329,3 +329,97 @@ requests:
         }
     }
 }
+
+#[test]
+fn requests_that_got_no_answer_carry_method_url_and_time_in_every_report() {
+    let server = server();
+    let dir = temp_dir("no-answer");
+    let slow = dir.join("slow.yaml");
+    std::fs::write(
+        &slow,
+        "name: slow\nrequests:\n  - name: times out\n    url: \"{{ base }}/slow?ms=3000\"\n    timeout: 300ms\n",
+    )
+    .unwrap();
+    let auth = dir.join("auth.yaml");
+    std::fs::write(
+        &auth,
+        "name: authfail\nauth:\n  type: client_credentials\n  token_url: \"{{ base }}/oauth/token\"\n  client_id: svc\n  client_secret: wrong-secret\nrequests:\n  - name: needs a token\n    method: POST\n    url: \"{{ base }}/api/cc?x=1\"\n",
+    )
+    .unwrap();
+    let junit = dir.join("r.xml");
+    let json = dir.join("r.json");
+    let base = format!("base={}", server.url);
+    let out = reqtest(
+        &[
+            "run",
+            slow.to_str().unwrap(),
+            auth.to_str().unwrap(),
+            "--var",
+            &base,
+            "--junit",
+            junit.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let console = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        console.contains(&format!(
+            "GET {}/slow?ms=3000: timed out after 300ms",
+            server.url
+        )),
+        "{console}"
+    );
+    assert!(
+        console.contains(&format!(
+            "request:  POST {}/api/cc?x=1 (not sent; gave up after",
+            server.url
+        )),
+        "{console}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let by_name = |n: &str| {
+        report["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["request"] == n)
+            .unwrap()
+            .clone()
+    };
+    let timed_out = by_name("times out");
+    assert_eq!(timed_out["method"], "GET");
+    assert_eq!(timed_out["url"], format!("{}/slow?ms=3000", server.url));
+    assert!(
+        timed_out["duration_ms"].as_f64().unwrap() >= 300.0,
+        "{timed_out}"
+    );
+    let auth_failed = by_name("needs a token");
+    assert_eq!(auth_failed["method"], "POST");
+    assert_eq!(auth_failed["url"], format!("{}/api/cc?x=1", server.url));
+    assert!(
+        auth_failed["duration_ms"].as_f64().unwrap() > 0.0,
+        "{auth_failed}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let case = xml
+        .lines()
+        .find(|l| l.contains("name=\"times out\""))
+        .unwrap();
+    let time: f64 = case
+        .split("time=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(time >= 0.3, "{case}");
+    assert!(xml.contains(&format!(
+        "GET {}/slow?ms=3000: timed out after 300ms",
+        server.url
+    )));
+}

@@ -35,6 +35,17 @@ pub enum ExecError {
     Auth(#[from] auth::AuthError),
 }
 
+/// A request that got no response: why, and which request it was.
+#[derive(Debug)]
+pub struct NotAnswered {
+    pub error: ExecError,
+    pub method: String,
+    /// As sent, or as it would have been (rendered as far as it could be).
+    pub url: String,
+    /// From the start of the request (its auth included) to giving up.
+    pub elapsed: Duration,
+}
+
 /// The request as it was sent and the response as it came.
 #[derive(Debug)]
 pub struct Exchange {
@@ -124,11 +135,39 @@ impl<'p> Session<'p> {
         &mut self,
         index: usize,
         vars: &Vars,
-    ) -> Result<(Exchange, Value), ExecError> {
+    ) -> Result<(Exchange, Value), NotAnswered> {
         let request = &self.planned.collection.requests[index];
         if let Some(delay) = request.delay {
             tokio::time::sleep(delay).await;
         }
+        let started = Instant::now();
+        self.try_send(index, vars).await.map_err(|error| {
+            let (method, url) = match &error {
+                ExecError::Send { method, url, .. } => (method.clone(), url.clone()),
+                _ => (request.method.to_string(), self.shown_url(index, vars)),
+            };
+            NotAnswered {
+                error,
+                method,
+                url,
+                elapsed: started.elapsed(),
+            }
+        })
+    }
+
+    /// The URL of request `index` as far as it renders without its auth.
+    fn shown_url(&self, index: usize, vars: &Vars) -> String {
+        let outgoing = outgoing(self.planned, index);
+        let ctx = self.tokens.context(vars, None);
+        absolute_url(self.templates, &outgoing, &ctx).unwrap_or_else(|_| outgoing.url.src.clone())
+    }
+
+    async fn try_send(
+        &mut self,
+        index: usize,
+        vars: &Vars,
+    ) -> Result<(Exchange, Value), ExecError> {
+        let request = &self.planned.collection.requests[index];
         let auth_name = match &request.auth {
             AuthChoice::None => None,
             AuthChoice::Default => self

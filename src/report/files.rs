@@ -31,8 +31,18 @@ impl Row<'_> {
         }
     }
 
+    /// What the request took: to its response, or to giving up.
     fn duration(&self) -> Duration {
-        self.detail().map(|d| d.duration).unwrap_or_default()
+        match (self.detail(), self.outcome) {
+            (Some(d), _) => d.duration,
+            (
+                None,
+                Outcome::Failed {
+                    request: Some(r), ..
+                },
+            ) => r.elapsed,
+            _ => Duration::ZERO,
+        }
     }
 
     fn result(&self) -> &'static str {
@@ -246,6 +256,12 @@ impl JsonReport {
                 })
                 .collect();
             obj.insert("assertions".into(), Json::Array(assertions));
+        } else if let Outcome::Failed {
+            request: Some(r), ..
+        } = row.outcome
+        {
+            obj.insert("method".into(), Json::from(r.method.clone()));
+            obj.insert("url".into(), Json::from(r.url.clone()));
         }
         if let Some(m) = &row.message {
             obj.insert("message".into(), Json::from(m.clone()));

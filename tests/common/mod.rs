@@ -82,6 +82,24 @@ fn router() -> Router {
         .route("/redirect-to", get(redirect_to))
         .route("/steal", any(steal))
         .route(
+            "/html-error",
+            get(|| async {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    "<!DOCTYPE html>\n<html><head><title>Error 500</title><style>body{font:12px sans-serif;color:#333}</style></head><body><div class=\"box\"><h1>invalid_redirect_uri</h1><p>The redirect URI is not registered &amp; was refused.</p></div><script>track()</script></body></html>",
+                )
+            }),
+        )
+        .route(
+            "/png",
+            get(|| async {
+                let mut png = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+                png.resize(5120, 0);
+                ([(header::CONTENT_TYPE, "image/png")], png)
+            }),
+        )
+        .route(
             "/bad-user",
             get(|| async { Json(json!({"Login": 5, "Attributes": {"a": 1}, "Roles": "admin"})) }),
         )
