@@ -284,7 +284,7 @@ requests:
 "#;
     let message = failure(&run_suite(suite(regards, &s)), "r");
     assert!(
-        message.ends_with("was answered 400 Bad Request: invalid_grant: Bad credentials"),
+        message.contains("was answered 400 Bad Request: invalid_grant: Bad credentials\n"),
         "{message}"
     );
     assert!(
