@@ -152,6 +152,16 @@ impl Selection {
     /// Builds the selection from which requests are reported; an ignored
     /// request runs only when reported itself.
     pub fn from_reported(plan: &Plan, reported: impl Fn(usize, usize) -> bool) -> Self {
+        Self::with_excluded(plan, reported, |_, _| false)
+    }
+
+    /// The same, with requests the user excluded (`--skip`): they are never
+    /// sent, not even as another's dependency.
+    pub fn with_excluded(
+        plan: &Plan,
+        reported: impl Fn(usize, usize) -> bool,
+        excluded: impl Fn(usize, usize) -> bool,
+    ) -> Self {
         let modes = plan
             .collections
             .iter()
@@ -164,7 +174,7 @@ impl Selection {
                         Some(last) if ri <= last => {
                             if reported(ci, ri) {
                                 Mode::Report
-                            } else if requests[ri].ignore.is_some() {
+                            } else if requests[ri].ignore.is_some() || excluded(ci, ri) {
                                 Mode::Skip
                             } else {
                                 Mode::Dependency
@@ -176,6 +186,32 @@ impl Selection {
             })
             .collect();
         Selection { modes }
+    }
+
+    /// The first request that will run but reads a variable only a request
+    /// left out captures: `(request, variable, capturing request)`.
+    pub fn missing_capture(&self, plan: &Plan) -> Option<(String, String, String)> {
+        for (pc, modes) in plan.collections.iter().zip(&self.modes) {
+            let c = &pc.collection;
+            let mut lost: std::collections::HashMap<&str, &str> = Default::default();
+            for (ri, request) in c.requests.iter().enumerate() {
+                let vars = request.captures.iter().map(|cap| cap.var.as_str());
+                if modes[ri] == Mode::Skip {
+                    lost.extend(vars.map(|v| (v, request.name.as_str())));
+                    continue;
+                }
+                for read in &pc.requests[ri].reads {
+                    if let Some(by) = lost.get(read.as_str()) {
+                        let name = |n: &str| format!("{}::{n}", c.name);
+                        return Some((name(&request.name), read.clone(), name(by)));
+                    }
+                }
+                for v in vars {
+                    lost.remove(v);
+                }
+            }
+        }
+        None
     }
 }
 

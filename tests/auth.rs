@@ -675,3 +675,44 @@ auth:
     // Past the authorization request, on to the token request.
     assert!(with.contains("/oauth/token was answered 401"), "{with}");
 }
+
+#[test]
+fn the_default_auth_is_reachable_as_auths_default_from_any_request() {
+    let server = server();
+    let scope = format!("reach-{}", std::process::id());
+    let yaml = format!(
+        r#"
+auth:
+  type: client_credentials
+  token_url: "{{{{ base }}}}/oauth/token"
+  client_id: svc
+  client_secret: svc-secret
+  scope: {scope}
+requests:
+  - name: first, without a token of its own
+    auth: none
+    url: "{{{{ base }}}}/echo"
+    headers: {{X-Type: "{{{{ auths.default.response.token_type }}}}"}}
+    expect:
+      json:
+        $.headers.x-type: Bearer
+        $.headers.authorization: {{absent: true}}
+"#
+    );
+    let yaml = yaml.replace("$.headers.x-type", "$.headers['x-type']");
+    assert!(passed(
+        &run(&yaml, &server.url),
+        "first, without a token of its own"
+    ));
+    assert_eq!(token_calls(&scope), 1);
+    let e = plan(
+        "auth:\n  type: client_credentials\n  token_url: http://x/t\n  client_id: svc\nrequests:\n  - name: r\n    url: \"http://x/{{ auths.nope.response }}\"\n",
+        &server.url,
+    )
+    .err()
+    .unwrap();
+    assert!(
+        e.contains("request `r` reads `auths.nope`, and this collection has no auth `nope` (it has `default`)"),
+        "{e}"
+    );
+}

@@ -203,3 +203,85 @@ fn an_exported_request_with_an_auth_names_its_token_as_a_shell_variable() {
     );
     assert!(command.contains(r#"--data-raw '{"Queries":[{"Login":"admin","NodeType":"USER"}],"Limit":"10","Offset":"0"}'"#), "{command}");
 }
+
+#[test]
+fn an_exported_request_reading_its_token_and_cookies_runs_in_curl_after_the_one_before() {
+    let server = common::server();
+    let dir = std::env::temp_dir().join(format!("reqtest-curl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("jar.yaml");
+    std::fs::write(
+        &file,
+        r#"name: jar
+auth:
+  type: client_credentials
+  token_url: "{{ base }}/oauth/token"
+  client_id: svc
+  client_secret: svc-secret
+requests:
+  - name: login
+    auth: none
+    method: POST
+    url: "{{ base }}/token"
+    capture: {token: $.access_token}
+  - name: me
+    auth: none
+    url: "{{ base }}/needs-cookie?t={{ token }}"
+    headers: {X-Type: "{{ auths.default.response.token_type }}"}
+"#,
+    )
+    .unwrap();
+    let export = |name: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_reqtest"))
+            .args([
+                "curl",
+                file.to_str().unwrap(),
+                name,
+                "--var",
+                &format!("base={}", server.url),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (login, me) = (export("login"), export("me"));
+    assert!(me.contains("# ${auths_default_response_token_type}: `auths.default.response.token_type` of the token"), "{me}");
+    assert!(
+        me.contains("-H \"x-type: ${auths_default_response_token_type}\""),
+        "{me}"
+    );
+    assert!(me.contains("/needs-cookie?t=${token}\""), "{me}");
+    assert!(me.contains("-b jar.cookies -c jar.cookies"), "{me}");
+    // Run both commands in a shell, in order, in a folder of their own: the
+    // second is let in by the cookie the first one's answer set.
+    let script = format!(
+        "token=abc; auths_default_response_token_type=Bearer\n{} -s -o /dev/null\n{} -s",
+        login
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim(),
+        me.lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+    );
+    let ran = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout),
+        r#"{"ok":true}"#,
+        "{script}"
+    );
+}

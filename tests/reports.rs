@@ -423,3 +423,42 @@ fn requests_that_got_no_answer_carry_method_url_and_time_in_every_report() {
         server.url
     )));
 }
+
+#[test]
+fn skipped_requests_are_never_sent_and_a_needed_capture_is_a_clear_error() {
+    let server = server();
+    let dir = temp_dir("skip");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = dir.join("c.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: c\nrequests:\n  - name: login\n    method: POST\n    url: \"{{{{ base }}}}/token\"\n    capture: {{token: $.access_token}}\n  - name: broken\n    url: http://127.0.0.1:{closed}/\n  - name: me\n    url: \"{{{{ base }}}}/echo\"\n    headers: {{X-T: \"{{{{ token }}}}\"}}\n  - name: plain\n    url: \"{{{{ base }}}}/json\"\n"
+        ),
+    )
+    .unwrap();
+    let base = format!("base={}", server.url);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", file.to_str().unwrap(), "--var", &base];
+        args.extend_from_slice(extra);
+        reqtest(&args, &[])
+    };
+    // `broken` would fail and stop `plain` if it were sent as a dependency.
+    let out = run(&["--filter", "c::plain", "--skip", "c::broken"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("test c::plain ... ok"), "{text}");
+    let out = run(&["--skip", "login", "--skip", "broken"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "`c::me` reads `token`, which `c::login` captures, but --skip leaves `c::login` out"
+        ),
+        "{err}"
+    );
+}

@@ -3,7 +3,11 @@
 
 use std::sync::OnceLock;
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
 use indexmap::IndexMap;
+use minijinja::value::{Object, ObjectRepr};
 use minijinja::Value;
 use regex::Regex;
 use serde_json::{json, Value as Json};
@@ -90,6 +94,18 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
             }
         }
     }
+    // Tokens are not fetched for an export: what templates read of them
+    // (`auth.claims.sub`, `auths.svc.response.x`) becomes shell variables.
+    let later = Arc::new(Mutex::new(BTreeSet::new()));
+    for root in ["auth", "auths"] {
+        vars.insert(
+            root.into(),
+            Value::from_object(ShellVar {
+                path: root.into(),
+                used: later.clone(),
+            }),
+        );
+    }
     let ctx = Value::from(vars);
 
     let client = execute::client().map_err(|e| e.to_string())?;
@@ -102,7 +118,7 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
         .await
         .map_err(|e| e.to_string())?;
 
-    let mut url = built.url().to_string();
+    let mut url = unescape_placeholders(built.url().as_str());
     let mut headers: Vec<(String, String)> = built
         .headers()
         .iter()
@@ -140,12 +156,23 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
             quote(&plan.secrets.redact(text))
         }
     };
+    for path in later.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        comments.push(format!(
+            "# ${{{}}}: `{path}` of the token, as a run would have it",
+            shell_name(path)
+        ));
+    }
+    let jar = format!("{}.cookies", identifier(&c.name));
+    comments.push(format!(
+        "# {jar}: the cookies earlier responses set, as a run keeps them (run the collection's requests in order with the same -b/-c)"
+    ));
     let mut out = String::new();
     for comment in &comments {
         out.push_str(comment);
         out.push('\n');
     }
     out.push_str(&format!("curl -X {} {}", built.method(), word(&url)));
+    out.push_str(&format!(" \\\n  -b {jar} -c {jar}"));
     for (k, v) in &headers {
         let v = if show_secrets || v.contains("${") {
             v.clone()
@@ -200,6 +227,55 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
     } else {
         plan.secrets.redact(&out).into_owned()
     })
+}
+
+/// A value a run would know and an exported command cannot: it prints as
+/// a shell variable named after its path (`${auth_claims_sub}`), and so
+/// does any attribute of it.
+#[derive(Debug)]
+struct ShellVar {
+    path: String,
+    used: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl Object for ShellVar {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| key.to_string());
+        Some(Value::from_object(ShellVar {
+            path: format!("{}.{key}", self.path),
+            used: self.used.clone(),
+        }))
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(self.path.clone());
+        write!(f, "${{{}}}", shell_name(&self.path))
+    }
+}
+
+/// A URL with its `${var}` placeholders as the shell must see them: the
+/// URL parser percent-encodes their braces (and `$` in a query).
+fn unescape_placeholders(url: &str) -> String {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| Regex::new(r"(?:\$|%24)%7B([A-Za-z0-9_]+)%7D").expect("valid"));
+    re.replace_all(url, "$${${1}}").into_owned()
+}
+
+/// `auth.claims.sub` → `auth_claims_sub`.
+fn shell_name(path: &str) -> String {
+    path.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 /// What an import could not carry over, said rather than dropped.

@@ -178,6 +178,14 @@ impl<'p> Session<'p> {
                 .then_some(DEFAULT_AUTH),
             AuthChoice::Named(name) => Some(name.as_str()),
         };
+        // Tokens its templates read as `auths.NAME`, whichever auth it uses.
+        for name in &self.planned.requests[index].auths {
+            if Some(name.as_str()) != auth_name {
+                self.tokens
+                    .ensure(name, &self.client, self.templates, vars, false)
+                    .await?;
+            }
+        }
         let mut renewed = false;
         loop {
             if let Some(name) = auth_name {

@@ -380,9 +380,24 @@ pub fn run_plan(
     }
 
     let selected: usize = reported.iter().flatten().filter(|r| **r).count();
+    let excluded = |ci: usize, ri: usize| {
+        let name = test_name(&plan.collections[ci].collection, ri);
+        args.skip.iter().any(|s| {
+            if args.exact {
+                name == *s
+            } else {
+                name.contains(s.as_str())
+            }
+        })
+    };
+    let selection = Selection::with_excluded(&plan, |ci, ri| reported[ci][ri], excluded);
+    if let Some((request, var, by)) = selection.missing_capture(&plan) {
+        return Err(SuiteError::Usage(format!(
+            "`{request}` reads `{var}`, which `{by}` captures, but --skip leaves `{by}` out (and a skipped request is never sent); skip `{request}` too, or do not skip `{by}`"
+        )));
+    }
     let mut reporter =
         console::Reporter::new(&plan, report, selected, args).map_err(SuiteError::Report)?;
-    let selection = Selection::from_reported(&plan, |ci, ri| reported[ci][ri]);
     let options = run::RunOptions {
         concurrency: args.test_threads.unwrap_or(plan.collections.len().max(1)),
         traffic: report.verbose,

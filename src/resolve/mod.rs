@@ -4,6 +4,7 @@
 
 mod calls;
 mod helpers;
+mod requests;
 pub mod templates;
 mod vars;
 
@@ -14,8 +15,7 @@ use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use crate::load::{
-    AuthChoice, AuthFlow, AuthSpec, Body, CodeLogin, Collection, HeaderCheck, PartKind, Pos,
-    Predicate, Request, Text, DEFAULT_AUTH,
+    AuthChoice, AuthFlow, AuthSpec, Body, CodeLogin, Collection, Pos, Text, DEFAULT_AUTH,
 };
 pub use templates::{is_template, RenderError, Templates, Vars};
 
@@ -66,6 +66,11 @@ pub struct PlannedCollection {
 pub struct PlannedRequest {
     pub default_headers: Vec<usize>,
     pub default_query: Vec<usize>,
+    /// The variables its templates (and its active defaults) read.
+    pub reads: Vec<String>,
+    /// The auths its templates read through `auths.NAME`: their tokens are
+    /// obtained before it is sent, whichever auth it uses itself.
+    pub auths: Vec<String>,
 }
 
 pub fn resolve(collections: Vec<Collection>, options: &Options) -> Result<Plan, ResolveError> {
@@ -196,13 +201,21 @@ fn plan_collection(
             AuthChoice::Default => c.auths.contains_key(DEFAULT_AUTH),
             AuthChoice::Named(_) => true,
         };
-        if uses_auth {
-            // `auth` is the token of the request's own auth.
-            let mut with_auth = known.clone();
-            with_auth.insert("auth".into());
-            check_request(request, templates, &with_auth)?;
-        } else {
-            check_request(request, templates, &known)?;
+        // `auth` is the token of the request's own auth.
+        let scope = requests::Scope {
+            known: &known,
+            auth: uses_auth,
+        };
+        let reads = requests::check_request(request, templates, &scope)?;
+        if let Some(unknown) = reads.auths.iter().find(|a| !c.auths.contains_key(*a)) {
+            return Err(ResolveError::Environment {
+                file: request.at.to_string(),
+                message: format!(
+                    "request `{}` reads `auths.{unknown}`, and this collection has no auth `{unknown}` (it has {})",
+                    request.name,
+                    c.auths.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                ),
+            });
         }
         let active = |needs: &Vec<Vec<String>>| -> Vec<usize> {
             needs
@@ -212,9 +225,25 @@ fn plan_collection(
                 .map(|(i, _)| i)
                 .collect()
         };
+        let (default_headers, default_query) = (active(&header_vars), active(&query_vars));
+        let mut read = reads.vars;
+        read.extend(
+            default_headers
+                .iter()
+                .flat_map(|&i| header_vars[i].iter().cloned()),
+        );
+        read.extend(
+            default_query
+                .iter()
+                .flat_map(|&i| query_vars[i].iter().cloned()),
+        );
+        read.sort();
+        read.dedup();
         requests.push(PlannedRequest {
-            default_headers: active(&header_vars),
-            default_query: active(&query_vars),
+            default_headers,
+            default_query,
+            reads: read,
+            auths: reads.auths,
         });
         known.extend(request.captures.iter().map(|cap| cap.var.clone()));
     }
@@ -227,7 +256,7 @@ fn plan_collection(
     })
 }
 
-fn check_defined(
+pub(crate) fn check_defined(
     used: &[String],
     known: &BTreeSet<String>,
     at: &Pos,
@@ -260,88 +289,6 @@ fn defined_here<'a>(names: impl Iterator<Item = &'a str>) -> String {
         text.push_str(&format!(" and {more} more"));
     }
     text
-}
-
-/// Compiles every template of a request and checks the variables it reads
-/// are known at that point of the collection.
-fn check_request(
-    r: &Request,
-    templates: &mut Templates,
-    known: &BTreeSet<String>,
-) -> Result<(), ResolveError> {
-    let mut text = |t: &crate::load::Text| -> Result<(), ResolveError> {
-        let used = templates.compile_text(t)?;
-        check_defined(&used, known, &t.at, "")
-    };
-    text(&r.url)?;
-    for (_, t) in r.query.iter().chain(&r.headers) {
-        text(t)?;
-    }
-    match &r.body {
-        Some(Body::Form(pairs)) => {
-            for (_, t) in pairs {
-                text(t)?;
-            }
-        }
-        Some(Body::Multipart(parts)) => {
-            for part in parts {
-                match &part.kind {
-                    PartKind::Text(t) => text(t)?,
-                    PartKind::File { path, .. } => text(path)?,
-                }
-            }
-        }
-        Some(Body::Raw(t)) => text(t)?,
-        Some(Body::Json(_)) | None => {}
-    }
-    for h in &r.expect.headers {
-        for check in &h.checks {
-            if let HeaderCheck::Equals(t) | HeaderCheck::Contains(t) = check {
-                text(t)?;
-            }
-        }
-    }
-    if let Some(b) = &r.expect.body {
-        for t in b.equals.iter().chain(&b.contains) {
-            text(t)?;
-        }
-    }
-
-    let mut data = |d: &crate::load::Data| -> Result<(), ResolveError> {
-        let used = templates.compile_data(d)?;
-        check_defined(&used, known, &d.at, "")
-    };
-    if let Some(Body::Json(d)) = &r.body {
-        data(d)?;
-    }
-    if let Some(d) = r.expect.body.as_ref().and_then(|b| b.json.as_ref()) {
-        data(d)?;
-    }
-    for a in &r.expect.json {
-        check_predicates(&a.predicates, &mut data)?;
-    }
-    Ok(())
-}
-
-fn check_predicates(
-    predicates: &[Predicate],
-    data: &mut dyn FnMut(&crate::load::Data) -> Result<(), ResolveError>,
-) -> Result<(), ResolveError> {
-    for p in predicates {
-        match p {
-            Predicate::Eq(d)
-            | Predicate::Ne(d)
-            | Predicate::Lt(d)
-            | Predicate::Le(d)
-            | Predicate::Gt(d)
-            | Predicate::Ge(d)
-            | Predicate::Contains(d)
-            | Predicate::OneOf(d) => data(d)?,
-            Predicate::Length(inner) | Predicate::Every(inner) => check_predicates(inner, data)?,
-            Predicate::Matches(_) | Predicate::Exists(_) | Predicate::Type(_) => {}
-        }
-    }
-    Ok(())
 }
 
 /// Compiles every template of an auth; they render with the run's

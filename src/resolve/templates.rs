@@ -33,6 +33,8 @@ struct Compiled {
     name: String,
     /// Top-level names the template reads, globals left out.
     vars: Vec<String>,
+    /// The auths it reads through `auths.NAME`.
+    auths: Vec<String>,
 }
 
 pub struct Templates {
@@ -145,6 +147,36 @@ impl Templates {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The auths a compiled text reads through `auths.NAME`.
+    pub fn auths_of_text(&self, text: &Text) -> Vec<String> {
+        self.text
+            .get(&text.src)
+            .map(|c| c.auths.clone())
+            .unwrap_or_default()
+    }
+
+    /// The auths the strings of compiled data read through `auths.NAME`.
+    pub fn auths_of_data(&self, data: &Data) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect_auths(&data.value, &mut out);
+        out
+    }
+
+    fn collect_auths(&self, value: &Json, out: &mut Vec<String>) {
+        match value {
+            Json::String(s) => {
+                for table in [&self.text, &self.typed] {
+                    if let Some(c) = table.get(s) {
+                        out.extend(c.auths.iter().cloned());
+                    }
+                }
+            }
+            Json::Array(items) => items.iter().for_each(|v| self.collect_auths(v, out)),
+            Json::Object(map) => map.values().for_each(|v| self.collect_auths(v, out)),
+            _ => {}
+        }
     }
 
     pub fn render_text<'a>(
@@ -310,14 +342,35 @@ fn compile_into(
         .filter(|v| !helpers::GLOBALS.contains(&v.as_str()) && !guarded(key, v))
         .collect();
     vars.sort();
+    let auths = auths_read(env, &name);
     table.insert(
         key.to_string(),
         Compiled {
             name,
             vars: vars.clone(),
+            auths,
         },
     );
     Ok(vars)
+}
+
+/// `default` and `svc` for a template reading `auths.default.claims.sub`
+/// and `auths.svc`.
+fn auths_read(env: &Environment<'static>, name: &str) -> Vec<String> {
+    let Ok(template) = env.get_template(name) else {
+        return Vec::new();
+    };
+    let mut auths: Vec<String> = template
+        .undeclared_variables(true)
+        .into_iter()
+        .filter_map(|v| {
+            v.strip_prefix("auths.")
+                .map(|rest| rest.split('.').next().unwrap_or(rest).to_string())
+        })
+        .collect();
+    auths.sort();
+    auths.dedup();
+    auths
 }
 
 /// Whether the template itself copes with `name` being undefined:
