@@ -30,7 +30,7 @@ impl Checker<'_, '_> {
     fn check(&mut self, used: Vec<String>, at: &crate::load::Pos) -> Result<(), ResolveError> {
         let missing: Vec<String> = used
             .iter()
-            .filter(|v| !(self.scope.auth && *v == "auth") && !self.scope.known.contains(*v))
+            .filter(|v| !(self.scope.known.contains(*v) || self.scope.auth && *v == "auth"))
             .cloned()
             .collect();
         check_defined(&missing, self.scope.known, at, "")?;
