@@ -291,7 +291,12 @@ fn main() -> ExitCode {
         Command::Import(ImportCommand::Curl { name, args }) => {
             match reqtest::bridge::curl::import(&args, name.as_deref()) {
                 Ok(imported) => {
-                    print!("{}", reqtest::bridge::curl::to_yaml(&imported));
+                    let text = reqtest::bridge::curl::to_yaml(&imported);
+                    if text.ends_with('\n') {
+                        print!("{text}");
+                    } else {
+                        println!("{text}");
+                    }
                     0
                 }
                 Err(e) => usage_error(e),
@@ -422,6 +427,9 @@ fn import_postman(
         }
     }
     text.push_str(&reqtest::load::to_yaml(&converted.collection));
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
     match output {
         Some(path) => match std::fs::write(path, text) {
             Ok(()) => 0,

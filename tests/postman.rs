@@ -76,8 +76,14 @@ fn a_collection_with_folders_auths_bodies_and_an_environment_runs() {
     let outcomes = run_suite(
         reqtest::Suite::new([write_collection(&yaml)]).var("base_url", server.url.as_str()),
     );
+    // `Login` stores the token the collection's Bearer sends: it became the
+    // collection's auth block.
+    assert!(
+        yaml.contains("auth:\n  type: request\n  request:\n    method: POST\n    url: '{{ base_url }}/token'\n")
+            && yaml.contains("  token: $.access_token\n"),
+        "{yaml}"
+    );
     let names = [
-        "Login",
         "Orders / Protected, inheriting the bearer token",
         "Orders / Create with a JSON body",
         "Forms / Urlencoded with basic auth",
@@ -103,4 +109,48 @@ fn a_file_that_is_not_a_postman_collection_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a Postman collection v2.1"));
+}
+
+/// Seed 001 (Cells' REST API docs): a token request whose test script
+/// stores the id_token in `dex_token`, and requests inheriting the
+/// collection's Bearer `{{dex_token}}`. Imported, the token request is the
+/// collection's auth, and the whole runs against the Cells stand-in.
+#[test]
+fn the_seed_001_postman_setup_imports_and_runs_against_the_cells_stand_in() {
+    let dir = std::env::temp_dir().join(format!("reqtest-seed001-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("cells.yaml");
+    let (_, notes) = import(&[
+        "tests/fixtures/cells-seed-001.postman_collection.json",
+        "--environment",
+        "tests/fixtures/cells-seed-001.postman_environment.json",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    let yaml = std::fs::read_to_string(&file).unwrap();
+    assert!(yaml.ends_with('\n'), "the file ends with a newline");
+    assert!(
+        !notes.contains("jsonData"),
+        "the script lines converted: {notes}"
+    );
+    assert!(
+        yaml.contains("auth:\n  type: password\n  token_url: '{{ url }}/auth/dex/token'\n  client_id: cells-front\n  client_secret: cells-front\n")
+            && yaml.contains("  token: id_token\n"),
+        "{yaml}"
+    );
+    assert!(
+        !yaml.contains("name: Get a token") && !yaml.contains("Bearer"),
+        "{yaml}"
+    );
+    let standins = reqtest::standins::StandIns::start().unwrap();
+    let cells = format!("http://{}", standins.cells);
+    let outcomes = run_suite(
+        reqtest::Suite::new([&file])
+            .var("url", cells.as_str())
+            .var("password", "cells-admin-pw"),
+    );
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    for (name, _) in &outcomes {
+        assert!(passed(&outcomes, name), "{name}: {outcomes:?}");
+    }
 }

@@ -13,6 +13,11 @@ use serde_json::{json, Map, Value as Json};
 use super::curl::templatize;
 use super::identifier;
 
+mod scripts;
+mod token;
+
+use scripts::scripts;
+
 pub struct Converted {
     pub collection: Json,
     /// What could not be converted, one line each.
@@ -38,14 +43,22 @@ fn dynamic_regex() -> &'static Regex {
     RE.get_or_init(|| Regex::new(r"\{\{\s*\$([A-Za-z]+)\s*\}\}").expect("valid"))
 }
 
-struct Converter {
-    unconverted: Vec<String>,
+pub(super) struct Converter {
+    pub(super) unconverted: Vec<String>,
     /// OAuth2 auths met on folders and requests: (Postman's, name, block).
     auths: Vec<(Json, String, Json)>,
     names: BTreeMap<String, usize>,
 }
 
 impl Converter {
+    fn quiet() -> Converter {
+        Converter {
+            unconverted: Vec::new(),
+            auths: Vec::new(),
+            names: BTreeMap::new(),
+        }
+    }
+
     /// Postman's `{{var}}` and dynamic `{{$guid}}` → reqtest templates.
     fn text(&mut self, s: &str, place: &str) -> String {
         let s = dynamic_regex()
@@ -178,6 +191,14 @@ pub fn convert(collection: &Json, environment: Option<&Json>) -> Result<Converte
             default_auth = Some(root_auth.clone());
         }
     }
+    // A request storing the token the collection's Bearer auth sends
+    // becomes the collection's auth block.
+    let token_request =
+        token::feeding(&root_auth, collection.get("item")).filter(|_| default_auth.is_none());
+    if let Some(t) = &token_request {
+        out.insert("auth".into(), token_auth(&mut cx, t));
+        default_auth = Some(root_auth.clone());
+    }
     for e in collection
         .get("event")
         .and_then(Json::as_array)
@@ -191,12 +212,15 @@ pub fn convert(collection: &Json, environment: Option<&Json>) -> Result<Converte
     }
 
     let mut requests = Vec::new();
-    walk(
+    let walker = Walk {
+        default_auth: default_auth.as_ref(),
+        token_item: token_request.as_ref().map(|t| t.item),
+    };
+    walker.items(
         &mut cx,
         collection.get("item"),
         &[],
         &root_auth,
-        default_auth.as_ref(),
         &mut requests,
     );
     if requests.is_empty() {
@@ -217,62 +241,92 @@ pub fn convert(collection: &Json, environment: Option<&Json>) -> Result<Converte
     })
 }
 
-fn walk(
-    cx: &mut Converter,
-    items: Option<&Json>,
-    folders: &[String],
-    inherited: &Json,
-    default_auth: Option<&Json>,
-    out: &mut Vec<Json>,
-) {
-    for item in items.and_then(Json::as_array).into_iter().flatten() {
-        let name = item
-            .get("name")
-            .and_then(Json::as_str)
-            .unwrap_or("request")
-            .to_string();
-        // An item's own auth (a folder's, or its request's), unless it says
-        // to inherit.
-        let own = item.get("auth").or_else(|| item.pointer("/request/auth"));
-        let auth = match own {
-            Some(a) if a.get("type").and_then(Json::as_str) != Some("inherit") && !a.is_null() => {
-                a.clone()
+/// The auth block a token request becomes.
+fn token_auth(cx: &mut Converter, t: &token::TokenRequest) -> Json {
+    let name = t.item.get("name").and_then(Json::as_str).unwrap_or("token");
+    let place = format!("request `{name}`");
+    let own = t
+        .item
+        .pointer("/request/auth")
+        .filter(|a| a.get("type").and_then(Json::as_str) != Some("inherit"))
+        .cloned()
+        .unwrap_or(Json::Null);
+    let request = t.item.get("request").cloned().unwrap_or(Json::Null);
+    let entry = request_entry(cx, name, &request, t.item.get("event"), &own, None);
+    let entry = entry.as_object().cloned().unwrap_or_default();
+    token::auth_block(cx, t, &entry, &place)
+}
+
+/// How the items of a collection are walked: which auth the collection's
+/// `auth` block stands for, and which item it was made from (left out).
+struct Walk<'a> {
+    default_auth: Option<&'a Json>,
+    token_item: Option<&'a Json>,
+}
+
+impl Walk<'_> {
+    fn items(
+        &self,
+        cx: &mut Converter,
+        items: Option<&Json>,
+        folders: &[String],
+        inherited: &Json,
+        out: &mut Vec<Json>,
+    ) {
+        for item in items.and_then(Json::as_array).into_iter().flatten() {
+            if self.token_item.is_some_and(|t| std::ptr::eq(t, item)) {
+                continue;
             }
-            _ => inherited.clone(),
-        };
-        if let Some(children) = item.get("item") {
-            let mut path = folders.to_vec();
-            path.push(name.clone());
-            for e in item
-                .get("event")
-                .and_then(Json::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let listen = e.get("listen").and_then(Json::as_str).unwrap_or("script");
-                cx.unconverted.push(format!(
-                    "folder `{}`: its {listen} script was not converted",
-                    path.join(" / ")
+            let name = item
+                .get("name")
+                .and_then(Json::as_str)
+                .unwrap_or("request")
+                .to_string();
+            // An item's own auth (a folder's, or its request's), unless it
+            // says to inherit.
+            let own = item.get("auth").or_else(|| item.pointer("/request/auth"));
+            let auth = match own {
+                Some(a)
+                    if a.get("type").and_then(Json::as_str) != Some("inherit") && !a.is_null() =>
+                {
+                    a.clone()
+                }
+                _ => inherited.clone(),
+            };
+            if let Some(children) = item.get("item") {
+                let mut path = folders.to_vec();
+                path.push(name.clone());
+                for e in item
+                    .get("event")
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let listen = e.get("listen").and_then(Json::as_str).unwrap_or("script");
+                    cx.unconverted.push(format!(
+                        "folder `{}`: its {listen} script was not converted",
+                        path.join(" / ")
+                    ));
+                }
+                self.items(cx, Some(children), &path, &auth, out);
+                continue;
+            }
+            let full = if folders.is_empty() {
+                name
+            } else {
+                format!("{} / {name}", folders.join(" / "))
+            };
+            let full = cx.unique_name(&full);
+            if let Some(request) = item.get("request") {
+                out.push(request_entry(
+                    cx,
+                    &full,
+                    request,
+                    item.get("event"),
+                    &auth,
+                    self.default_auth,
                 ));
             }
-            walk(cx, Some(children), &path, &auth, default_auth, out);
-            continue;
-        }
-        let full = if folders.is_empty() {
-            name
-        } else {
-            format!("{} / {name}", folders.join(" / "))
-        };
-        let full = cx.unique_name(&full);
-        if let Some(request) = item.get("request") {
-            out.push(request_entry(
-                cx,
-                &full,
-                request,
-                item.get("event"),
-                &auth,
-                default_auth,
-            ));
         }
     }
 }
@@ -407,8 +461,15 @@ fn request_entry(
         _ => {}
     }
 
-    // Auth: headers for the simple kinds, an auth block for OAuth2.
-    match auth.get("type").and_then(Json::as_str) {
+    // Auth: the collection's auth block, headers for the simple kinds, an
+    // auth block for OAuth2.
+    let kind = if default_auth == Some(auth) {
+        Some("the collection's")
+    } else {
+        auth.get("type").and_then(Json::as_str)
+    };
+    match kind {
+        Some("the collection's") => {}
         None | Some("noauth") => {
             if default_auth.is_some() {
                 entry.insert("auth".into(), Json::from("none"));
@@ -513,87 +574,6 @@ fn templatize_json(cx: &mut Converter, value: Json, place: &str) -> Json {
                 .collect(),
         ),
         other => other,
-    }
-}
-
-/// The usual test-script lines as `expect` and `capture`; the rest listed.
-fn scripts(cx: &mut Converter, place: &str, events: Option<&Json>, entry: &mut Map<String, Json>) {
-    static STATUS: OnceLock<Regex> = OnceLock::new();
-    static EQUALS: OnceLock<Regex> = OnceLock::new();
-    static SET: OnceLock<Regex> = OnceLock::new();
-    let status = STATUS
-        .get_or_init(|| Regex::new(r"pm\.response\.to\.have\.status\((\d{3})\)").expect("valid"));
-    let equals = EQUALS.get_or_init(|| {
-        Regex::new(r"pm\.expect\(\s*pm\.response\.json\(\)((?:\.[A-Za-z_]\w*|\[\d+\])*)\s*\)\s*\.to\.(?:eql|equal|eq)\(\s*([^)]+?)\s*\)").expect("valid")
-    });
-    let set = SET.get_or_init(|| {
-        Regex::new(r#"pm\.(?:collectionVariables|environment|globals|variables)\.set\(\s*["']([^"']+)["']\s*,\s*pm\.response\.json\(\)((?:\.[A-Za-z_]\w*|\[\d+\])*)\s*\)"#).expect("valid")
-    });
-    for e in events.and_then(Json::as_array).into_iter().flatten() {
-        let listen = e.get("listen").and_then(Json::as_str).unwrap_or("script");
-        let lines: Vec<String> = match e.pointer("/script/exec") {
-            Some(Json::Array(l)) => l
-                .iter()
-                .filter_map(Json::as_str)
-                .map(str::to_string)
-                .collect(),
-            Some(Json::String(s)) => s.lines().map(str::to_string).collect(),
-            _ => Vec::new(),
-        };
-        if listen != "test" {
-            if lines.iter().any(|l| !l.trim().is_empty()) {
-                cx.unconverted.push(format!(
-                    "{place}: its {listen} script ({} lines) was not converted",
-                    lines.len()
-                ));
-            }
-            continue;
-        }
-        let mut left = Vec::new();
-        for line in &lines {
-            let mut used = false;
-            if let Some(c) = status.captures(line) {
-                let code: u16 = c[1].parse().unwrap_or(200);
-                let expect = entry.entry("expect").or_insert_with(|| json!({}));
-                expect["status"] = Json::from(code);
-                used = true;
-            }
-            if let Some(c) = equals.captures(line) {
-                let path = format!("${}", &c[1]);
-                let value: Json = serde_json::from_str(c[2].trim())
-                    .unwrap_or_else(|_| Json::from(c[2].trim().trim_matches(['"', '\''])));
-                let expect = entry.entry("expect").or_insert_with(|| json!({}));
-                let json_map = expect
-                    .as_object_mut()
-                    .expect("an object")
-                    .entry("json")
-                    .or_insert_with(|| json!({}));
-                json_map[path] = value;
-                used = true;
-            }
-            if let Some(c) = set.captures(line) {
-                let capture = entry.entry("capture").or_insert_with(|| json!({}));
-                capture[identifier(&c[1])] = Json::from(format!("${}", &c[2]));
-                used = true;
-            }
-            let trimmed = line.trim();
-            // Only the opening and closing of a pm.test block are
-            // scaffolding; a one-line pm.test holds a check.
-            let opens_test = trimmed.starts_with("pm.test(") && trimmed.ends_with('{');
-            let scaffolding = trimmed.is_empty()
-                || trimmed.starts_with("//")
-                || matches!(trimmed, "});" | "}" | "})")
-                || opens_test;
-            if !used && !scaffolding {
-                left.push(trimmed.to_string());
-            }
-        }
-        if !left.is_empty() {
-            cx.unconverted.push(format!(
-                "{place}: test script lines not converted: {}",
-                left.join(" | ")
-            ));
-        }
     }
 }
 
