@@ -20,7 +20,6 @@ pub const FUNCTIONS: &[&str] = &[
     "basic_auth",
     "range",
     "dict",
-    "namespace",
     "lipsum",
     "cycler",
     "joiner",
@@ -42,7 +41,6 @@ pub const GLOBALS: &[&str] = &[
     // minijinja's own
     "range",
     "dict",
-    "namespace",
     "debug",
     "lipsum",
     "cycler",
@@ -50,6 +48,11 @@ pub const GLOBALS: &[&str] = &[
 ];
 
 pub fn register(env: &mut Environment<'static>, secrets: &Secrets) {
+    // A namespace is the one value a template can change, so the one that
+    // can be made to contain itself (`{% set ns.x = ns %}`), and printing it
+    // then recurses until the stack overflows. Request templates do not
+    // need one.
+    env.remove_global("namespace");
     let env_secrets = secrets.clone();
     env.add_function(
         "env",

@@ -271,12 +271,13 @@ fn masked(text: &str, spans: Vec<Range<usize>>, max_chars: usize) -> (String, us
     (out, at)
 }
 
-/// Spans sorted, widened to whole characters, overlapping ones joined.
+/// Spans sorted, cut to the text (a span found in a longer text may reach
+/// past it), widened to whole characters, overlapping ones joined.
 fn merge(text: &str, mut spans: Vec<Range<usize>>) -> Vec<Range<usize>> {
     spans.sort_by_key(|r| r.start);
     let mut out: Vec<Range<usize>> = Vec::with_capacity(spans.len());
-    for r in spans {
-        let r = floor_boundary(text, r.start)..ceil_boundary(text, r.end);
+    for r in spans.into_iter().filter(|r| r.start < text.len()) {
+        let r = floor_boundary(text, r.start)..ceil_boundary(text, r.end.min(text.len()));
         match out.last_mut() {
             Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
             _ => out.push(r),
@@ -541,6 +542,14 @@ mod tests {
         let shown = s.excerpt(&text, 97);
         assert_eq!(shown, format!("{}**…", "x".repeat(95)));
         assert!(!shown.contains("01"));
+    }
+
+    #[test]
+    fn spans_reaching_past_the_text_are_cut_to_it() {
+        // Found by the fuzzer: mask_prefix keeps spans found in a longer
+        // window than the text it shows.
+        let (shown, used) = masked("0123456789", vec![5..18, 0..3, 12..20], usize::MAX);
+        assert_eq!((shown.as_str(), used), ("***34***", 10));
     }
 
     #[test]
