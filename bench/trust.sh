@@ -55,7 +55,9 @@ PORT="$(head -1 "$WORK/port")"
 
 peak() { # peak RSS in MiB and wall seconds of reqtest on a collection
     /usr/bin/time -f "%M %e" -o "$WORK/time" "$BIN" run "$1" -q >/dev/null 2>&1 || true
-    awk '{printf "%.0f MiB in %.2f s", $1/1024, $2}' "$WORK/time"
+    # GNU time puts "Command exited with non-zero status 1" first.
+    tail -1 "$WORK/time" | awk '{printf "%.0f MiB in %.2f s", $1/1024, $2}'
+
 }
 for what in huge endless; do
     printf 'requests:\n  - name: r\n    url: http://127.0.0.1:%s/%s\n    timeout: 60s\n' "$PORT" "$what" > "$WORK/$what.yaml"
@@ -74,7 +76,8 @@ open(f"{work}/json.yaml", "w").write(req + "    expect:\n      json:\n" + "".joi
 PY
 load() {
     /usr/bin/time -f "%e %M" -o "$WORK/time" "$BIN" run "$WORK/$1.yaml" -q >/dev/null 2>&1
-    awk '{printf "%.2f s, %.0f MiB", $1, $2/1024}' "$WORK/time"
+    tail -1 "$WORK/time" | awk '{printf "%.2f s, %.0f MiB", $1, $2/1024}'
+
 }
 VARS="$(load vars)"; HEADERS="$(load headers)"; JSON="$(load json)"
 
