@@ -25,27 +25,12 @@ pub const FUNCTIONS: &[&str] = &[
     "joiner",
 ];
 
-/// Global names that templates may use without defining them. The static
-/// check of undefined variables leaves these out.
-pub const GLOBALS: &[&str] = &[
-    "caller",
-    "super",
-    "env",
-    "uuid",
-    "timestamp",
-    "timestamp_ms",
-    "now",
-    "random_string",
-    "random_int",
-    "basic_auth",
-    // minijinja's own
-    "range",
-    "dict",
-    "debug",
-    "lipsum",
-    "cycler",
-    "joiner",
-];
+/// Whether templates may use `name` without defining it: a function, or
+/// one of minijinja's names for macros (`caller`, `super`) and `debug`. The
+/// static check of undefined variables leaves these out.
+pub fn is_global(name: &str) -> bool {
+    FUNCTIONS.contains(&name) || matches!(name, "caller" | "super" | "debug")
+}
 
 pub fn register(env: &mut Environment<'static>, secrets: &Secrets) {
     // A namespace is the one value a template can change, so the one that

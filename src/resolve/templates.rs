@@ -324,7 +324,7 @@ fn compile_into(
     if let Some(unknown) = calls
         .functions
         .iter()
-        .find(|f| !helpers::GLOBALS.contains(&f.as_str()) && !calls.locals.contains(f))
+        .find(|f| !helpers::is_global(f) && !calls.locals.contains(f))
     {
         return Err(RenderError {
             at: at.clone(),
@@ -339,7 +339,7 @@ fn compile_into(
         .expect("just added")
         .undeclared_variables(false)
         .into_iter()
-        .filter(|v| !helpers::GLOBALS.contains(&v.as_str()) && !guarded(key, v))
+        .filter(|v| !helpers::is_global(v) && !guarded(key, v))
         .collect();
     vars.sort();
     let auths = auths_read(env, &name);

@@ -102,49 +102,80 @@ fn hex4(s: &[u8]) -> Option<u32> {
         .try_fold(0u32, |acc, &b| Some(acc * 16 + hex(b)? as u32))
 }
 
-/// JSON string escapes: `\"`, `\\`, `\/`, `\n`..., `\uXXXX` and surrogate
-/// pairs, whatever the case of the hex digits.
-fn json_unescape(s: &[u8], map: Option<&[(usize, usize)]>) -> Option<View> {
-    let escapes = |w: &[u8]| w[0] == b'\\' && b"\"\\/bfnrtu".contains(&w[1]);
-    if !s.windows(2).any(escapes) {
+/// What one escape at the start of a text decodes to: up to four bytes,
+/// and how many bytes of the text it took.
+struct Decoded {
+    bytes: [u8; 4],
+    len: usize,
+    took: usize,
+}
+
+impl Decoded {
+    fn char(c: char, took: usize) -> Decoded {
+        let mut bytes = [0u8; 4];
+        let len = c.encode_utf8(&mut bytes).len();
+        Decoded { bytes, len, took }
+    }
+
+    fn byte(b: u8, took: usize) -> Decoded {
+        Decoded {
+            bytes: [b, 0, 0, 0],
+            len: 1,
+            took,
+        }
+    }
+}
+
+/// A view of `s` with every escape `escape` recognises decoded; `None`
+/// when there is none.
+fn decode_with(
+    s: &[u8],
+    map: Option<&[(usize, usize)]>,
+    escape: impl Fn(&[u8]) -> Option<Decoded>,
+) -> Option<View> {
+    if !(0..s.len()).any(|i| escape(&s[i..]).is_some()) {
         return None;
     }
     let mut b = Builder::new(s.len(), map);
     let mut i = 0;
     while i < s.len() {
-        if s[i] != b'\\' || i + 1 >= s.len() {
-            b.push(&s[i..i + 1], i, i + 1);
-            i += 1;
-            continue;
-        }
-        let simple = match s[i + 1] {
-            b'"' => Some(b'"'),
-            b'\\' => Some(b'\\'),
-            b'/' => Some(b'/'),
-            b'b' => Some(8),
-            b'f' => Some(12),
-            b'n' => Some(b'\n'),
-            b'r' => Some(b'\r'),
-            b't' => Some(b'\t'),
-            _ => None,
-        };
-        if let Some(c) = simple {
-            b.push(&[c], i, i + 2);
-            i += 2;
-            continue;
-        }
-        if s[i + 1] == b'u' {
-            if let Some((c, len)) = unicode_escape(&s[i..]) {
-                let mut buf = [0u8; 4];
-                b.push(c.encode_utf8(&mut buf).as_bytes(), i, i + len);
-                i += len;
-                continue;
+        match escape(&s[i..]) {
+            Some(d) => {
+                b.push(&d.bytes[..d.len], i, i + d.took);
+                i += d.took;
+            }
+            None => {
+                b.push(&s[i..i + 1], i, i + 1);
+                i += 1;
             }
         }
-        b.push(&s[i..i + 1], i, i + 1);
-        i += 1;
     }
     Some(b.out)
+}
+
+/// JSON string escapes: `\"`, `\\`, `\/`, `\n`..., `\uXXXX` and surrogate
+/// pairs, whatever the case of the hex digits.
+fn json_unescape(s: &[u8], map: Option<&[(usize, usize)]>) -> Option<View> {
+    decode_with(s, map, json_escape)
+}
+
+fn json_escape(s: &[u8]) -> Option<Decoded> {
+    if s.first() != Some(&b'\\') {
+        return None;
+    }
+    let simple = match s.get(1)? {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        b'/' => b'/',
+        b'b' => 8,
+        b'f' => 12,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'u' => return unicode_escape(s).map(|(c, took)| Decoded::char(c, took)),
+        _ => return None,
+    };
+    Some(Decoded::byte(simple, 2))
 }
 
 /// `\uXXXX`, or a surrogate pair `\uD83D\uDE00`, at the start of `s`.
@@ -162,7 +193,14 @@ fn unicode_escape(s: &[u8]) -> Option<(char, usize)> {
 
 /// `%XX` in either case, as every URL encoder writes it.
 fn percent_decode(s: &[u8], map: Option<&[(usize, usize)]>) -> Option<View> {
-    url_decode(s, map, false)
+    decode_with(s, map, percent_escape)
+}
+
+fn percent_escape(s: &[u8]) -> Option<Decoded> {
+    match s {
+        [b'%', h, l, ..] => Some(Decoded::byte(hex(*h)? * 16 + hex(*l)?, 3)),
+        _ => None,
+    }
 }
 
 /// Form encoding: `%XX`, and `+` for a space.
@@ -170,61 +208,24 @@ fn form_decode(s: &[u8], map: Option<&[(usize, usize)]>) -> Option<View> {
     if !s.contains(&b'+') {
         return None;
     }
-    url_decode(s, map, true)
-}
-
-fn url_decode(s: &[u8], map: Option<&[(usize, usize)]>, plus: bool) -> Option<View> {
-    let escapes = |w: &[u8]| w[0] == b'%' && hex(w[1]).is_some() && hex(w[2]).is_some();
-    if !plus && !s.windows(3).any(escapes) {
-        return None;
-    }
-    let mut b = Builder::new(s.len(), map);
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'%' && i + 2 < s.len() {
-            if let (Some(h), Some(l)) = (hex(s[i + 1]), hex(s[i + 2])) {
-                b.push(&[h * 16 + l], i, i + 3);
-                i += 3;
-                continue;
-            }
-        }
-        if plus && s[i] == b'+' {
-            b.push(b" ", i, i + 1);
-        } else {
-            b.push(&s[i..i + 1], i, i + 1);
-        }
-        i += 1;
-    }
-    Some(b.out)
+    decode_with(s, map, |s| match s.first() {
+        Some(b'+') => Some(Decoded::byte(b' ', 1)),
+        _ => percent_escape(s),
+    })
 }
 
 /// HTML character references, as an error page echoes a value.
 fn html_unescape(s: &[u8], map: Option<&[(usize, usize)]>) -> Option<View> {
-    if !s
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'&' && entity(&s[i..]).is_some())
-    {
-        return None;
-    }
-    let mut b = Builder::new(s.len(), map);
-    let mut i = 0;
-    while i < s.len() {
-        if s[i] == b'&' {
-            if let Some((c, len)) = entity(&s[i..]) {
-                let mut buf = [0u8; 4];
-                b.push(c.encode_utf8(&mut buf).as_bytes(), i, i + len);
-                i += len;
-                continue;
-            }
-        }
-        b.push(&s[i..i + 1], i, i + 1);
-        i += 1;
-    }
-    Some(b.out)
+    decode_with(s, map, |s| {
+        let (c, took) = entity(s)?;
+        Some(Decoded::char(c, took))
+    })
 }
 
 fn entity(s: &[u8]) -> Option<(char, usize)> {
+    if s.first() != Some(&b'&') {
+        return None;
+    }
     let end = s.iter().take(12).position(|&c| c == b';')?;
     let name = std::str::from_utf8(&s[1..end]).ok()?;
     let c = match name {

@@ -199,13 +199,7 @@ pub fn convert(collection: &Json, environment: Option<&Json>) -> Result<Converte
         out.insert("auth".into(), token_auth(&mut cx, t));
         default_auth = Some(root_auth.clone());
     }
-    for e in collection
-        .get("event")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let listen = e.get("listen").and_then(Json::as_str).unwrap_or("script");
+    for listen in listeners(collection.get("event")) {
         cx.unconverted.push(format!(
             "the collection's {listen} script: not converted (reqtest runs no JavaScript)"
         ));
@@ -239,6 +233,15 @@ pub fn convert(collection: &Json, environment: Option<&Json>) -> Result<Converte
         collection: Json::Object(out),
         unconverted: cx.unconverted,
     })
+}
+
+/// What each script of an item listens to (`test`, `prerequest`).
+fn listeners(events: Option<&Json>) -> impl Iterator<Item = &str> {
+    events
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .map(|e| e.get("listen").and_then(Json::as_str).unwrap_or("script"))
 }
 
 /// The auth block a token request becomes.
@@ -296,13 +299,7 @@ impl Walk<'_> {
             if let Some(children) = item.get("item") {
                 let mut path = folders.to_vec();
                 path.push(name.clone());
-                for e in item
-                    .get("event")
-                    .and_then(Json::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let listen = e.get("listen").and_then(Json::as_str).unwrap_or("script");
+                for listen in listeners(item.get("event")) {
                     cx.unconverted.push(format!(
                         "folder `{}`: its {listen} script was not converted",
                         path.join(" / ")
