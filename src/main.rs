@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use indexmap::IndexMap;
 use libtest_mimic::{Arguments, ColorSetting, FormatSetting};
-use reqtest::report::{exit_code, ReportOptions, Suite, SuiteError};
+use reqtest::app::{exit_code, Suite, SuiteError};
+use reqtest::report::ReportOptions;
 use serde_json::Value as Json;
 
 #[derive(Parser)]

@@ -53,7 +53,7 @@ impl Detail {
                 response_body: String::new(),
             };
         }
-        let headers = |h: &reqwest::header::HeaderMap| {
+        let headers = |h: &http::header::HeaderMap| {
             h.iter()
                 .map(|(k, v)| {
                     let value = mask_header(k.as_str(), &String::from_utf8_lossy(v.as_bytes()));
@@ -61,8 +61,8 @@ impl Detail {
                 })
                 .collect()
         };
-        let content_type = |h: &reqwest::header::HeaderMap| {
-            h.get(reqwest::header::CONTENT_TYPE)
+        let content_type = |h: &http::header::HeaderMap| {
+            h.get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };

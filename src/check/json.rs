@@ -5,19 +5,6 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::load::JsonPath;
 
-/// What a path points at: one value or nothing for a singular path, the list
-/// of every match otherwise.
-pub fn query(path: &JsonPath, doc: &Json) -> Option<Json> {
-    let found = jsonpath_rust::query::js_path_process(&path.query, doc).unwrap_or_default();
-    if path.singular {
-        found.into_iter().next().map(|r| r.val().clone())
-    } else {
-        Some(Json::Array(
-            found.into_iter().map(|r| r.val().clone()).collect(),
-        ))
-    }
-}
-
 /// JSON equality where `1` equals `1.0`, as a reader of the YAML would expect.
 pub fn json_eq(a: &Json, b: &Json) -> bool {
     match (a, b) {
@@ -191,12 +178,12 @@ mod tests {
     fn singular_paths_give_a_value_and_others_a_list() {
         let doc = json!({"a": {"b": [1, 2, 3]}});
         assert_eq!(
-            query(&JsonPath::parse("$.a.b[1]").unwrap(), &doc),
+            JsonPath::parse("$.a.b[1]").unwrap().query(&doc),
             Some(json!(2))
         );
-        assert_eq!(query(&JsonPath::parse("$.a.missing").unwrap(), &doc), None);
+        assert_eq!(JsonPath::parse("$.a.missing").unwrap().query(&doc), None);
         assert_eq!(
-            query(&JsonPath::parse("$.a.b[*]").unwrap(), &doc),
+            JsonPath::parse("$.a.b[*]").unwrap().query(&doc),
             Some(json!([1, 2, 3]))
         );
     }

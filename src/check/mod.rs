@@ -10,7 +10,7 @@ use std::fmt;
 use minijinja::Value;
 use serde_json::Value as Json;
 
-use crate::execute::Exchange;
+use crate::exchange::Exchange;
 use crate::load::{
     format_duration, BodyExpect, Capture, CaptureSource, Expect, HeaderCheck, Pos, RegexGroup,
 };
@@ -68,7 +68,7 @@ impl<'a> Response<'a> {
     }
 
     fn content_type(&self) -> Option<&str> {
-        content_type(self.exchange)
+        self.exchange.content_type()
     }
 
     /// The body as shown in messages: masked, cut, HTML as text.
@@ -127,13 +127,6 @@ impl Show<'_> {
             format!("{diff}    (the differing values are secrets and stay masked)\n")
         }
     }
-}
-
-/// The response's content type, if it says one.
-pub fn content_type(ex: &Exchange) -> Option<&str> {
-    ex.headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
 }
 
 /// Whether a JSONPath ends at a secret-looking key (`$.access_token`).
@@ -283,7 +276,7 @@ pub fn check(
             Err(e) => rec.record(&expect.json[0].at, "body", None, Some(e)),
             Ok(doc) => {
                 for a in &expect.json {
-                    let actual = json::query(&a.path, doc);
+                    let actual = a.path.query(doc);
                     let show = Show {
                         secrets,
                         hide: hides(&a.path),
@@ -491,7 +484,8 @@ pub fn capture(response: &Response, captures: &[Capture]) -> Result<Vec<(String,
         let value = match &c.source {
             CaptureSource::JsonPath(path) => {
                 let doc = response.json().map_err(what)?;
-                json::query(path, doc).ok_or_else(|| what(format!("nothing at {}", path.src)))?
+                path.query(doc)
+                    .ok_or_else(|| what(format!("nothing at {}", path.src)))?
             }
             CaptureSource::Header(name) => Json::String(
                 response
@@ -527,7 +521,7 @@ pub fn capture(response: &Response, captures: &[Capture]) -> Result<Vec<(String,
 
 fn set_cookie(ex: &Exchange, name: &str) -> Option<String> {
     ex.headers
-        .get_all(reqwest::header::SET_COOKIE)
+        .get_all(http::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| v.split(';').next())
@@ -545,7 +539,7 @@ pub fn describe(failures: &[Failure], ex: &Exchange, secrets: &Secrets) -> Strin
     for f in failures {
         let _ = writeln!(out, "{f}");
     }
-    let content_type = content_type(ex).unwrap_or("no content type");
+    let content_type = ex.content_type().unwrap_or("no content type");
     let _ = writeln!(out, "\n  request:  {} {}", ex.method, ex.url);
     let _ = writeln!(
         out,

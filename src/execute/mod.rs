@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use minijinja::Value;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
+pub use crate::exchange::Exchange;
 use crate::load::{AuthChoice, Body, PartKind, Pos, Text, DEFAULT_AUTH, DEFAULT_MAX_BODY};
 use crate::resolve::{PlannedCollection, RenderError, Templates, Vars};
 pub use transfer::Limits;
@@ -44,27 +45,6 @@ pub struct NotAnswered {
     pub url: String,
     /// From the start of the request (its auth included) to giving up.
     pub elapsed: Duration,
-}
-
-/// The request as it was sent and the response as it came.
-#[derive(Debug)]
-pub struct Exchange {
-    pub method: reqwest::Method,
-    pub url: String,
-    /// As sent (for verbose output and reports, masked there).
-    pub request_headers: HeaderMap,
-    pub request_body: Option<bytes::Bytes>,
-    pub status: reqwest::StatusCode,
-    pub headers: HeaderMap,
-    pub body: bytes::Bytes,
-    /// From sending the request to the last byte of the body.
-    pub duration: Duration,
-}
-
-impl Exchange {
-    pub fn body_text(&self) -> std::borrow::Cow<'_, str> {
-        String::from_utf8_lossy(&self.body)
-    }
 }
 
 /// One client per collection: its connections are kept alive and its

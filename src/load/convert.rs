@@ -516,9 +516,9 @@ fn request(cx: &Cx, p: &P, r: RawRequest) -> Result<Request> {
     })
 }
 
-pub(super) fn method(cx: &Cx, p: &P, raw: Option<&str>) -> Result<reqwest::Method> {
+pub(super) fn method(cx: &Cx, p: &P, raw: Option<&str>) -> Result<http::Method> {
     let src = raw.unwrap_or("GET").to_ascii_uppercase();
-    reqwest::Method::from_bytes(src.as_bytes())
+    http::Method::from_bytes(src.as_bytes())
         .map_err(|_| cx.err(&p.k("method"), format!("`{src}` is not an HTTP method")))
 }
 

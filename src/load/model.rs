@@ -187,7 +187,7 @@ pub struct LoginStep {
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
     pub at: Pos,
-    pub method: reqwest::Method,
+    pub method: http::Method,
     pub url: Text,
     pub query: Vec<(String, Text)>,
     pub headers: Vec<(String, Text)>,
@@ -236,7 +236,7 @@ pub const MAX_MAX_BODY: u64 = 4 * 1024 * 1024 * 1024;
 pub struct Request {
     pub name: String,
     pub at: Pos,
-    pub method: reqwest::Method,
+    pub method: http::Method,
     pub url: Text,
     pub query: Vec<(String, Text)>,
     pub headers: Vec<(String, Text)>,
@@ -394,6 +394,21 @@ impl JsonPath {
             query,
             singular,
         })
+    }
+}
+
+impl JsonPath {
+    /// What the path points at in `doc`: one value or nothing for a
+    /// singular path, the list of every match otherwise.
+    pub fn query(&self, doc: &Json) -> Option<Json> {
+        let found = jsonpath_rust::query::js_path_process(&self.query, doc).unwrap_or_default();
+        if self.singular {
+            found.into_iter().next().map(|r| r.val().clone())
+        } else {
+            Some(Json::Array(
+                found.into_iter().map(|r| r.val().clone()).collect(),
+            ))
+        }
     }
 }
 

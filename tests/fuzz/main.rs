@@ -266,7 +266,7 @@ fn check_target(plan: &Plan, input: &[u8]) {
         }
         let _ = check::describe(&failures, &ex, secrets);
     }
-    let _ = shown::body(secrets, &ex.body, check::content_type(&ex), 300);
+    let _ = shown::body(secrets, &ex.body, ex.content_type(), 300);
 }
 
 /// Secrets made of the input's start, the text of the rest (mixed with

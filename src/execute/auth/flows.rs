@@ -146,7 +146,7 @@ async fn custom(
             ex.method,
             ex.url,
             ex.status,
-            oauth::describe_error_body(&ex.body, crate::check::content_type(&ex), r.secrets())
+            oauth::describe_error_body(&ex.body, ex.content_type(), r.secrets())
         )));
     }
     serde_json::from_slice(&ex.body)

@@ -8,7 +8,6 @@ use minijinja::Value;
 use serde_json::Value as Json;
 
 use super::jwt;
-use crate::check::json::query;
 use crate::load::{AuthFlow, AuthSpec, TokenField};
 use crate::secrets::{Secret, Secrets};
 
@@ -72,9 +71,9 @@ pub fn token(spec: &AuthSpec, grant: &Grant, secrets: &Secrets) -> Result<Token,
             .get("id_token")
             .and_then(Json::as_str)
             .map(str::to_string),
-        TokenField::Path(path) => {
-            query(path, response).and_then(|v| v.as_str().map(str::to_string))
-        }
+        TokenField::Path(path) => path
+            .query(response)
+            .and_then(|v| v.as_str().map(str::to_string)),
     };
     let Some(value) = value else {
         let wanted = match &spec.token {
@@ -147,7 +146,7 @@ fn expiry(
     {
         let at_path = |p: &Option<crate::load::JsonPath>| {
             p.as_ref()
-                .and_then(|p| query(p, response))
+                .and_then(|p| p.query(response))
                 .as_ref()
                 .and_then(seconds)
         };

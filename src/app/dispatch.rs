@@ -1,0 +1,120 @@
+//! Requests as libtest trials: each request is a trial named
+//! `<collection>::<request>` waiting for its verdict, which the runner
+//! (on a thread of its own) produces through the reporter. libtest's
+//! filters, `--list`, `--exact`, `--ignored` and `--test-threads` work as
+//! users know them.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
+
+use super::SuiteError;
+use crate::load::Collection;
+use crate::report::{ReportOptions, Reporter, Verdict};
+use crate::resolve::Plan;
+use crate::run::{self, Event, Selection};
+
+/// `<collection>::<request>`, the name of request `ri`'s test.
+pub fn test_name(collection: &Collection, ri: usize) -> String {
+    format!("{}::{}", collection.name, collection.requests[ri].name)
+}
+
+pub(super) fn list(collections: &[Collection], args: &Arguments) -> Conclusion {
+    let trials = collections
+        .iter()
+        .flat_map(|c| {
+            c.requests.iter().enumerate().map(move |(ri, r)| {
+                Trial::test(test_name(c, ri), || Ok(())).with_ignored_flag(r.ignore.is_some())
+            })
+        })
+        .collect();
+    libtest_mimic::run(args, trials)
+}
+
+pub fn run_plan(
+    plan: Plan,
+    args: &Arguments,
+    report: &ReportOptions,
+) -> Result<Conclusion, SuiteError> {
+    let plan = Arc::new(plan);
+    let mut trials = Vec::new();
+    let mut senders: Vec<Vec<Option<mpsc::Sender<Verdict>>>> = Vec::new();
+    let mut reported: Vec<Vec<bool>> = Vec::new();
+
+    for pc in plan.collections.iter() {
+        let mut col_senders = Vec::new();
+        let mut col_reported = Vec::new();
+        for (ri, request) in pc.collection.requests.iter().enumerate() {
+            let (tx, rx) = mpsc::channel::<Verdict>();
+            let trial = Trial::ignorable_test(test_name(&pc.collection, ri), move || wait_for(rx))
+                .with_ignored_flag(request.ignore.is_some());
+            let runs = !args.is_filtered_out(&trial) && !args.is_ignored(&trial);
+            col_reported.push(runs);
+            col_senders.push(Some(tx));
+            trials.push(trial);
+        }
+        senders.push(col_senders);
+        reported.push(col_reported);
+    }
+
+    let selected: usize = reported.iter().flatten().filter(|r| **r).count();
+    let excluded = |ci: usize, ri: usize| {
+        let name = test_name(&plan.collections[ci].collection, ri);
+        args.skip.iter().any(|s| {
+            if args.exact {
+                name == *s
+            } else {
+                name.contains(s.as_str())
+            }
+        })
+    };
+    let selection = Selection::with_excluded(&plan, |ci, ri| reported[ci][ri], excluded);
+    if let Some((request, var, by)) = selection.missing_capture(&plan) {
+        return Err(SuiteError::Usage(format!(
+            "`{request}` reads `{var}`, which `{by}` captures, but --skip leaves `{by}` out (and a skipped request is never sent); skip `{request}` too, or do not skip `{by}`"
+        )));
+    }
+    let mut reporter = Reporter::new(&plan, report, selected, args).map_err(SuiteError::Report)?;
+    let options = run::RunOptions {
+        concurrency: args.test_threads.unwrap_or(plan.collections.len().max(1)),
+        traffic: report.verbose,
+    };
+    let runner_plan = plan.clone();
+    let runner = std::thread::Builder::new()
+        .name("reqtest-runner".into())
+        .spawn(move || {
+            {
+                let reporter_cell = std::cell::RefCell::new(&mut reporter);
+                let sink = |e: Event| {
+                    let verdict = reporter_cell.borrow_mut().handle(&runner_plan, &e);
+                    if let Some(tx) = &senders[e.collection][e.request] {
+                        // The trial may be gone if libtest stopped early; then
+                        // there is nobody left to tell.
+                        let _ = tx.send(verdict);
+                    }
+                };
+                run::run(&runner_plan, &selection, &options, sink);
+            }
+            reporter.finish()
+        })
+        .expect("the runner thread starts");
+
+    let conclusion = libtest_mimic::run(args, trials);
+    match runner.join() {
+        Ok(Ok(())) => Ok(conclusion),
+        Ok(Err(e)) => Err(SuiteError::Report(e)),
+        Err(_) => Err(SuiteError::Report("the runner thread panicked".into())),
+    }
+}
+
+fn wait_for(rx: mpsc::Receiver<Verdict>) -> Result<Completion, Failed> {
+    match rx.recv() {
+        Ok(Verdict::Pass) => Ok(Completion::Completed),
+        Ok(Verdict::Fail(message)) => Err(message.into()),
+        Ok(Verdict::Ignore(reason)) => Ok(Completion::Ignored {
+            reason: Some(reason),
+        }),
+        Err(_) => Err("reqtest's runner stopped before reaching this request".into()),
+    }
+}

@@ -1,0 +1,227 @@
+//! The application: what `reqtest run`, `demo`, `login` and `curl` and a
+//! user's `harness = false` test do with a set of collections. It loads and
+//! resolves them (starting the stand-ins when asked), hands them to the
+//! runner and the runner's events to the reporters, and turns the result
+//! into an exit code. The stages below it know nothing of it.
+
+mod commands;
+mod dispatch;
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+use libtest_mimic::{Arguments, Conclusion};
+use serde_json::Value as Json;
+
+use crate::load::{self, Collection, LoadError};
+use crate::report::ReportOptions;
+use crate::resolve::{self, Options, Plan, ResolveError};
+use crate::standins::StandIns;
+
+pub use dispatch::test_name;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    #[error("{0}")]
+    Resolve(#[from] ResolveError),
+    #[error("could not start the stand-ins: {0}")]
+    StandIns(std::io::Error),
+    #[error("{0}")]
+    Report(String),
+    #[error("{0}")]
+    Usage(String),
+    /// The login itself failed: a test failure, not bad input.
+    #[error("{0}")]
+    Login(crate::execute::auth::AuthError),
+    #[error(
+        "two collections are named `{name}` ({first} and {second}); give one a different `name`"
+    )]
+    DuplicateCollection {
+        name: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// The collections to run and how; what `reqtest run`, `reqtest demo` and a
+/// user's `tests/api.rs` all build.
+#[derive(Debug, Clone, Default)]
+pub struct Suite {
+    paths: Vec<PathBuf>,
+    /// Collections given as text: (name used in messages, YAML).
+    sources: Vec<(String, String)>,
+    options: Options,
+    standins: bool,
+    report: ReportOptions,
+}
+
+impl Suite {
+    pub fn new<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> Self {
+        Suite {
+            paths: paths.into_iter().map(Into::into).collect(),
+            ..Suite::default()
+        }
+    }
+
+    /// Collections given as text, such as those built into the binary.
+    pub fn embedded(sources: impl IntoIterator<Item = (String, String)>) -> Self {
+        Suite {
+            sources: sources.into_iter().collect(),
+            ..Suite::default()
+        }
+    }
+
+    /// The environment to run in (`--env`).
+    pub fn env(mut self, name: impl Into<String>) -> Self {
+        self.options.env = Some(name.into());
+        self
+    }
+
+    /// A variable that overrides the environment and the collection (`--var`).
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<Json>) -> Self {
+        self.options.vars.insert(name.into(), value.into());
+        self
+    }
+
+    /// Report files and verbose output.
+    pub fn report(mut self, report: ReportOptions) -> Self {
+        self.report = report;
+        self
+    }
+
+    /// Where auths with `cache: true` keep their refresh tokens.
+    pub fn token_cache(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.token_cache = Some(path.into());
+        self
+    }
+
+    pub fn vars(mut self, vars: IndexMap<String, Json>) -> Self {
+        self.options.vars.extend(vars);
+        self
+    }
+
+    /// Starts the built-in stand-ins for the run and sets `cells_url`,
+    /// `regards_url` and `nextome_url` (a `var` still wins).
+    pub fn with_standins(mut self) -> Self {
+        self.standins = true;
+        self
+    }
+
+    /// Reads `REQTEST_ENV` and `REQTEST_VARS_FILE`, the ways to choose an
+    /// environment and variables under `cargo test`, whose arguments belong
+    /// to the test harness.
+    pub fn from_env_vars(mut self) -> Result<Self, SuiteError> {
+        if let Ok(env) = std::env::var("REQTEST_ENV") {
+            self.options.env = Some(env);
+        }
+        if let Ok(file) = std::env::var("REQTEST_VARS_FILE") {
+            let vars = load::load_vars_file(std::path::Path::new(&file))?;
+            for (k, v) in vars {
+                self.options.vars.entry(k).or_insert(v);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Loads and resolves everything; no request is sent.
+    pub fn plan(&self) -> Result<Plan, SuiteError> {
+        let collections = self.load()?;
+        Ok(resolve::resolve(collections, &self.options)?)
+    }
+
+    fn load(&self) -> Result<Vec<Collection>, SuiteError> {
+        let loaded = load::load_paths(&self.paths)?;
+        if !loaded.skipped.is_empty() {
+            let names: Vec<String> = loaded
+                .skipped
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            eprintln!(
+                "note: {} YAML file(s) without a top-level `requests` are not collections and were left out: {}",
+                names.len(),
+                names.join(", ")
+            );
+        }
+        let mut collections = loaded.collections;
+        for (name, text) in &self.sources {
+            collections.push(load::load_str(name, text)?);
+        }
+        let mut seen: IndexMap<&str, &str> = IndexMap::new();
+        for c in &collections {
+            if let Some(first) = seen.insert(&c.name, &c.file) {
+                return Err(SuiteError::DuplicateCollection {
+                    name: c.name.clone(),
+                    first: first.to_string(),
+                    second: c.file.to_string(),
+                });
+            }
+        }
+        Ok(collections)
+    }
+
+    /// Runs the suite and prints as libtest does.
+    pub fn run(&self, args: &Arguments) -> Result<Conclusion, SuiteError> {
+        if args.test_threads == Some(0) {
+            // libtest would wait forever for a thread to run the tests.
+            return Err(SuiteError::Usage(
+                "--test-threads takes a number of at least 1".into(),
+            ));
+        }
+        if args.list {
+            // Listing needs names only: no environment, no secrets, no server.
+            return Ok(dispatch::list(&self.load()?, args));
+        }
+        let (plan, _standins) = self.plan_with_standins()?;
+        dispatch::run_plan(plan, args, &self.report)
+    }
+
+    /// The plan, with the stand-ins running (kept alive by the second value)
+    /// when the suite asks for them.
+    fn plan_with_standins(&self) -> Result<(Plan, Option<StandIns>), SuiteError> {
+        if !self.standins {
+            return Ok((self.plan()?, None));
+        }
+        let standins = StandIns::start().map_err(SuiteError::StandIns)?;
+        let mut suite = self.clone();
+        for (name, value) in standins.vars() {
+            suite.options.vars.entry(name).or_insert(value);
+        }
+        Ok((suite.plan()?, Some(standins)))
+    }
+}
+
+impl Suite {
+    /// For `harness = false` test targets: arguments from the command line,
+    /// environment from `REQTEST_ENV`; exits 0, 1 (a test failed) or 2
+    /// (bad input).
+    pub fn main(self) -> ! {
+        let args = Arguments::from_args();
+        let result = self.from_env_vars().and_then(|s| s.run(&args));
+        std::process::exit(exit_code(result))
+    }
+}
+
+/// The exit code for a finished run: 0 passed, 1 a test failed, 2 bad input.
+pub fn exit_code(result: Result<Conclusion, SuiteError>) -> i32 {
+    match result {
+        Ok(c) if c.has_failed() => 1,
+        Ok(_) => 0,
+        Err(e @ SuiteError::Login(_)) => {
+            eprintln!("error: {e}");
+            1
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+/// Runs the collections in `paths` as tests: the one-line `main` of a
+/// `harness = false` test target.
+pub fn test_main<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> ! {
+    Suite::new(paths).main()
+}

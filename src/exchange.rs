@@ -1,0 +1,35 @@
+//! An HTTP exchange as data: the request as it was sent and the response as
+//! it came. A leaf below the stages: `execute` makes exchanges, `check`
+//! and `run` read them, none of them need the others for it.
+
+use std::time::Duration;
+
+use http::header::{HeaderMap, CONTENT_TYPE};
+use http::{Method, StatusCode};
+
+/// The request as it was sent and the response as it came.
+#[derive(Debug)]
+pub struct Exchange {
+    pub method: Method,
+    pub url: String,
+    /// As sent (for verbose output and reports, masked there).
+    pub request_headers: HeaderMap,
+    pub request_body: Option<bytes::Bytes>,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+    /// From sending the request to the last byte of the body.
+    pub duration: Duration,
+}
+
+impl Exchange {
+    /// The body as text, invalid UTF-8 replaced.
+    pub fn body_text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+
+    /// The response's content type, if it says one.
+    pub fn content_type(&self) -> Option<&str> {
+        self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    }
+}
