@@ -275,3 +275,32 @@ fn variables_read_each_other_in_any_order_and_a_cycle_is_named() {
         "{e}"
     );
 }
+
+#[test]
+fn predicate_errors_point_at_the_key_that_is_wrong() {
+    let with = |json: &str| {
+        error(&format!(
+            "requests:\n  - name: r\n    url: /x\n    expect:\n      json:\n        $.a:\n{json}"
+        ))
+    };
+    let e = with("          length:\n            lenght: 2\n");
+    assert!(
+        e.contains("c.yaml:8:13: unknown predicate `lenght`; expected one of `eq`"),
+        "{e}"
+    );
+    let e = with("          matches: 5\n");
+    assert!(
+        e.contains("c.yaml:7:11: `matches`: invalid type: integer `5`, expected a string"),
+        "{e}"
+    );
+    let e = with("          type: integr\n");
+    assert!(
+        e.contains("c.yaml:7:11: `type`: unknown variant `integr`, expected one of `string`"),
+        "{e}"
+    );
+    let e = with("          {}\n");
+    assert!(
+        e.contains("an empty mapping asserts nothing; use one of `eq`, `ne`"),
+        "{e}"
+    );
+}

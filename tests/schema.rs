@@ -55,3 +55,27 @@ fn the_schema_flags_what_the_loader_rejects() {
     let missing = yaml("requests: [{url: /x}]\n");
     assert!(!validator.is_valid(&missing), "a request needs a name");
 }
+
+#[test]
+fn the_schema_rejects_a_misspelt_predicate_and_accepts_values_and_predicates() {
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let with = |json: &str| {
+        yaml(&format!(
+            "requests:\n  - name: r\n    url: /x\n    expect:\n      json:\n{json}"
+        ))
+    };
+    assert!(!validator.is_valid(&with("        $.a: {lenght: 2}\n")));
+    assert!(!validator.is_valid(&with("        $.a: {length: {lenght: 2}}\n")));
+    assert!(!validator.is_valid(&with("        $.a: {type: integr}\n")));
+    for good in [
+        "        $.a: 42\n",
+        "        $.a: [1, 2]\n",
+        "        $.a: {eq: {id: 1}, length: 2}\n",
+        "        $.a: {every: {type: integer, gt: 0}, length: {ge: 1}}\n",
+        "        $.a: {type: boolean}\n",
+    ] {
+        let doc = with(good);
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{good}: {errors:?}");
+    }
+}

@@ -14,7 +14,7 @@ use serde_json::{json, Value as Json};
 
 use super::identifier;
 use crate::execute;
-use crate::load::{AuthChoice, Body, PartKind, SendToken, DEFAULT_AUTH};
+use crate::load::{Body, PartKind, SendToken};
 use crate::resolve::Plan;
 use crate::secrets::mask_header;
 
@@ -70,11 +70,7 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
             ));
         }
     }
-    let auth = match &request.auth {
-        AuthChoice::None => None,
-        AuthChoice::Default => c.auths.get(DEFAULT_AUTH),
-        AuthChoice::Named(n) => c.auths.get(n),
-    };
+    let auth = c.auth_of(index);
     // Register the auth's secrets so that a body quoting them is masked too.
     for spec in c.auths.values() {
         if let crate::load::AuthFlow::Password { password, .. } = &spec.flow {

@@ -11,7 +11,7 @@ use minijinja::Value;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 pub use crate::exchange::Exchange;
-use crate::load::{AuthChoice, Body, PartKind, Pos, Text, DEFAULT_AUTH, DEFAULT_MAX_BODY};
+use crate::load::{Body, PartKind, Pos, Text, DEFAULT_MAX_BODY};
 use crate::resolve::{PlannedCollection, RenderError, Templates, Vars};
 pub use transfer::Limits;
 use transfer::TransferError;
@@ -148,16 +148,11 @@ impl<'p> Session<'p> {
         vars: &Vars,
     ) -> Result<(Exchange, Value), ExecError> {
         let request = &self.planned.collection.requests[index];
-        let auth_name = match &request.auth {
-            AuthChoice::None => None,
-            AuthChoice::Default => self
-                .planned
-                .collection
-                .auths
-                .contains_key(DEFAULT_AUTH)
-                .then_some(DEFAULT_AUTH),
-            AuthChoice::Named(name) => Some(name.as_str()),
-        };
+        let auth_name = self
+            .planned
+            .collection
+            .auth_of(index)
+            .map(|a| a.name.as_str());
         // Tokens its templates read as `auths.NAME`, whichever auth it uses.
         for name in &self.planned.requests[index].auths {
             if Some(name.as_str()) != auth_name {

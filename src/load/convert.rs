@@ -18,10 +18,6 @@ use super::LoadError;
 
 type Result<T> = std::result::Result<T, LoadError>;
 
-pub const PREDICATES: &[&str] = &[
-    "eq", "ne", "lt", "le", "gt", "ge", "contains", "one_of", "matches", "exists", "absent",
-    "type", "length", "every",
-];
 const HEADER_CHECKS: &[&str] = &["eq", "contains", "matches", "present", "absent"];
 const CAPTURE_SOURCES: &[&str] = &["jsonpath", "header", "regex", "status", "cookie", "body"];
 /// Keys a capture mapping takes besides its source.
@@ -195,6 +191,45 @@ impl Cx<'_> {
 }
 
 impl Cx<'_> {
+    /// A typed part of the format read from its JSON tree at `path`: serde
+    /// checks it against the type (unknown keys, wrong kinds of values), and
+    /// an error points at the key that is wrong. An unknown key is called an
+    /// unknown `noun`, followed by `hint`.
+    pub(super) fn typed<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &P,
+        value: &Json,
+        noun: &str,
+        hint: &str,
+    ) -> Result<T> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let mut at = path.clone();
+            for seg in e.path().iter() {
+                match seg {
+                    serde_path_to_error::Segment::Map { key } => at = at.k(key),
+                    serde_path_to_error::Segment::Seq { index } => at = at.i(*index),
+                    _ => {}
+                }
+            }
+            let message = e.inner().to_string();
+            if let Some(rest) = message.strip_prefix("unknown field `") {
+                let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
+                let expected = expected.trim_start_matches(", ");
+                return self.err(
+                    &at.k(key),
+                    format!("unknown {noun} `{key}`; {expected}{hint}"),
+                );
+            }
+            let field = e
+                .path()
+                .iter()
+                .next_back()
+                .map(|s| format!("`{s}`: "))
+                .unwrap_or_default();
+            self.err(&at, format!("{field}{message}"))
+        })
+    }
+
     /// A body size: `64MiB`, `512KiB`, `10MB`, `1GiB`, or bytes.
     pub(super) fn size(&self, path: &P, value: &Json) -> Result<u64> {
         let bytes = parse_size(value).ok_or_else(|| {
@@ -621,7 +656,7 @@ fn expect(cx: &Cx, p: &P, raw: RawExpect) -> Result<Expect> {
         json.push(JsonAssert {
             path: cx.jsonpath(&jp, path_src)?,
             at: cx.pos(&jp),
-            predicates: predicates(cx, &jp, value)?,
+            predicates: predicates(cx, &jp, &value.0)?,
         });
     }
     let body = raw
@@ -740,6 +775,7 @@ fn header_expect(cx: &Cx, p: &P, name: &str, value: &Json) -> Result<HeaderExpec
 /// A mapping is always a set of predicates (so that a typo is an error, not
 /// an object compared for equality); any other value is compared with `eq`.
 fn predicates(cx: &Cx, p: &P, value: &Json) -> Result<Vec<Predicate>> {
+    const HINT: &str = " (compare with an object using `eq: {..}`)";
     let Json::Object(map) = value else {
         return Ok(vec![Predicate::Eq(cx.data(p, value.clone()))]);
     };
@@ -747,59 +783,72 @@ fn predicates(cx: &Cx, p: &P, value: &Json) -> Result<Vec<Predicate>> {
         return Err(cx.err(
             p,
             format!(
-                "an empty mapping asserts nothing; use one of {} (compare with an object using `eq: {{..}}`)",
-                expected_one_of(PREDICATES)
+                "an empty mapping asserts nothing; use one of {}{HINT}",
+                expected_keys::<RawPredicates>()
             ),
         ));
     }
+    let raw: RawPredicates = cx.typed(p, value, "predicate", HINT)?;
+    let data = |key: &str, v: Json| cx.data(&p.k(key), v);
     let mut out = Vec::new();
-    for (op, arg) in map {
-        let ap = p.k(op);
-        let data = || cx.data(&ap, arg.clone());
-        let pred = match op.as_str() {
-            "eq" => Predicate::Eq(data()),
-            "ne" => Predicate::Ne(data()),
-            "lt" => Predicate::Lt(data()),
-            "le" => Predicate::Le(data()),
-            "gt" => Predicate::Gt(data()),
-            "ge" => Predicate::Ge(data()),
-            "contains" => Predicate::Contains(data()),
-            "one_of" => match arg {
-                Json::Array(_) => Predicate::OneOf(data()),
-                _ => return Err(cx.err(&ap, "`one_of` takes a list of values")),
-            },
-            "matches" => match arg {
-                Json::String(re) => Predicate::Matches(cx.regex(&ap, re)?),
-                _ => return Err(cx.err(&ap, "`matches` takes a regex string")),
-            },
-            "exists" | "absent" => match arg {
-                Json::Bool(b) => Predicate::Exists(if op == "exists" { *b } else { !*b }),
-                _ => return Err(cx.err(&ap, format!("`{op}` takes true or false"))),
-            },
-            "type" => match arg.as_str().and_then(JsonType::parse) {
-                Some(t) => Predicate::Type(t),
-                None => {
-                    return Err(cx.err(
-                        &ap,
-                        format!("unknown type {arg}; expected one of {}", expected_one_of(JsonType::NAMES)),
-                    ))
-                }
-            },
-            "length" => Predicate::Length(predicates(cx, &ap, arg)?),
-            "every" => Predicate::Every(predicates(cx, &ap, arg)?),
-            _ => {
-                return Err(cx.err(
-                    &ap,
-                    format!(
-                        "unknown predicate `{op}`; expected one of {} (compare with an object using `eq: {{..}}`)",
-                        expected_one_of(PREDICATES)
-                    ),
-                ))
-            }
-        };
-        out.push(pred);
+    let comparisons = [
+        ("eq", raw.eq, Predicate::Eq as fn(Data) -> Predicate),
+        ("ne", raw.ne, Predicate::Ne),
+        ("lt", raw.lt, Predicate::Lt),
+        ("le", raw.le, Predicate::Le),
+        ("gt", raw.gt, Predicate::Gt),
+        ("ge", raw.ge, Predicate::Ge),
+        ("contains", raw.contains, Predicate::Contains),
+        ("one_of", raw.one_of.map(Json::Array), Predicate::OneOf),
+    ];
+    for (key, value, predicate) in comparisons {
+        out.extend(value.map(|v| predicate(data(key, v))));
+    }
+    if let Some(re) = &raw.matches {
+        out.push(Predicate::Matches(cx.regex(&p.k("matches"), re)?));
+    }
+    out.extend(raw.exists.map(Predicate::Exists));
+    out.extend(raw.absent.map(|absent| Predicate::Exists(!absent)));
+    out.extend(raw.kind.map(|t| Predicate::Type(json_type(t))));
+    if let Some(length) = &raw.length {
+        out.push(Predicate::Length(predicates(
+            cx,
+            &p.k("length"),
+            &length.0,
+        )?));
+    }
+    if let Some(every) = &raw.every {
+        out.push(Predicate::Every(predicates(cx, &p.k("every"), &every.0)?));
     }
     Ok(out)
+}
+
+fn json_type(t: RawJsonType) -> JsonType {
+    match t {
+        RawJsonType::String => JsonType::String,
+        RawJsonType::Number => JsonType::Number,
+        RawJsonType::Integer => JsonType::Integer,
+        RawJsonType::Boolean => JsonType::Boolean,
+        RawJsonType::Array => JsonType::Array,
+        RawJsonType::Object => JsonType::Object,
+        RawJsonType::Null => JsonType::Null,
+    }
+}
+
+/// The keys a typed part of the format takes, as serde lists them when it
+/// meets one it does not know: one list, the type's own.
+pub(super) fn expected_keys<T: serde::de::DeserializeOwned>() -> String {
+    let probe = serde_json::json!({ "\u{0}": null });
+    match serde_json::from_value::<T>(probe) {
+        Err(e) => {
+            let message = e.to_string();
+            message
+                .split_once("expected one of ")
+                .map(|(_, keys)| keys.to_string())
+                .unwrap_or(message)
+        }
+        Ok(_) => String::new(),
+    }
 }
 
 fn body_expect(cx: &Cx, p: &P, raw: RawBodyExpect) -> Result<BodyExpect> {

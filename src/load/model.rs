@@ -67,6 +67,18 @@ pub struct Collection {
 
 pub const DEFAULT_AUTH: &str = "default";
 
+impl Collection {
+    /// The auth request `index` sends a token of: its own choice, else the
+    /// collection's `auth`; `None` for `auth: none` or when there is none.
+    pub fn auth_of(&self, index: usize) -> Option<&AuthSpec> {
+        match &self.requests[index].auth {
+            AuthChoice::None => None,
+            AuthChoice::Default => self.auths.get(DEFAULT_AUTH),
+            AuthChoice::Named(name) => self.auths.get(name),
+        }
+    }
+}
+
 /// How a collection gets a token, keeps it fresh and sends it.
 #[derive(Debug, Clone)]
 pub struct AuthSpec {
@@ -509,23 +521,6 @@ pub enum JsonType {
 }
 
 impl JsonType {
-    pub const NAMES: &'static [&'static str] = &[
-        "string", "number", "integer", "boolean", "array", "object", "null",
-    ];
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "string" => JsonType::String,
-            "number" => JsonType::Number,
-            "integer" => JsonType::Integer,
-            "boolean" | "bool" => JsonType::Boolean,
-            "array" | "list" => JsonType::Array,
-            "object" => JsonType::Object,
-            "null" => JsonType::Null,
-            _ => return None,
-        })
-    }
-
     pub fn of(value: &Json) -> JsonType {
         match value {
             Json::Null => JsonType::Null,

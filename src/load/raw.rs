@@ -150,8 +150,9 @@ pub struct RawExpect {
     #[serde(default)]
     pub headers: IndexMap<String, Json>,
     pub max_duration: Option<Json>,
+    /// JSONPath → a value it must equal, or a mapping of predicates.
     #[serde(default)]
-    pub json: IndexMap<String, Json>,
+    pub json: IndexMap<String, RawExpected>,
     pub body: Option<RawBodyExpect>,
     /// A JSON Schema file (JSON or YAML) the response body must satisfy.
     pub schema: Option<String>,
@@ -199,4 +200,73 @@ impl OneOrMany {
             OneOrMany::Many(v) => v,
         }
     }
+}
+
+/// What a JSONPath must satisfy: a value to equal, or a mapping of
+/// predicates. A mapping is always predicates (compare with an object
+/// using `eq: {..}`), so a misspelt predicate is an error, not an object.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct RawExpected(pub Json);
+
+impl JsonSchema for RawExpected {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Expected".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let predicates = generator.subschema_for::<RawPredicates>();
+        schemars::json_schema!({
+            "description": "A value to equal, or a mapping of predicates.",
+            "anyOf": [predicates, {"not": {"type": "object"}}]
+        })
+    }
+}
+
+/// Predicates a value must all satisfy.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPredicates {
+    /// Equal to this (numbers by value; an object compared whole).
+    pub eq: Option<Json>,
+    /// Anything but this.
+    pub ne: Option<Json>,
+    /// Less than this number or string (ISO dates compare as strings).
+    pub lt: Option<Json>,
+    /// At most this.
+    pub le: Option<Json>,
+    /// More than this.
+    pub gt: Option<Json>,
+    /// At least this.
+    pub ge: Option<Json>,
+    /// A substring, a list element or an object key.
+    pub contains: Option<Json>,
+    /// One of these values.
+    pub one_of: Option<Vec<Json>>,
+    /// Matches this regex.
+    pub matches: Option<String>,
+    /// Whether the path finds a value.
+    pub exists: Option<bool>,
+    /// Whether the path finds no value.
+    pub absent: Option<bool>,
+    /// The JSON type of the value.
+    #[serde(rename = "type")]
+    pub kind: Option<RawJsonType>,
+    /// The length of a list, object or string: a value or predicates.
+    pub length: Option<RawExpected>,
+    /// Predicates every element of a list satisfies.
+    pub every: Option<RawExpected>,
+}
+
+/// A JSON type, as `type:` names it.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawJsonType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Array,
+    Object,
+    Null,
 }

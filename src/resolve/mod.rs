@@ -14,9 +14,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
-use crate::load::{
-    AuthChoice, AuthFlow, AuthSpec, Body, CodeLogin, Collection, Pos, Text, DEFAULT_AUTH,
-};
+use crate::load::{AuthFlow, AuthSpec, Body, CodeLogin, Collection, Pos, Text};
 pub use templates::{is_template, RenderError, Templates, Vars};
 
 #[derive(Debug, thiserror::Error)]
@@ -195,12 +193,8 @@ fn plan_collection(
     }
 
     let mut requests = Vec::with_capacity(c.requests.len());
-    for request in &c.requests {
-        let uses_auth = match &request.auth {
-            AuthChoice::None => false,
-            AuthChoice::Default => c.auths.contains_key(DEFAULT_AUTH),
-            AuthChoice::Named(_) => true,
-        };
+    for (index, request) in c.requests.iter().enumerate() {
+        let uses_auth = c.auth_of(index).is_some();
         // `auth` is the token of the request's own auth.
         let scope = requests::Scope {
             known: &known,
