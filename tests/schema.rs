@@ -79,3 +79,35 @@ fn the_schema_rejects_a_misspelt_predicate_and_accepts_values_and_predicates() {
         assert!(errors.is_empty(), "{good}: {errors:?}");
     }
 }
+
+#[test]
+fn the_schema_rejects_a_key_the_chosen_auth_flow_does_not_take() {
+    let validator = jsonschema::validator_for(&schema()).unwrap();
+    let auth = |block: &str| {
+        yaml(&format!(
+            "auth: {block}\nrequests: [{{name: r, url: /x}}]\n"
+        ))
+    };
+    for wrong in [
+        "{type: client_credentials, token_url: x, client_id: c, username: u}",
+        "{type: refresh_token, token_url: x, refresh_token: r, authorize_url: y}",
+        "{type: request, request: {url: /t}, token: $.t, token_url: x}",
+        "{type: password, token_url: x, username: u}",
+        "{type: pasword, token_url: x}",
+    ] {
+        assert!(
+            !validator.is_valid(&auth(wrong)),
+            "{wrong} should be rejected"
+        );
+    }
+    for right in [
+        "{type: client_credentials, token_url: x, client_id: c, scope: s, timeout: 2s}",
+        "{type: password, token_url: x, username: u, password: p, params_in: query}",
+        "{type: authorization_code, authorize_url: a, token_url: t, client_id: c, redirect_uri: r, interactive: true}",
+        "{type: request, request: {method: POST, url: /t}, token: $.t, expires_in: $.ttl}",
+    ] {
+        let doc = auth(right);
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{right}: {errors:?}");
+    }
+}

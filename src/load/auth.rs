@@ -1,268 +1,195 @@
-//! `auth` and `auths` blocks → [`AuthSpec`]: which keys each flow takes,
-//! which it needs, and their defaults.
+//! `auth` and `auths` blocks → [`AuthSpec`]. Which keys each flow takes and
+//! needs is in the types of `raw_auth`; here, what is checked beyond them
+//! and the defaults.
 
-use super::convert::{body, expected_one_of, method, Cx, RawBodies, P};
+use serde_json::Value as Json;
+
+use super::convert::{body, method, Cx, Mistake, RawBodies, P};
 use super::model::*;
-use super::raw::{RawAuth, RawLoginStep};
+use super::raw::RawLoginStep;
+use super::raw_auth::*;
 use super::LoadError;
 
 type Result<T> = std::result::Result<T, LoadError>;
 
-const FLOWS: &[&str] = &[
-    "password",
-    "client_credentials",
-    "authorization_code",
-    "refresh_token",
-    "request",
-];
-const COMMON: &[&str] = &[
-    "type",
-    "timeout",
-    "token",
-    "lifetime",
-    "header",
-    "prefix",
-    "query_param",
-    "cache",
-];
-const ENDPOINT: &[&str] = &[
-    "token_url",
-    "client_id",
-    "client_secret",
-    "client_auth",
-    "scope",
-    "extra",
-];
-
-fn flow_keys(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "password" => &["username", "password", "params_in"],
-        "client_credentials" => &["params_in"],
-        "authorization_code" => &[
-            "authorize_url",
-            "authorize_params",
-            "login_origins",
-            "redirect_uri",
-            "pkce",
-            "interactive",
-            "login",
-            "username",
-            "password",
-        ],
-        "refresh_token" => &["refresh_token"],
-        "request" => &["request", "expires_in", "expires_at"],
-        _ => &[],
-    }
+/// An auth block (as written) → its spec, named `name`.
+pub fn spec(cx: &Cx, p: &P, name: &str, block: &Json) -> Result<AuthSpec> {
+    let raw: RawAuth = cx
+        .read_typed(p, block)
+        .map_err(|m| explain(cx, p, block, &m))?;
+    let common = raw.common();
+    let flow = match &raw {
+        RawAuth::Password(f) => AuthFlow::Password {
+            endpoint: endpoint(cx, p, f.endpoint())?,
+            username: cx.text(&p.k("username"), &f.username),
+            password: cx.text(&p.k("password"), &f.password),
+            params_in: params_in(f.params_in),
+        },
+        RawAuth::ClientCredentials(f) => AuthFlow::ClientCredentials {
+            endpoint: endpoint(cx, p, f.endpoint())?,
+            params_in: params_in(f.params_in),
+        },
+        RawAuth::AuthorizationCode(f) => code_flow(cx, p, f)?,
+        RawAuth::RefreshToken(f) => AuthFlow::RefreshToken {
+            endpoint: endpoint(cx, p, f.endpoint())?,
+            refresh_token: cx.text(&p.k("refresh_token"), &f.refresh_token),
+        },
+        RawAuth::Request(f) => request_flow(cx, p, f)?,
+    };
+    Ok(AuthSpec {
+        name: name.to_string(),
+        at: cx.pos(p),
+        token: token_field(cx, p, &raw, common.token)?,
+        send: send(cx, p, &common)?,
+        flow,
+        lifetime: common
+            .lifetime
+            .map(|l| cx.duration_within(&p.k("lifetime"), l, super::convert::MAX_LIFETIME))
+            .transpose()?,
+        cache: common.cache.unwrap_or(false),
+        timeout: common
+            .timeout
+            .map(|t| cx.duration(&p.k("timeout"), t))
+            .transpose()?,
+    })
 }
 
-/// The keys the user wrote, for checking them against a flow's list.
-fn keys_set(r: &RawAuth) -> Vec<&'static str> {
-    let mut set = vec!["type"];
-    let flags: [(&'static str, bool); 27] = [
-        ("timeout", r.timeout.is_some()),
-        ("authorize_params", !r.authorize_params.is_empty()),
-        ("login_origins", r.login_origins.is_some()),
-        ("token_url", r.token_url.is_some()),
-        ("authorize_url", r.authorize_url.is_some()),
-        ("redirect_uri", r.redirect_uri.is_some()),
-        ("client_id", r.client_id.is_some()),
-        ("client_secret", r.client_secret.is_some()),
-        ("client_auth", r.client_auth.is_some()),
-        ("username", r.username.is_some()),
-        ("password", r.password.is_some()),
-        ("scope", r.scope.is_some()),
-        ("params_in", r.params_in.is_some()),
-        ("extra", !r.extra.is_empty()),
-        ("refresh_token", r.refresh_token.is_some()),
-        ("pkce", r.pkce.is_some()),
-        ("interactive", r.interactive.is_some()),
-        ("login", r.login.is_some()),
-        ("request", r.request.is_some()),
-        ("token", r.token.is_some()),
-        ("expires_in", r.expires_in.is_some()),
-        ("expires_at", r.expires_at.is_some()),
-        ("lifetime", r.lifetime.is_some()),
-        ("header", r.header.is_some()),
-        ("prefix", r.prefix.is_some()),
-        ("query_param", r.query_param.is_some()),
-        ("cache", r.cache.is_some()),
-    ];
-    set.extend(flags.iter().filter(|(_, on)| *on).map(|(k, _)| *k));
-    set
-}
-
-pub fn spec(cx: &Cx, p: &P, name: &str, r: RawAuth) -> Result<AuthSpec> {
-    let kind = r.kind.as_str();
-    if !FLOWS.contains(&kind) {
-        return Err(cx.err(
+/// serde's word on an auth block, in the words of the format: which flow
+/// takes which keys.
+fn explain(cx: &Cx, p: &P, block: &Json, m: &Mistake) -> LoadError {
+    let kind = block.get("type").and_then(Json::as_str).unwrap_or("?");
+    if let Some((wrong, expected)) = &m.variant {
+        let expected = expected.trim_start_matches("expected ");
+        return cx.err(
             &p.k("type"),
-            format!(
-                "unknown auth type `{kind}`; expected one of {}",
-                expected_one_of(FLOWS)
-            ),
-        ));
+            format!("unknown auth type `{wrong}`; expected {expected}"),
+        );
     }
-    let allowed: Vec<&str> = COMMON
-        .iter()
-        .chain(if kind == "request" { &[][..] } else { ENDPOINT })
-        .chain(flow_keys(kind))
-        .copied()
-        .collect();
-    for key in keys_set(&r) {
-        if !allowed.contains(&key) {
+    if block.get("type").is_none() {
+        return cx.err(p, "an auth needs `type`: password, client_credentials, authorization_code, refresh_token or request");
+    }
+    if let Some((key, expected)) = &m.unknown {
+        let takes = expected
+            .trim_start_matches("expected one of ")
+            .trim_start_matches("expected ");
+        return cx.err(
+            &m.at.k(key),
+            format!("an auth of type `{kind}` does not take `{key}`; it takes `type`, {takes}"),
+        );
+    }
+    if let Some(key) = &m.missing {
+        return cx.err(&m.at, format!("an auth of type `{kind}` needs `{key}`"));
+    }
+    let field = m
+        .field
+        .as_ref()
+        .map(|f| format!("`{f}`: "))
+        .unwrap_or_default();
+    cx.err(&m.at, format!("{field}{}", m.message))
+}
+
+fn params_in(raw: Option<RawParamsIn>) -> ParamsIn {
+    match raw {
+        None | Some(RawParamsIn::Body) => ParamsIn::Body,
+        Some(RawParamsIn::Query) => ParamsIn::Query,
+    }
+}
+
+fn endpoint(cx: &Cx, p: &P, ep: Endpoint) -> Result<TokenEndpoint> {
+    let client_auth = match (ep.client_auth, ep.client_secret) {
+        (Some(RawClientAuth::Basic), _) => ClientAuth::Basic,
+        (Some(RawClientAuth::Body), _) => ClientAuth::Body,
+        (Some(RawClientAuth::None), _) => ClientAuth::None,
+        (None, Some(_)) => ClientAuth::Basic,
+        (None, None) => ClientAuth::None,
+    };
+    if client_auth != ClientAuth::None && ep.client_secret.is_none() {
+        return Err(cx.err(p, "`client_auth: basic` or `body` needs `client_secret`"));
+    }
+    let opt = |key: &str, v: Option<&str>| v.map(|v| cx.text(&p.k(key), v));
+    Ok(TokenEndpoint {
+        token_url: cx.text(&p.k("token_url"), ep.token_url),
+        client_id: opt("client_id", ep.client_id),
+        client_secret: opt("client_secret", ep.client_secret),
+        client_auth,
+        scope: opt("scope", ep.scope),
+        extra: cx.pairs(&p.k("extra"), ep.extra)?,
+    })
+}
+
+fn code_flow(cx: &Cx, p: &P, f: &RawCodeAuth) -> Result<AuthFlow> {
+    let login = if f.interactive == Some(true) {
+        if f.login.is_some() {
             return Err(cx.err(
-                &p.k(key),
-                format!(
-                    "an auth of type `{kind}` does not take `{key}`; it takes {}",
-                    expected_one_of(&allowed)
-                ),
+                &p.k("login"),
+                "`login` steps are for headless logins; drop them or `interactive`",
             ));
         }
+        CodeLogin::Interactive
+    } else {
+        CodeLogin::Headless(login_steps(cx, p, f)?)
+    };
+    Ok(AuthFlow::AuthorizationCode {
+        endpoint: endpoint(cx, p, f.endpoint())?,
+        authorize_url: cx.text(&p.k("authorize_url"), &f.authorize_url),
+        authorize_params: cx.pairs(&p.k("authorize_params"), &f.authorize_params)?,
+        redirect_uri: cx.text(&p.k("redirect_uri"), &f.redirect_uri),
+        pkce: f.pkce.unwrap_or(true),
+        login,
+        login_origins: f
+            .login_origins
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, o)| cx.text(&p.k("login_origins").i(i), o))
+            .collect(),
+    })
+}
+
+fn request_flow(cx: &Cx, p: &P, f: &RawRequestAuth) -> Result<AuthFlow> {
+    if f.token.as_deref().is_none_or(|t| !t.starts_with('$')) {
+        return Err(cx.err(
+            p,
+            "an auth of type `request` needs `token: $.path`, the JSONPath of the token in its response",
+        ));
     }
-    let need = |value: &Option<String>, key: &str| -> Result<Text> {
-        match value {
-            Some(v) => Ok(cx.text(&p.k(key), v)),
-            None => Err(cx.err(p, format!("an auth of type `{kind}` needs `{key}`"))),
-        }
+    let rp = p.k("request");
+    let req = &f.request;
+    let expires = |key: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|src| cx.jsonpath(&p.k(key), src))
+            .transpose()
     };
-    let opt = |value: &Option<String>, key: &str| value.as_deref().map(|v| cx.text(&p.k(key), v));
-
-    let endpoint = || -> Result<TokenEndpoint> {
-        let client_auth = match r.client_auth.as_deref() {
-            Some("basic") => ClientAuth::Basic,
-            Some("body") => ClientAuth::Body,
-            Some("none") => ClientAuth::None,
-            None if r.client_secret.is_some() => ClientAuth::Basic,
-            None => ClientAuth::None,
-            Some(other) => {
-                return Err(cx.err(
-                    &p.k("client_auth"),
-                    format!("`client_auth` is basic, body or none, not `{other}`"),
-                ))
-            }
-        };
-        if client_auth != ClientAuth::None && r.client_secret.is_none() {
-            return Err(cx.err(p, "`client_auth: basic` or `body` needs `client_secret`"));
-        }
-        Ok(TokenEndpoint {
-            token_url: need(&r.token_url, "token_url")?,
-            client_id: opt(&r.client_id, "client_id"),
-            client_secret: opt(&r.client_secret, "client_secret"),
-            client_auth,
-            scope: opt(&r.scope, "scope"),
-            extra: cx.pairs(&p.k("extra"), &r.extra)?,
-        })
+    let bodies = RawBodies {
+        json: req.json.clone(),
+        form: req.form.as_ref(),
+        multipart: None,
+        raw: req.body.as_deref(),
     };
-    let params_in = || match r.params_in.as_deref() {
-        None | Some("body") => Ok(ParamsIn::Body),
-        Some("query") => Ok(ParamsIn::Query),
-        Some(other) => Err(cx.err(
-            &p.k("params_in"),
-            format!("`params_in` is body or query, not `{other}`"),
-        )),
-    };
-
-    let flow = match kind {
-        "password" => AuthFlow::Password {
-            endpoint: endpoint()?,
-            username: need(&r.username, "username")?,
-            password: need(&r.password, "password")?,
-            params_in: params_in()?,
+    Ok(AuthFlow::Request {
+        request: TokenRequest {
+            at: cx.pos(&rp),
+            method: method(cx, &rp, req.method.as_deref())?,
+            url: cx.text(&rp.k("url"), &req.url),
+            query: cx.pairs(&rp.k("query"), &req.query)?,
+            headers: cx.pairs(&rp.k("headers"), &req.headers)?,
+            body: body(cx, &rp, bodies)?,
+            timeout: req
+                .timeout
+                .as_ref()
+                .map(|t| cx.duration(&rp.k("timeout"), t))
+                .transpose()?,
         },
-        "client_credentials" => {
-            if r.client_id.is_none() {
-                return Err(cx.err(p, "an auth of type `client_credentials` needs `client_id`"));
-            }
-            AuthFlow::ClientCredentials {
-                endpoint: endpoint()?,
-                params_in: params_in()?,
-            }
-        }
-        "authorization_code" => {
-            if r.client_id.is_none() {
-                return Err(cx.err(p, "an auth of type `authorization_code` needs `client_id`"));
-            }
-            let login = if r.interactive == Some(true) {
-                if r.login.is_some() {
-                    return Err(cx.err(
-                        &p.k("login"),
-                        "`login` steps are for headless logins; drop them or `interactive`",
-                    ));
-                }
-                CodeLogin::Interactive
-            } else {
-                CodeLogin::Headless(login_steps(cx, p, &r)?)
-            };
-            AuthFlow::AuthorizationCode {
-                endpoint: endpoint()?,
-                authorize_url: need(&r.authorize_url, "authorize_url")?,
-                authorize_params: cx.pairs(&p.k("authorize_params"), &r.authorize_params)?,
-                redirect_uri: need(&r.redirect_uri, "redirect_uri")?,
-                pkce: r.pkce.unwrap_or(true),
-                login,
-                login_origins: r
-                    .login_origins
-                    .iter()
-                    .flatten()
-                    .enumerate()
-                    .map(|(i, o)| cx.text(&p.k("login_origins").i(i), o))
-                    .collect(),
-            }
-        }
-        "refresh_token" => AuthFlow::RefreshToken {
-            endpoint: endpoint()?,
-            refresh_token: need(&r.refresh_token, "refresh_token")?,
-        },
-        "request" => {
-            let Some(req) = r.request else {
-                return Err(cx.err(
-                    p,
-                    "an auth of type `request` needs `request` (method, url, body)",
-                ));
-            };
-            if r.token.as_deref().is_none_or(|t| !t.starts_with('$')) {
-                return Err(cx.err(
-                    p,
-                    "an auth of type `request` needs `token: $.path`, the JSONPath of the token in its response",
-                ));
-            }
-            let rp = p.k("request");
-            let expires = |key: &str, v: &Option<String>| {
-                v.as_deref()
-                    .map(|src| cx.jsonpath(&p.k(key), src))
-                    .transpose()
-            };
-            AuthFlow::Request {
-                request: TokenRequest {
-                    at: cx.pos(&rp),
-                    method: method(cx, &rp, req.method.as_deref())?,
-                    url: cx.text(&rp.k("url"), &req.url),
-                    query: cx.pairs(&rp.k("query"), &req.query)?,
-                    headers: cx.pairs(&rp.k("headers"), &req.headers)?,
-                    body: body(
-                        cx,
-                        &rp,
-                        RawBodies {
-                            json: req.json,
-                            form: req.form.as_ref(),
-                            multipart: None,
-                            raw: req.body.as_deref(),
-                        },
-                    )?,
-                    timeout: req
-                        .timeout
-                        .as_ref()
-                        .map(|t| cx.duration(&rp.k("timeout"), t))
-                        .transpose()?,
-                },
-                expires_in: expires("expires_in", &r.expires_in)?,
-                expires_at: expires("expires_at", &r.expires_at)?,
-            }
-        }
-        _ => unreachable!("checked against FLOWS"),
-    };
+        expires_in: expires("expires_in", &f.expires_in)?,
+        expires_at: expires("expires_at", &f.expires_at)?,
+    })
+}
 
-    let token = match r.token.as_deref() {
+fn token_field(cx: &Cx, p: &P, raw: &RawAuth, token: Option<&str>) -> Result<TokenField> {
+    Ok(match token {
+        _ if matches!(raw, RawAuth::Request(_)) => {
+            TokenField::Path(cx.jsonpath(&p.k("token"), token.unwrap_or("$"))?)
+        }
         None | Some("access_token") => TokenField::AccessToken,
         Some("id_token") => TokenField::IdToken,
         Some(path) if path.starts_with('$') => TokenField::Path(cx.jsonpath(&p.k("token"), path)?),
@@ -272,49 +199,32 @@ pub fn spec(cx: &Cx, p: &P, name: &str, r: RawAuth) -> Result<AuthSpec> {
                 format!("`token` is access_token, id_token or a JSONPath such as $.Token.AccessToken, not `{other}`"),
             ))
         }
-    };
-    let send = match (&r.query_param, &r.header) {
-        (Some(_), Some(_)) => {
-            return Err(cx.err(
-                &p.k("query_param"),
-                "a token goes in a header or a query parameter, not both",
-            ))
-        }
-        (Some(q), None) => {
-            if r.prefix.is_some() {
-                return Err(cx.err(&p.k("prefix"), "`prefix` goes with a header"));
-            }
-            SendToken::Query { name: q.clone() }
-        }
-        (None, header) => SendToken::Header {
-            name: header.clone().unwrap_or_else(|| "Authorization".into()),
-            prefix: r.prefix.clone().unwrap_or_else(|| "Bearer ".into()),
-        },
-    };
-    Ok(AuthSpec {
-        name: name.to_string(),
-        at: cx.pos(p),
-        flow,
-        token,
-        send,
-        lifetime: r
-            .lifetime
-            .as_ref()
-            .map(|l| cx.duration_within(&p.k("lifetime"), l, super::convert::MAX_LIFETIME))
-            .transpose()?,
-        cache: r.cache.unwrap_or(false),
-        timeout: r
-            .timeout
-            .as_ref()
-            .map(|t| cx.duration(&p.k("timeout"), t))
-            .transpose()?,
     })
+}
+
+fn send(cx: &Cx, p: &P, common: &Common) -> Result<SendToken> {
+    match (common.query_param, common.header) {
+        (Some(_), Some(_)) => Err(cx.err(
+            &p.k("query_param"),
+            "a token goes in a header or a query parameter, not both",
+        )),
+        (Some(_), None) if common.prefix.is_some() => {
+            Err(cx.err(&p.k("prefix"), "`prefix` goes with a header"))
+        }
+        (Some(q), None) => Ok(SendToken::Query {
+            name: q.to_string(),
+        }),
+        (None, header) => Ok(SendToken::Header {
+            name: header.unwrap_or("Authorization").to_string(),
+            prefix: common.prefix.unwrap_or("Bearer ").to_string(),
+        }),
+    }
 }
 
 /// Declared steps, or by default one step that fills the username and
 /// password fields of the first form, found by their names and types.
-fn login_steps(cx: &Cx, p: &P, r: &RawAuth) -> Result<Vec<LoginStep>> {
-    if let Some(steps) = &r.login {
+fn login_steps(cx: &Cx, p: &P, f: &RawCodeAuth) -> Result<Vec<LoginStep>> {
+    if let Some(steps) = &f.login {
         return steps
             .iter()
             .enumerate()
@@ -326,7 +236,7 @@ fn login_steps(cx: &Cx, p: &P, r: &RawAuth) -> Result<Vec<LoginStep>> {
             })
             .collect();
     }
-    match (&r.username, &r.password) {
+    match (&f.username, &f.password) {
         (Some(user), Some(password)) => Ok(vec![LoginStep {
             form: None,
             fields: vec![

@@ -193,15 +193,12 @@ impl Cx<'_> {
 impl Cx<'_> {
     /// A typed part of the format read from its JSON tree at `path`: serde
     /// checks it against the type (unknown keys, wrong kinds of values), and
-    /// an error points at the key that is wrong. An unknown key is called an
-    /// unknown `noun`, followed by `hint`.
-    pub(super) fn typed<T: serde::de::DeserializeOwned>(
+    /// the mistake says which key is wrong.
+    pub(super) fn read_typed<T: serde::de::DeserializeOwned>(
         &self,
         path: &P,
         value: &Json,
-        noun: &str,
-        hint: &str,
-    ) -> Result<T> {
+    ) -> std::result::Result<T, Box<Mistake>> {
         serde_path_to_error::deserialize(value).map_err(|e| {
             let mut at = path.clone();
             for seg in e.path().iter() {
@@ -211,22 +208,33 @@ impl Cx<'_> {
                     _ => {}
                 }
             }
-            let message = e.inner().to_string();
-            if let Some(rest) = message.strip_prefix("unknown field `") {
-                let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
-                let expected = expected.trim_start_matches(", ");
-                return self.err(
-                    &at.k(key),
-                    format!("unknown {noun} `{key}`; {expected}{hint}"),
-                );
+            let field = e.path().iter().next_back().map(|s| s.to_string());
+            Box::new(Mistake::new(at, field, e.inner().to_string()))
+        })
+    }
+
+    /// [`Cx::read_typed`], an unknown key called an unknown `noun` and
+    /// followed by `hint`.
+    pub(super) fn typed<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &P,
+        value: &Json,
+        noun: &str,
+        hint: &str,
+    ) -> Result<T> {
+        self.read_typed(path, value).map_err(|m| match &m.unknown {
+            Some((key, expected)) => self.err(
+                &m.at.k(key),
+                format!("unknown {noun} `{key}`; {expected}{hint}"),
+            ),
+            None => {
+                let field = m
+                    .field
+                    .as_ref()
+                    .map(|f| format!("`{f}`: "))
+                    .unwrap_or_default();
+                self.err(&m.at, format!("{field}{}", m.message))
             }
-            let field = e
-                .path()
-                .iter()
-                .next_back()
-                .map(|s| format!("`{s}`: "))
-                .unwrap_or_default();
-            self.err(&at, format!("{field}{message}"))
         })
     }
 
@@ -422,7 +430,7 @@ pub fn collection(
     if let Some(spec) = raw.auth {
         auths.insert(
             DEFAULT_AUTH.to_string(),
-            super::auth::spec(&cx, &root.k("auth"), DEFAULT_AUTH, spec)?,
+            super::auth::spec(&cx, &root.k("auth"), DEFAULT_AUTH, &spec.0)?,
         );
     }
     for (name, spec) in raw.auths {
@@ -433,7 +441,7 @@ pub fn collection(
                 format!("`{name}` cannot name an auth: `default` and `none` are taken, and a name is letters, digits and `_`"),
             ));
         }
-        auths.insert(name.clone(), super::auth::spec(&cx, &ap, &name, spec)?);
+        auths.insert(name.clone(), super::auth::spec(&cx, &ap, &name, &spec.0)?);
     }
 
     if raw.requests.is_empty() {
@@ -832,6 +840,39 @@ fn json_type(t: RawJsonType) -> JsonType {
         RawJsonType::Array => JsonType::Array,
         RawJsonType::Object => JsonType::Object,
         RawJsonType::Null => JsonType::Null,
+    }
+}
+
+/// What went wrong reading a typed part of the format: where, and what
+/// serde said, with the key it did not know or the one that was missing.
+pub(super) struct Mistake {
+    pub at: P,
+    /// The last key of the path, when the mistake is in a value.
+    pub field: Option<String>,
+    pub message: String,
+    /// An unknown key and what serde expected instead (`expected one of ..`).
+    pub unknown: Option<(String, String)>,
+    /// A key that must be there.
+    pub missing: Option<String>,
+    /// An unknown variant (an auth `type`) and the known ones.
+    pub variant: Option<(String, String)>,
+}
+
+impl Mistake {
+    fn new(at: P, field: Option<String>, message: String) -> Mistake {
+        let quoted = |prefix: &str| -> Option<(String, String)> {
+            let rest = message.strip_prefix(prefix)?;
+            let (key, after) = rest.split_once('`')?;
+            Some((key.to_string(), after.trim_start_matches(", ").to_string()))
+        };
+        Mistake {
+            unknown: quoted("unknown field `"),
+            missing: quoted("missing field `").map(|(k, _)| k),
+            variant: quoted("unknown variant `"),
+            at,
+            field,
+            message,
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub use auth::{PASSWORD_FIELD, USERNAME_FIELD};
 pub mod model;
 mod positions;
 mod raw;
+mod raw_auth;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

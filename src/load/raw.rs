@@ -10,6 +10,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
+use super::raw_auth::RawAuthBlock;
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCollection {
@@ -25,55 +27,11 @@ pub struct RawCollection {
     #[serde(default)]
     pub defaults: RawDefaults,
     /// The auth every request uses unless it names another or `none`.
-    pub auth: Option<RawAuth>,
+    pub auth: Option<RawAuthBlock>,
     /// More auths, by name, for requests that say `auth: NAME`.
     #[serde(default)]
-    pub auths: IndexMap<String, RawAuth>,
+    pub auths: IndexMap<String, RawAuthBlock>,
     pub requests: Vec<RawRequest>,
-}
-
-/// Every key any auth flow takes; which ones a flow allows and needs is
-/// checked after serde, with the flow's own list in the message.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RawAuth {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub token_url: Option<String>,
-    pub authorize_url: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    pub client_auth: Option<String>,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub scope: Option<String>,
-    pub params_in: Option<String>,
-    #[serde(default)]
-    pub extra: IndexMap<String, Json>,
-    pub refresh_token: Option<String>,
-    pub pkce: Option<bool>,
-    pub interactive: Option<bool>,
-    pub login: Option<Vec<RawLoginStep>>,
-    pub request: Option<RawTokenRequest>,
-    pub token: Option<String>,
-    pub expires_in: Option<String>,
-    pub expires_at: Option<String>,
-    pub lifetime: Option<Json>,
-    pub header: Option<String>,
-    pub prefix: Option<String>,
-    pub query_param: Option<String>,
-    pub cache: Option<bool>,
-    /// How long each of the auth's network steps may take (default: the
-    /// collection's `defaults.timeout`, else 30s).
-    pub timeout: Option<Json>,
-    /// More parameters of the authorization request (`prompt`, `nonce`,
-    /// `login_hint`, `resource`, `audience`, ...).
-    #[serde(default)]
-    pub authorize_params: IndexMap<String, Json>,
-    /// Origins besides the authorize URL's that a headless login may send
-    /// the user name and password to (`https://login.example.com`).
-    pub login_origins: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
