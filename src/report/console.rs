@@ -6,7 +6,9 @@ use std::io::{IsTerminal, Write};
 
 use libtest_mimic::{Arguments, FormatSetting};
 
-use super::files::{JsonReport, Junit, Row};
+use super::json::JsonReport;
+use super::junit::Junit;
+use super::Row;
 use super::{ReportOptions, Verdict};
 use crate::resolve::Plan;
 use crate::run::{Detail, Event, Outcome};

@@ -3,9 +3,14 @@
 //! and a progress line.
 
 mod console;
-mod files;
+mod json;
+mod junit;
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::load::{Collection, Request};
+use crate::run::{Detail, Outcome};
 
 pub use console::Reporter;
 
@@ -23,4 +28,47 @@ pub enum Verdict {
     Pass,
     Fail(String),
     Ignore(String),
+}
+
+/// One request's outcome as every report sees it, secrets already masked.
+pub struct Row<'a> {
+    pub collection: &'a Collection,
+    pub request: &'a Request,
+    pub outcome: &'a Outcome,
+    /// The failure or not-run message, redacted.
+    pub message: Option<String>,
+    pub skipped: bool,
+}
+
+impl Row<'_> {
+    fn detail(&self) -> Option<&Detail> {
+        match self.outcome {
+            Outcome::Passed { detail, .. } => Some(detail),
+            Outcome::Failed { detail, .. } => detail.as_deref(),
+            Outcome::NotRun { .. } => None,
+        }
+    }
+
+    /// What the request took: to its response, or to giving up.
+    fn duration(&self) -> Duration {
+        match (self.detail(), self.outcome) {
+            (Some(d), _) => d.duration,
+            (
+                None,
+                Outcome::Failed {
+                    request: Some(r), ..
+                },
+            ) => r.elapsed,
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn result(&self) -> &'static str {
+        match self.outcome {
+            Outcome::Passed { .. } => "passed",
+            Outcome::Failed { .. } => "failed",
+            Outcome::NotRun { .. } if self.skipped => "not_run",
+            Outcome::NotRun { .. } => "failed",
+        }
+    }
 }

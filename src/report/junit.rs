@@ -1,59 +1,12 @@
-//! JUnit XML and JSON report files, written as the outcomes come, so that
-//! memory stays flat however many requests a run has.
+//! JUnit XML, written as the outcomes come, so that memory stays flat
+//! however many requests a run has.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use serde_json::{json, Value as Json};
-
-use crate::load::{Collection, Request};
-use crate::run::{Detail, Outcome};
-use crate::secrets::Secrets;
-
-/// One request's outcome as every report sees it, secrets already masked.
-pub struct Row<'a> {
-    pub collection: &'a Collection,
-    pub request: &'a Request,
-    pub outcome: &'a Outcome,
-    /// The failure or not-run message, redacted.
-    pub message: Option<String>,
-    pub skipped: bool,
-}
-
-impl Row<'_> {
-    fn detail(&self) -> Option<&Detail> {
-        match self.outcome {
-            Outcome::Passed { detail, .. } => Some(detail),
-            Outcome::Failed { detail, .. } => detail.as_deref(),
-            Outcome::NotRun { .. } => None,
-        }
-    }
-
-    /// What the request took: to its response, or to giving up.
-    fn duration(&self) -> Duration {
-        match (self.detail(), self.outcome) {
-            (Some(d), _) => d.duration,
-            (
-                None,
-                Outcome::Failed {
-                    request: Some(r), ..
-                },
-            ) => r.elapsed,
-            _ => Duration::ZERO,
-        }
-    }
-
-    fn result(&self) -> &'static str {
-        match self.outcome {
-            Outcome::Passed { .. } => "passed",
-            Outcome::Failed { .. } => "failed",
-            Outcome::NotRun { .. } if self.skipped => "not_run",
-            Outcome::NotRun { .. } => "failed",
-        }
-    }
-}
+use super::Row;
 
 fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -199,101 +152,4 @@ impl Junit {
 
 fn rand_suffix() -> String {
     rand::distr::SampleString::sample_string(&rand::distr::Alphanumeric, &mut rand::rng(), 8)
-}
-
-/// A JSON report: every request with its result, timing, request line,
-/// status, assertions and the values they saw; a summary at the end.
-pub struct JsonReport {
-    out: BufWriter<File>,
-    first: bool,
-    counts: [u64; 3],
-    started: SystemTime,
-}
-
-impl JsonReport {
-    pub fn create(path: &Path) -> io::Result<Self> {
-        let mut out = BufWriter::new(File::create(path)?);
-        let started = SystemTime::now();
-        write!(
-            out,
-            "{{\"reqtest\":\"{}\",\"started\":\"{}\",\"requests\":[",
-            env!("CARGO_PKG_VERSION"),
-            chrono::DateTime::<chrono::Utc>::from(started)
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-        )?;
-        Ok(JsonReport {
-            out,
-            first: true,
-            counts: [0; 3],
-            started,
-        })
-    }
-
-    pub fn record(&mut self, row: &Row, secrets: &Secrets) -> io::Result<()> {
-        let mut item = json!({
-            "collection": row.collection.name,
-            "file": row.collection.file.as_ref(),
-            "request": row.request.name,
-            "line": row.request.at.line,
-            "result": row.result(),
-            "duration_ms": (row.duration().as_secs_f64() * 1e6).round() / 1e3,
-        });
-        let obj = item.as_object_mut().expect("an object");
-        if let Some(d) = row.detail() {
-            obj.insert("method".into(), Json::from(d.method.clone()));
-            obj.insert("url".into(), Json::from(d.url.clone()));
-            obj.insert("status".into(), Json::from(d.status));
-            let assertions: Vec<Json> = d
-                .assertions
-                .iter()
-                .map(|a| {
-                    let actual = a.actual.clone().unwrap_or(Json::Null);
-                    let mut one = json!({"at": a.at.to_string(), "subject": a.subject, "passed": a.passed(), "actual": actual});
-                    if let Some(f) = &a.failure {
-                        one["message"] = Json::from(f.clone());
-                    }
-                    one
-                })
-                .collect();
-            obj.insert("assertions".into(), Json::Array(assertions));
-        } else if let Outcome::Failed {
-            request: Some(r), ..
-        } = row.outcome
-        {
-            obj.insert("method".into(), Json::from(r.method.clone()));
-            obj.insert("url".into(), Json::from(r.url.clone()));
-        }
-        if let Some(m) = &row.message {
-            obj.insert("message".into(), Json::from(m.clone()));
-        }
-        let index = match row.result() {
-            "passed" => 0,
-            "failed" => 1,
-            _ => 2,
-        };
-        self.counts[index] += 1;
-        // Written from masked values: a secret escaped by the serializer
-        // (`\"`, `\\`) would no longer match its registered spelling.
-        let item = secrets.mask_value(&item);
-        let text = serde_json::to_string(&item).expect("JSON values always serialize");
-        if !self.first {
-            self.out.write_all(b",")?;
-        }
-        self.first = false;
-        self.out.write_all(b"\n")?;
-        self.out.write_all(secrets.redact(&text).as_bytes())
-    }
-
-    pub fn finish(mut self) -> io::Result<()> {
-        let elapsed = self.started.elapsed().unwrap_or_default();
-        write!(
-            self.out,
-            "\n],\"summary\":{{\"passed\":{},\"failed\":{},\"not_run\":{},\"duration_ms\":{:.3}}}}}\n",
-            self.counts[0],
-            self.counts[1],
-            self.counts[2],
-            elapsed.as_secs_f64() * 1e3
-        )?;
-        self.out.flush()
-    }
 }

@@ -1,0 +1,170 @@
+//! The JSON report: every request with its result, timing, request line,
+//! status, assertions and the values they saw, then a summary. Its format
+//! is the types below; it is written as the outcomes come, from masked
+//! values.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use super::Row;
+use crate::run::Outcome;
+use crate::secrets::Secrets;
+
+/// What the report says before its requests.
+#[derive(Serialize)]
+struct Head {
+    /// The version of reqtest that wrote it.
+    reqtest: &'static str,
+    /// When the run started (RFC 3339, UTC).
+    started: String,
+}
+
+/// One request of the run.
+#[derive(Serialize)]
+struct ReportedRequest<'a> {
+    collection: &'a str,
+    file: &'a str,
+    request: &'a str,
+    line: u32,
+    /// `passed`, `failed` or `not_run`.
+    result: &'static str,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    assertions: Option<Vec<ReportedAssertion<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+}
+
+/// One assertion of a request, passed or not, and the value it saw.
+#[derive(Serialize)]
+struct ReportedAssertion<'a> {
+    /// `file:line:column` of the assertion.
+    at: String,
+    subject: &'a str,
+    passed: bool,
+    actual: &'a Json,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+}
+
+/// What the report says after its requests.
+#[derive(Serialize)]
+struct Summary {
+    passed: u64,
+    failed: u64,
+    not_run: u64,
+    duration_ms: f64,
+}
+
+/// The JSON report being written.
+pub struct JsonReport {
+    out: BufWriter<File>,
+    first: bool,
+    counts: [u64; 3],
+    started: SystemTime,
+}
+
+fn millis(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+impl JsonReport {
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let mut out = BufWriter::new(File::create(path)?);
+        let started = SystemTime::now();
+        let head = Head {
+            reqtest: env!("CARGO_PKG_VERSION"),
+            started: chrono::DateTime::<chrono::Utc>::from(started)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        let head = serde_json::to_string(&head)?;
+        // The head's fields, then the requests as they come.
+        write!(out, "{},\"requests\":[", head.trim_end_matches('}'))?;
+        Ok(JsonReport {
+            out,
+            first: true,
+            counts: [0; 3],
+            started,
+        })
+    }
+
+    pub fn record(&mut self, row: &Row, secrets: &Secrets) -> io::Result<()> {
+        let null = Json::Null;
+        let detail = row.detail();
+        let no_answer = match row.outcome {
+            Outcome::Failed {
+                request: Some(r), ..
+            } => Some(r),
+            _ => None,
+        };
+        let reported = ReportedRequest {
+            collection: &row.collection.name,
+            file: &row.collection.file,
+            request: &row.request.name,
+            line: row.request.at.line,
+            result: row.result(),
+            duration_ms: millis(row.duration()),
+            method: detail
+                .map(|d| d.method.as_str())
+                .or(no_answer.map(|r| r.method.as_str())),
+            url: detail
+                .map(|d| d.url.as_str())
+                .or(no_answer.map(|r| r.url.as_str())),
+            status: detail.map(|d| d.status),
+            assertions: detail.map(|d| {
+                d.assertions
+                    .iter()
+                    .map(|a| ReportedAssertion {
+                        at: a.at.to_string(),
+                        subject: &a.subject,
+                        passed: a.passed(),
+                        actual: a.actual.as_ref().unwrap_or(&null),
+                        message: a.failure.as_deref(),
+                    })
+                    .collect()
+            }),
+            message: row.message.as_deref(),
+        };
+        self.counts[match reported.result {
+            "passed" => 0,
+            "failed" => 1,
+            _ => 2,
+        }] += 1;
+        // Written from masked values: a secret escaped by the serializer
+        // (`\"`, `\\`) would no longer match its registered spelling.
+        let item = secrets.mask_value(&serde_json::to_value(&reported)?);
+        let text = serde_json::to_string(&item)?;
+        if !self.first {
+            self.out.write_all(b",")?;
+        }
+        self.first = false;
+        self.out.write_all(b"\n")?;
+        self.out.write_all(secrets.redact(&text).as_bytes())
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        let summary = Summary {
+            passed: self.counts[0],
+            failed: self.counts[1],
+            not_run: self.counts[2],
+            duration_ms: millis(self.started.elapsed().unwrap_or_default()),
+        };
+        write!(
+            self.out,
+            "\n],\"summary\":{}}}\n",
+            serde_json::to_string(&summary)?
+        )?;
+        self.out.flush()
+    }
+}
