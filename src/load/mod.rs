@@ -11,6 +11,7 @@ pub mod model;
 mod positions;
 mod raw;
 mod raw_auth;
+mod templated;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use serde_json::Value as Json;
 
 pub use model::*;
 pub use positions::{LineCol, PositionIndex, Seg};
+pub use templated::Template;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {

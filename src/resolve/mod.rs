@@ -14,7 +14,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
-use crate::load::{AuthFlow, AuthSpec, Body, CodeLogin, Collection, Pos, Text};
+use crate::load::{AuthSpec, Collection, Pos, Template};
 pub use templates::{is_template, RenderError, Templates, Vars};
 
 #[derive(Debug, thiserror::Error)]
@@ -292,57 +292,12 @@ fn check_auth(
     templates: &mut Templates,
     known: &BTreeSet<String>,
 ) -> Result<(), ResolveError> {
-    let mut texts: Vec<&Text> = Vec::new();
-    if let Some(ep) = spec.flow.endpoint() {
-        texts.push(&ep.token_url);
-        texts.extend(
-            ep.client_id
-                .iter()
-                .chain(&ep.client_secret)
-                .chain(&ep.scope),
-        );
-        texts.extend(ep.extra.iter().map(|(_, t)| t));
-    }
-    let mut body_data = None;
-    match &spec.flow {
-        AuthFlow::Password {
-            username, password, ..
-        } => texts.extend([username, password]),
-        AuthFlow::ClientCredentials { .. } => {}
-        AuthFlow::RefreshToken { refresh_token, .. } => texts.push(refresh_token),
-        AuthFlow::AuthorizationCode {
-            authorize_url,
-            authorize_params,
-            redirect_uri,
-            login,
-            login_origins,
-            ..
-        } => {
-            texts.extend([authorize_url, redirect_uri]);
-            texts.extend(authorize_params.iter().map(|(_, t)| t));
-            texts.extend(login_origins);
-            if let CodeLogin::Headless(steps) = login {
-                texts.extend(steps.iter().flat_map(|s| s.fields.iter().map(|(_, t)| t)));
-            }
-        }
-        AuthFlow::Request { request, .. } => {
-            texts.push(&request.url);
-            texts.extend(request.query.iter().chain(&request.headers).map(|(_, t)| t));
-            match &request.body {
-                Some(Body::Form(pairs)) => texts.extend(pairs.iter().map(|(_, t)| t)),
-                Some(Body::Raw(t)) => texts.push(t),
-                Some(Body::Json(d)) => body_data = Some(d),
-                _ => {}
-            }
-        }
-    }
-    for text in texts {
-        let used = templates.compile_text(text)?;
-        check_defined(&used, known, &text.at, "")?;
-    }
-    if let Some(d) = body_data {
-        let used = templates.compile_data(d)?;
-        check_defined(&used, known, &d.at, "")?;
+    for template in spec.templates() {
+        let (used, at) = match template {
+            Template::Text(t) => (templates.compile_text(t)?, &t.at),
+            Template::Data(d) => (templates.compile_data(d)?, &d.at),
+        };
+        check_defined(&used, known, at, "")?;
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::{check_defined, ResolveError, Templates};
-use crate::load::{Body, Data, HeaderCheck, PartKind, Predicate, Request, Text};
+use crate::load::{Data, Request, Template, Text};
 
 /// The variables defined where a request runs.
 pub struct Scope<'a> {
@@ -51,24 +51,6 @@ impl Checker<'_, '_> {
         self.reads.auths.extend(self.templates.auths_of_data(d));
         Ok(())
     }
-
-    fn predicates(&mut self, predicates: &[Predicate]) -> Result<(), ResolveError> {
-        for p in predicates {
-            match p {
-                Predicate::Eq(d)
-                | Predicate::Ne(d)
-                | Predicate::Lt(d)
-                | Predicate::Le(d)
-                | Predicate::Gt(d)
-                | Predicate::Ge(d)
-                | Predicate::Contains(d)
-                | Predicate::OneOf(d) => self.data(d)?,
-                Predicate::Length(inner) | Predicate::Every(inner) => self.predicates(inner)?,
-                Predicate::Matches(_) | Predicate::Exists(_) | Predicate::Type(_) => {}
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Compiles every template of a request and checks the variables it reads
@@ -83,41 +65,11 @@ pub fn check_request(
         scope,
         reads: Reads::default(),
     };
-    c.text(&r.url)?;
-    for (_, t) in r.query.iter().chain(&r.headers) {
-        c.text(t)?;
-    }
-    match &r.body {
-        Some(Body::Form(pairs)) => pairs.iter().try_for_each(|(_, t)| c.text(t))?,
-        Some(Body::Multipart(parts)) => {
-            for part in parts {
-                match &part.kind {
-                    PartKind::Text(t) => c.text(t)?,
-                    PartKind::File { path, .. } => c.text(path)?,
-                }
-            }
+    for template in r.templates() {
+        match template {
+            Template::Text(t) => c.text(t)?,
+            Template::Data(d) => c.data(d)?,
         }
-        Some(Body::Raw(t)) => c.text(t)?,
-        Some(Body::Json(d)) => c.data(d)?,
-        None => {}
-    }
-    for h in &r.expect.headers {
-        for check in &h.checks {
-            if let HeaderCheck::Equals(t) | HeaderCheck::Contains(t) = check {
-                c.text(t)?;
-            }
-        }
-    }
-    if let Some(b) = &r.expect.body {
-        for t in b.equals.iter().chain(&b.contains) {
-            c.text(t)?;
-        }
-        if let Some(d) = &b.json {
-            c.data(d)?;
-        }
-    }
-    for a in &r.expect.json {
-        c.predicates(&a.predicates)?;
     }
     let mut reads = c.reads;
     reads.vars.sort();

@@ -229,13 +229,20 @@ impl Templates {
         ctx: &Value,
         at: &Pos,
     ) -> Result<String, RenderError> {
-        let compiled = table.get(src).unwrap_or_else(|| {
-            panic!("template `{src}` was not compiled by the resolve stage (a reqtest bug)")
-        });
+        // Every template of the model is compiled by the resolve stage (one
+        // walk, `Request::templates`); one that was not is reqtest's bug,
+        // reported where it is rather than a panic.
+        let not_compiled = || RenderError {
+            at: at.clone(),
+            message: format!(
+                "`{src}` was not compiled before the run (a bug in reqtest: please report it)"
+            ),
+        };
+        let compiled = table.get(src).ok_or_else(not_compiled)?;
         let template = self
             .env
             .get_template(&compiled.name)
-            .expect("compiled templates stay in the environment");
+            .map_err(|_| not_compiled())?;
         let mut out = Limited(Vec::new());
         template.render_captured_to(ctx, &mut out).map_err(|e| {
             let message = if e.kind() == ErrorKind::UndefinedError {
