@@ -41,66 +41,15 @@ pub(super) fn quote(word: &str) -> String {
 /// `show_secrets`.
 pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<String, String> {
     let pc = plan.collections.first().ok_or("no collection")?;
-    let c = &pc.collection;
-    let index = c
-        .requests
-        .iter()
-        .position(|r| r.name == name)
-        .ok_or_else(|| {
-            let names: Vec<String> = c.requests.iter().map(|r| format!("`{}`", r.name)).collect();
-            format!(
-                "collection `{}` has no request `{name}`; it has {}",
-                c.name,
-                names.join(", ")
-            )
-        })?;
-    let request = &c.requests[index];
-
-    let mut comments = Vec::new();
-    let mut vars = pc.vars.clone();
-    for earlier in &c.requests[..index] {
-        for cap in &earlier.captures {
-            vars.insert(cap.var.clone(), Value::from(format!("${{{}}}", cap.var)));
-            comments.push(format!(
-                "# ${{{}}}: captured by `{}`",
-                cap.var, earlier.name
-            ));
-        }
-    }
-    let auth = c.auth_of(index);
-    // Register the auth's secrets so that a body quoting them is masked too.
-    for spec in c.auths.values() {
-        if let crate::load::AuthFlow::Password { password, .. } = &spec.flow {
-            if let Ok(p) = plan
-                .templates
-                .render_text(password, &Value::from(vars.clone()))
-            {
-                plan.secrets.add(&p);
-            }
-        }
-        if let Some(secret) = spec.flow.endpoint().and_then(|e| e.client_secret.as_ref()) {
-            if let Ok(s) = plan
-                .templates
-                .render_text(secret, &Value::from(vars.clone()))
-            {
-                plan.secrets.add(&s);
-            }
-        }
-    }
-    // Tokens are not fetched for an export: what templates read of them
-    // (`auth.claims.sub`, `auths.svc.response.x`) becomes shell variables.
-    let later = Arc::new(Mutex::new(BTreeSet::new()));
-    for root in ["auth", "auths"] {
-        vars.insert(
-            root.into(),
-            Value::from_object(ShellVar {
-                path: root.into(),
-                used: later.clone(),
-            }),
-        );
-    }
-    let ctx = Value::from(vars);
-
+    let index = request_index(&pc.collection, name)?;
+    let mut words = Words {
+        plan,
+        show_secrets,
+        comments: Vec::new(),
+        out: String::new(),
+    };
+    let (ctx, later) = words.context(pc, index);
+    let request = &pc.collection.requests[index];
     let client = execute::client().map_err(|e| e.to_string())?;
     let mut outgoing = execute::outgoing(pc, index);
     // Multipart bodies are streams: written as -F from the model below.
@@ -110,116 +59,209 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
     let built = execute::build(&client, &plan.templates, &outgoing, &ctx)
         .await
         .map_err(|e| e.to_string())?;
-
-    let mut url = unescape_placeholders(built.url().as_str());
-    let mut headers: Vec<(String, String)> = built
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    if let Some(spec) = auth {
-        let var = format!("{}_token", spec.name);
-        comments.push(format!(
-            "# ${{{var}}}: a token of auth `{}` ({} flow; `reqtest login` can fill the token cache)",
-            spec.name,
-            spec.flow.kind()
-        ));
-        match &spec.send {
-            SendToken::Header { name, prefix } => {
-                headers.push((name.to_ascii_lowercase(), format!("{prefix}${{{var}}}")))
-            }
-            SendToken::Query { name } => {
-                url.push(if url.contains('?') { '&' } else { '?' });
-                url.push_str(&format!("{name}=${{{var}}}"));
-            }
-        }
-    }
-
-    // Each word is masked before it is quoted: quoting changes how a
-    // secret is spelled (`'` becomes `'\''`).
-    let word = |text: &str| {
-        if show_secrets {
-            quote(text)
-        } else {
-            quote(&plan.secrets.redact(text))
-        }
-    };
+    let (url, headers) = words.with_token(pc, index, &built);
     for path in later.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        comments.push(format!(
+        words.comments.push(format!(
             "# ${{{}}}: `{path}` of the token, as a run would have it",
             shell_name(path)
         ));
     }
-    let jar = format!("{}.cookies", identifier(&c.name));
-    comments.push(format!(
+    let jar = format!("{}.cookies", identifier(&pc.collection.name));
+    words.comments.push(format!(
         "# {jar}: the cookies earlier responses set, as a run keeps them (run the collection's requests in order with the same -b/-c)"
     ));
-    let mut out = String::new();
-    for comment in &comments {
-        out.push_str(comment);
-        out.push('\n');
-    }
-    out.push_str(&format!("curl -X {} {}", built.method(), word(&url)));
-    out.push_str(&format!(" \\\n  -b {jar} -c {jar}"));
+    words.line(format!("curl -X {} {}", built.method(), words.word(&url)));
+    words.flag(&format!("-b {jar} -c"), &jar);
     for (k, v) in &headers {
         let v = if show_secrets || v.contains("${") {
             v.clone()
         } else {
             mask_header(k, v)
         };
-        out.push_str(&format!(" \\\n  -H {}", word(&format!("{k}: {v}"))));
+        words.flag("-H", &format!("{k}: {v}"));
     }
     if let Some(bytes) = built.body().and_then(|b| b.as_bytes()) {
-        out.push_str(&format!(
-            " \\\n  --data-raw {}",
-            word(&String::from_utf8_lossy(bytes))
-        ));
+        words.flag("--data-raw", &String::from_utf8_lossy(bytes));
     }
     if let Some(Body::Multipart(parts)) = &request.body {
         for part in parts {
-            let field = match &part.kind {
-                PartKind::Text(t) => format!(
-                    "{}={}",
-                    part.name,
-                    plan.templates
-                        .render_text(t, &ctx)
-                        .map_err(|e| e.to_string())?
-                ),
-                PartKind::File {
-                    path,
-                    filename,
-                    content_type,
-                } => {
-                    let mut f = format!(
-                        "{}=@{}",
-                        part.name,
-                        plan.templates
-                            .render_text(path, &ctx)
-                            .map_err(|e| e.to_string())?
-                    );
-                    if let Some(ct) = content_type {
-                        f.push_str(&format!(";type={ct}"));
-                    }
-                    if let Some(name) = filename {
-                        f.push_str(&format!(";filename={name}"));
-                    }
-                    f
-                }
-            };
-            out.push_str(&format!(" \\\n  -F {}", word(&field)));
+            words.flag("-F", &multipart_field(plan, part, &ctx)?);
         }
     }
-    out.push('\n');
-    Ok(if show_secrets {
-        out
-    } else {
-        plan.secrets.redact(&out).into_owned()
+    Ok(words.finish())
+}
+
+fn request_index(c: &crate::load::Collection, name: &str) -> Result<usize, String> {
+    c.requests
+        .iter()
+        .position(|r| r.name == name)
+        .ok_or_else(|| {
+            let names: Vec<String> = c.requests.iter().map(|r| format!("`{}`", r.name)).collect();
+            format!(
+                "collection `{}` has no request `{name}`; it has {}",
+                c.name,
+                names.join(", ")
+            )
+        })
+}
+
+/// `name=value`, or `name=@file;type=..;filename=..`.
+fn multipart_field(plan: &Plan, part: &crate::load::Part, ctx: &Value) -> Result<String, String> {
+    let render = |t| {
+        plan.templates
+            .render_text(t, ctx)
+            .map_err(|e| e.to_string())
+    };
+    Ok(match &part.kind {
+        PartKind::Text(t) => format!("{}={}", part.name, render(t)?),
+        PartKind::File {
+            path,
+            filename,
+            content_type,
+        } => {
+            let mut f = format!("{}=@{}", part.name, render(path)?);
+            if let Some(ct) = content_type {
+                f.push_str(&format!(";type={ct}"));
+            }
+            if let Some(name) = filename {
+                f.push_str(&format!(";filename={name}"));
+            }
+            f
+        }
     })
+}
+
+/// The command being written: comments first, then its words, each masked
+/// before it is quoted (quoting changes how a secret is spelled: `'`
+/// becomes `'\''`).
+struct Words<'a> {
+    plan: &'a Plan,
+    show_secrets: bool,
+    comments: Vec<String>,
+    out: String,
+}
+
+impl Words<'_> {
+    fn word(&self, text: &str) -> String {
+        if self.show_secrets {
+            quote(text)
+        } else {
+            quote(&self.plan.secrets.redact(text))
+        }
+    }
+
+    fn line(&mut self, text: String) {
+        self.out.push_str(&text);
+    }
+
+    fn flag(&mut self, flag: &str, value: &str) {
+        let word = self.word(value);
+        self.out.push_str(&format!(" \\\n  {flag} {word}"));
+    }
+
+    fn finish(self) -> String {
+        let mut text = String::new();
+        for comment in &self.comments {
+            text.push_str(comment);
+            text.push('\n');
+        }
+        text.push_str(&self.out);
+        text.push('\n');
+        if self.show_secrets {
+            text
+        } else {
+            self.plan.secrets.redact(&text).into_owned()
+        }
+    }
+
+    /// The variables a template of the request sees: the run's, captures of
+    /// earlier requests as shell variables, and `auth`/`auths` as objects
+    /// whose every attribute is a shell variable (tokens are not fetched
+    /// for an export). The second value collects the attributes read.
+    fn context(
+        &mut self,
+        pc: &crate::resolve::PlannedCollection,
+        index: usize,
+    ) -> (Value, Arc<Mutex<BTreeSet<String>>>) {
+        let c = &pc.collection;
+        let mut vars = pc.vars.clone();
+        for earlier in &c.requests[..index] {
+            for cap in &earlier.captures {
+                vars.insert(cap.var.clone(), Value::from(format!("${{{}}}", cap.var)));
+                self.comments.push(format!(
+                    "# ${{{}}}: captured by `{}`",
+                    cap.var, earlier.name
+                ));
+            }
+        }
+        self.register_auth_secrets(c, &vars);
+        let later = Arc::new(Mutex::new(BTreeSet::new()));
+        for root in ["auth", "auths"] {
+            let var = ShellVar {
+                path: root.into(),
+                used: later.clone(),
+            };
+            vars.insert(root.into(), Value::from_object(var));
+        }
+        (Value::from(vars), later)
+    }
+
+    /// The auths' passwords and client secrets, so that a body quoting them
+    /// is masked too.
+    fn register_auth_secrets(&self, c: &crate::load::Collection, vars: &crate::resolve::Vars) {
+        let ctx = Value::from(vars.clone());
+        for spec in c.auths.values() {
+            let password = match &spec.flow {
+                crate::load::AuthFlow::Password { password, .. } => Some(password),
+                _ => None,
+            };
+            let secret = spec.flow.endpoint().and_then(|e| e.client_secret.as_ref());
+            for text in password.into_iter().chain(secret) {
+                if let Ok(value) = self.plan.templates.render_text(text, &ctx) {
+                    self.plan.secrets.add(&value);
+                }
+            }
+        }
+    }
+
+    /// The built request's URL and headers, with the auth's token as a
+    /// shell variable where the run would put it.
+    fn with_token(
+        &mut self,
+        pc: &crate::resolve::PlannedCollection,
+        index: usize,
+        built: &reqwest::Request,
+    ) -> (String, Vec<(String, String)>) {
+        let mut url = unescape_placeholders(built.url().as_str());
+        let mut headers: Vec<(String, String)> = built
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        if let Some(spec) = pc.collection.auth_of(index) {
+            let var = format!("{}_token", spec.name);
+            self.comments.push(format!(
+                "# ${{{var}}}: a token of auth `{}` ({} flow; `reqtest login` can fill the token cache)",
+                spec.name,
+                spec.flow.kind()
+            ));
+            match &spec.send {
+                SendToken::Header { name, prefix } => {
+                    headers.push((name.to_ascii_lowercase(), format!("{prefix}${{{var}}}")))
+                }
+                SendToken::Query { name } => {
+                    url.push(if url.contains('?') { '&' } else { '?' });
+                    url.push_str(&format!("{name}=${{{var}}}"));
+                }
+            }
+        }
+        (url, headers)
+    }
 }
 
 /// A value a run would know and an exported command cannot: it prints as
