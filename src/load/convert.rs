@@ -368,7 +368,7 @@ pub fn collection(
         schemas: RefCell::default(),
     };
     let root = P::default();
-
+    let environments = environments(&cx, &raw)?;
     let name = match raw.name {
         Some(n) if !n.trim().is_empty() => n,
         _ => std::path::Path::new(&**file)
@@ -376,7 +376,31 @@ pub fn collection(
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "collection".into()),
     };
+    let vars = raw
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), cx.data(&root.k("vars").k(k), v.clone())))
+        .collect();
+    let defaults = defaults(&cx, &raw.defaults)?;
+    let auths = auths(&cx, raw.auth, raw.auths)?;
+    let requests = requests(&cx, raw.requests, &auths)?;
+    Ok(Collection {
+        name,
+        file: file.clone(),
+        default_env: raw.default_env,
+        environments,
+        vars,
+        secrets: raw.secrets,
+        defaults,
+        auths,
+        requests,
+    })
+}
 
+type Environments = IndexMap<String, IndexMap<String, Data>>;
+
+fn environments(cx: &Cx, raw: &RawCollection) -> Result<Environments> {
+    let root = P::default();
     let mut environments = IndexMap::new();
     for (env_name, vars) in &raw.environments {
         let p = root.k("environments").k(env_name);
@@ -386,54 +410,57 @@ pub fn collection(
             .collect();
         environments.insert(env_name.clone(), vars);
     }
-    if let Some(default) = &raw.default_env {
-        if !environments.contains_key(default) {
-            return Err(cx.err(
-                &root.k("default_env"),
-                format!(
-                    "default_env `{default}` is not one of the environments: {}",
-                    expected_one_of(&environments.keys().map(String::as_str).collect::<Vec<_>>())
-                ),
-            ));
-        }
+    if let Some(default) = raw
+        .default_env
+        .as_ref()
+        .filter(|d| !environments.contains_key(*d))
+    {
+        return Err(cx.err(
+            &root.k("default_env"),
+            format!(
+                "default_env `{default}` is not one of the environments: {}",
+                expected_one_of(&environments.keys().map(String::as_str).collect::<Vec<_>>())
+            ),
+        ));
     }
-    let vars = raw
-        .vars
-        .iter()
-        .map(|(k, v)| (k.clone(), cx.data(&root.k("vars").k(k), v.clone())))
-        .collect();
+    Ok(environments)
+}
 
-    let dp = root.k("defaults");
-    let defaults = Defaults {
+fn defaults(cx: &Cx, raw: &RawDefaults) -> Result<Defaults> {
+    let dp = P::default().k("defaults");
+    Ok(Defaults {
         base_url: raw
-            .defaults
             .base_url
             .as_deref()
             .map(|u| cx.text(&dp.k("base_url"), u)),
-        headers: cx.pairs(&dp.k("headers"), &raw.defaults.headers)?,
-        query: cx.pairs(&dp.k("query"), &raw.defaults.query)?,
+        headers: cx.pairs(&dp.k("headers"), &raw.headers)?,
+        query: cx.pairs(&dp.k("query"), &raw.query)?,
         timeout: raw
-            .defaults
             .timeout
             .as_ref()
             .map(|t| cx.duration(&dp.k("timeout"), t))
             .transpose()?,
         max_body: raw
-            .defaults
             .max_body
             .as_ref()
             .map(|m| cx.size(&dp.k("max_body"), m))
             .transpose()?,
-    };
+    })
+}
 
+/// The collection's `auth` (named `default`) and its named `auths`.
+fn auths(
+    cx: &Cx,
+    default: Option<super::raw_auth::RawAuthBlock>,
+    named: IndexMap<String, super::raw_auth::RawAuthBlock>,
+) -> Result<IndexMap<String, AuthSpec>> {
+    let root = P::default();
     let mut auths = IndexMap::new();
-    if let Some(spec) = raw.auth {
-        auths.insert(
-            DEFAULT_AUTH.to_string(),
-            super::auth::spec(&cx, &root.k("auth"), DEFAULT_AUTH, &spec.0)?,
-        );
+    if let Some(spec) = default {
+        let spec = super::auth::spec(cx, &root.k("auth"), DEFAULT_AUTH, &spec.0)?;
+        auths.insert(DEFAULT_AUTH.to_string(), spec);
     }
-    for (name, spec) in raw.auths {
+    for (name, spec) in named {
         let ap = root.k("auths").k(&name);
         if name == DEFAULT_AUTH || name == "none" || !is_identifier(&name) {
             return Err(cx.err(
@@ -441,26 +468,35 @@ pub fn collection(
                 format!("`{name}` cannot name an auth: `default` and `none` are taken, and a name is letters, digits and `_`"),
             ));
         }
-        auths.insert(name.clone(), super::auth::spec(&cx, &ap, &name, &spec.0)?);
+        auths.insert(name.clone(), super::auth::spec(cx, &ap, &name, &spec.0)?);
     }
+    Ok(auths)
+}
 
-    if raw.requests.is_empty() {
+/// The requests, each named once and naming only auths that exist.
+fn requests(
+    cx: &Cx,
+    raw: Vec<RawRequest>,
+    auths: &IndexMap<String, AuthSpec>,
+) -> Result<Vec<Request>> {
+    let root = P::default();
+    if raw.is_empty() {
         return Err(cx.err(
             &root.k("requests"),
             "`requests` is empty: a collection needs at least one request",
         ));
     }
-    let mut requests = Vec::with_capacity(raw.requests.len());
-    let mut seen: HashMap<String, Pos> = HashMap::new();
-    for (i, r) in raw.requests.into_iter().enumerate() {
+    let mut requests = Vec::with_capacity(raw.len());
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    for (i, r) in raw.into_iter().enumerate() {
         let p = root.k("requests").i(i);
-        let request = request(&cx, &p, r)?;
+        let request = request(cx, &p, r)?;
         if let Some(first) = seen.get(&request.name) {
             return Err(LoadError::invalid(
                 request.at.clone(),
                 format!(
-                    "two requests are named `{}` (the first at line {}): test names must be unique",
-                    request.name, first.line
+                    "two requests are named `{}` (the first at line {first}): test names must be unique",
+                    request.name
                 ),
             ));
         }
@@ -479,21 +515,10 @@ pub fn collection(
                 ));
             }
         }
-        seen.insert(request.name.clone(), request.at.clone());
+        seen.insert(request.name.clone(), request.at.line);
         requests.push(request);
     }
-
-    Ok(Collection {
-        name,
-        file: file.clone(),
-        default_env: raw.default_env,
-        environments,
-        vars,
-        secrets: raw.secrets,
-        defaults,
-        auths,
-        requests,
-    })
+    Ok(requests)
 }
 
 fn request(cx: &Cx, p: &P, r: RawRequest) -> Result<Request> {
