@@ -93,33 +93,104 @@ fn nullable_to_type(value: &mut Json) {
     }
 }
 
+/// What kind of document a spec is: Swagger 2.0's schemas sit under
+/// `schema` and `definitions`; OpenAPI 3.0's take `nullable`; 3.1's are JSON
+/// Schema 2020-12.
+#[derive(Clone, Copy)]
+struct Flavour {
+    swagger2: bool,
+    oas31: bool,
+}
+
+impl Flavour {
+    fn of(spec: &Json) -> Option<Flavour> {
+        let version = |key: &str| spec.get(key).and_then(Json::as_str);
+        let swagger2 = version("swagger").is_some_and(|v| v.starts_with('2'));
+        if !swagger2 && spec.get("openapi").is_none() {
+            return None;
+        }
+        Some(Flavour {
+            swagger2,
+            oas31: version("openapi").is_some_and(|v| v.starts_with("3.1")),
+        })
+    }
+
+    /// OpenAPI 3.0's `nullable` as JSON Schema says it.
+    fn fix(self, schema: &mut Json) {
+        if !self.swagger2 && !self.oas31 {
+            nullable_to_type(schema);
+        }
+    }
+}
+
 pub fn openapi_check(cx: &Cx, p: &P, raw: &RawOpenApi) -> Result<OpenApiCheck> {
     let sp = p.k("spec");
     let spec = document(cx, &sp, &raw.spec)?;
-    let swagger2 = spec
-        .get("swagger")
-        .and_then(Json::as_str)
-        .is_some_and(|v| v.starts_with('2'));
-    let oas31 = spec
-        .get("openapi")
-        .and_then(Json::as_str)
-        .is_some_and(|v| v.starts_with("3.1"));
-    if !swagger2 && spec.get("openapi").is_none() {
-        return Err(cx.err(
+    let flavour = Flavour::of(&spec).ok_or_else(|| {
+        cx.err(
             &sp,
             format!("{} is not an OpenAPI 3 or Swagger 2.0 document", raw.spec),
+        )
+    })?;
+    let (path, method, op) = operation(cx, p, raw, &spec)?;
+    let name = match op.get("operationId").and_then(Json::as_str) {
+        Some(id) => format!("{id} ({} {path})", method.to_uppercase()),
+        None => format!("{} {path}", method.to_uppercase()),
+    };
+    let mut responses = Vec::new();
+    for (status, response) in op
+        .get("responses")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let compiled = match response_schema(flavour, response) {
+            None => None,
+            Some(schema) => {
+                let root = with_definitions(flavour, &spec, schema);
+                let key = format!("{} {name} {status}", relative(cx, &raw.spec).display());
+                let draft = if flavour.oas31 {
+                    Draft::Draft202012
+                } else {
+                    Draft::Draft4
+                };
+                Some(compile(cx, &sp, key, &root, Some(draft))?)
+            }
+        };
+        responses.push((status.clone(), compiled));
+    }
+    let status = raw.status.as_ref().map(|s| match s {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    });
+    if let Some(s) = status
+        .as_ref()
+        .filter(|s| !responses.iter().any(|(code, _)| code == *s))
+    {
+        return Err(cx.err(
+            &p.k("status"),
+            format!("{name} documents no response `{s}`"),
         ));
     }
+    Ok(OpenApiCheck {
+        at: cx.pos(p),
+        operation: name,
+        responses,
+        status,
+    })
+}
+
+/// The operation asked for: by `operationId`, or by `path` and `method`.
+fn operation(cx: &Cx, p: &P, raw: &RawOpenApi, spec: &Json) -> Result<(String, String, Json)> {
+    const METHODS: &[&str] = &[
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
     let paths = spec
         .get("paths")
         .and_then(Json::as_object)
         .cloned()
         .unwrap_or_default();
-    const METHODS: &[&str] = &[
-        "get", "put", "post", "delete", "options", "head", "patch", "trace",
-    ];
-
-    let (path, method, op) = match (&raw.operation, &raw.path, &raw.method) {
+    match (&raw.operation, &raw.path, &raw.method) {
         (Some(id), None, None) => paths
             .iter()
             .flat_map(|(path, item)| {
@@ -134,7 +205,7 @@ pub fn openapi_check(cx: &Cx, p: &P, raw: &RawOpenApi) -> Result<OpenApiCheck> {
                     &p.k("operation"),
                     format!("{} has no operation `{id}`", raw.spec),
                 )
-            })?,
+            }),
         (None, Some(path), Some(method)) => {
             let m = method.to_ascii_lowercase();
             let op = paths
@@ -147,85 +218,39 @@ pub fn openapi_check(cx: &Cx, p: &P, raw: &RawOpenApi) -> Result<OpenApiCheck> {
                         format!("{} has no operation {} {path}", raw.spec, m.to_uppercase()),
                     )
                 })?;
-            (path.clone(), m, op)
+            Ok((path.clone(), m, op))
         }
-        _ => {
-            return Err(cx.err(
-                p,
-                "`openapi` takes `operation` (an operationId), or `path` and `method`",
-            ))
-        }
-    };
-    let name = match op.get("operationId").and_then(Json::as_str) {
-        Some(id) => format!("{id} ({} {path})", method.to_uppercase()),
-        None => format!("{} {path}", method.to_uppercase()),
-    };
-    let draft = if oas31 {
-        Draft::Draft202012
-    } else {
-        Draft::Draft4
-    };
-    let mut responses = Vec::new();
-    for (status, response) in op
-        .get("responses")
-        .and_then(Json::as_object)
-        .into_iter()
-        .flatten()
-    {
-        // Swagger: `schema`; OpenAPI 3: `content` by media type, JSON first.
-        let schema = if swagger2 {
-            response.get("schema").cloned()
-        } else {
-            response
-                .get("content")
-                .and_then(Json::as_object)
-                .and_then(|content| {
-                    content
-                        .iter()
-                        .find(|(media, _)| media.contains("json"))
-                        .or_else(|| content.iter().next())
-                        .and_then(|(_, m)| m.get("schema").cloned())
-                })
-        };
-        let compiled = match schema {
-            None => None,
-            Some(mut schema) => {
-                if !swagger2 && !oas31 {
-                    nullable_to_type(&mut schema);
-                }
-                // The response schema with the document's definitions
-                // beside it, so that its `$ref`s resolve.
-                let mut root = serde_json::json!({"allOf": [schema]});
-                for key in ["definitions", "components"] {
-                    if let Some(mut defs) = spec.get(key).cloned() {
-                        if !swagger2 && !oas31 {
-                            nullable_to_type(&mut defs);
-                        }
-                        root[key] = defs;
-                    }
-                }
-                let key = format!("{} {name} {status}", relative(cx, &raw.spec).display());
-                Some(compile(cx, &sp, key, &root, Some(draft))?)
-            }
-        };
-        responses.push((status.clone(), compiled));
+        _ => Err(cx.err(
+            p,
+            "`openapi` takes `operation` (an operationId), or `path` and `method`",
+        )),
     }
-    let status = raw.status.as_ref().map(|s| match s {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    });
-    if let Some(s) = &status {
-        if !responses.iter().any(|(code, _)| code == s) {
-            return Err(cx.err(
-                &p.k("status"),
-                format!("{name} documents no response `{s}`"),
-            ));
+}
+
+/// A documented response's schema. Swagger: `schema`; OpenAPI 3:
+/// `content` by media type, JSON first.
+fn response_schema(flavour: Flavour, response: &Json) -> Option<Json> {
+    if flavour.swagger2 {
+        return response.get("schema").cloned();
+    }
+    let content = response.get("content").and_then(Json::as_object)?;
+    content
+        .iter()
+        .find(|(media, _)| media.contains("json"))
+        .or_else(|| content.iter().next())
+        .and_then(|(_, m)| m.get("schema").cloned())
+}
+
+/// The response schema with the document's definitions beside it, so that
+/// its `$ref`s resolve.
+fn with_definitions(flavour: Flavour, spec: &Json, mut schema: Json) -> Json {
+    flavour.fix(&mut schema);
+    let mut root = serde_json::json!({"allOf": [schema]});
+    for key in ["definitions", "components"] {
+        if let Some(mut defs) = spec.get(key).cloned() {
+            flavour.fix(&mut defs);
+            root[key] = defs;
         }
     }
-    Ok(OpenApiCheck {
-        at: cx.pos(p),
-        operation: name,
-        responses,
-        status,
-    })
+    root
 }
