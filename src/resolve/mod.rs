@@ -130,123 +130,151 @@ fn plan_collection(
     templates: &mut Templates,
 ) -> Result<PlannedCollection, ResolveError> {
     let env = choose_env(&c, options)?;
-
     let vars = vars::starting_vars(&c, env.as_deref(), options, templates)?;
-
-    for name in &c.secrets {
-        match vars.get(name) {
-            Some(value) => {
-                let text = value
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| value.to_string());
-                templates.secrets().add(&text);
-            }
-            None => {
-                return Err(ResolveError::Environment {
-                    file: c.file.to_string(),
-                    message: format!(
-                        "`secrets` names `{name}`, which no environment, var or --var defines"
-                    ),
-                })
-            }
-        }
-    }
-
-    let all_captures: BTreeSet<String> = c
-        .requests
-        .iter()
-        .flat_map(|r| r.captures.iter().map(|cap| cap.var.clone()))
-        .collect();
+    register_secrets(&c, &vars, templates)?;
     let mut known: BTreeSet<String> = vars.keys().cloned().collect();
-
-    if let Some(base) = &c.defaults.base_url {
-        let used = templates.compile_text(base)?;
-        check_defined(&used, &known, &base.at, "")?;
-    }
-    let mut default_vars =
-        |pairs: &[(String, crate::load::Text)]| -> Result<Vec<Vec<String>>, ResolveError> {
-            let everything: BTreeSet<String> = known.union(&all_captures).cloned().collect();
-            pairs
-                .iter()
-                .map(|(_, text)| {
-                    let used = templates.compile_text(text)?;
-                    check_defined(
-                        &used,
-                        &everything,
-                        &text.at,
-                        " (not set by any environment, var or capture)",
-                    )?;
-                    Ok(used)
-                })
-                .collect()
-        };
-    let header_vars = default_vars(&c.defaults.headers)?;
-    let query_vars = default_vars(&c.defaults.query)?;
-
+    let defaults = DefaultReads::of(&c, templates, &known)?;
     for spec in c.auths.values() {
         check_auth(spec, templates, &known)?;
     }
     if !c.auths.is_empty() {
-        // `auths.NAME` holds every token obtained so far.
+        // `auths.NAME` is every auth's token.
         known.insert("auths".into());
     }
-
     let mut requests = Vec::with_capacity(c.requests.len());
-    for (index, request) in c.requests.iter().enumerate() {
-        let uses_auth = c.auth_of(index).is_some();
-        // `auth` is the token of the request's own auth.
-        let scope = requests::Scope {
-            known: &known,
-            auth: uses_auth,
-        };
-        let reads = requests::check_request(request, templates, &scope)?;
-        if let Some(unknown) = reads.auths.iter().find(|a| !c.auths.contains_key(*a)) {
-            return Err(ResolveError::Environment {
-                file: request.at.to_string(),
-                message: format!(
-                    "request `{}` reads `auths.{unknown}`, and this collection has no auth `{unknown}` (it has {})",
-                    request.name,
-                    c.auths.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                ),
-            });
-        }
-        let active = |needs: &Vec<Vec<String>>| -> Vec<usize> {
-            needs
-                .iter()
-                .enumerate()
-                .filter(|(_, used)| used.iter().all(|v| known.contains(v)))
-                .map(|(i, _)| i)
-                .collect()
-        };
-        let (default_headers, default_query) = (active(&header_vars), active(&query_vars));
-        let mut read = reads.vars;
-        read.extend(
-            default_headers
-                .iter()
-                .flat_map(|&i| header_vars[i].iter().cloned()),
-        );
-        read.extend(
-            default_query
-                .iter()
-                .flat_map(|&i| query_vars[i].iter().cloned()),
-        );
-        read.sort();
-        read.dedup();
-        requests.push(PlannedRequest {
-            default_headers,
-            default_query,
-            reads: read,
-            auths: reads.auths,
-        });
-        known.extend(request.captures.iter().map(|cap| cap.var.clone()));
+    for index in 0..c.requests.len() {
+        requests.push(plan_request(&c, index, templates, &known, &defaults)?);
+        known.extend(c.requests[index].captures.iter().map(|cap| cap.var.clone()));
     }
-
     Ok(PlannedCollection {
         collection: Arc::new(c),
         env,
         vars,
         requests,
+    })
+}
+
+/// The values of the variables listed under `secrets:`.
+fn register_secrets(
+    c: &Collection,
+    vars: &Vars,
+    templates: &Templates,
+) -> Result<(), ResolveError> {
+    for name in &c.secrets {
+        let Some(value) = vars.get(name) else {
+            return Err(ResolveError::Environment {
+                file: c.file.to_string(),
+                message: format!(
+                    "`secrets` names `{name}`, which no environment, var or --var defines"
+                ),
+            });
+        };
+        let text = value
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| value.to_string());
+        templates.secrets().add(&text);
+    }
+    Ok(())
+}
+
+/// What each default header and query parameter reads: a default is sent
+/// from the first request where all of it is defined.
+struct DefaultReads {
+    headers: Vec<Vec<String>>,
+    query: Vec<Vec<String>>,
+}
+
+impl DefaultReads {
+    fn of(
+        c: &Collection,
+        templates: &mut Templates,
+        known: &BTreeSet<String>,
+    ) -> Result<Self, ResolveError> {
+        if let Some(base) = &c.defaults.base_url {
+            let used = templates.compile_text(base)?;
+            check_defined(&used, known, &base.at, "")?;
+        }
+        let captures = c
+            .requests
+            .iter()
+            .flat_map(|r| r.captures.iter().map(|cap| cap.var.clone()));
+        let everything: BTreeSet<String> = known.iter().cloned().chain(captures).collect();
+        let mut reads =
+            |pairs: &[(String, crate::load::Text)]| -> Result<Vec<Vec<String>>, ResolveError> {
+                pairs
+                    .iter()
+                    .map(|(_, text)| {
+                        let used = templates.compile_text(text)?;
+                        let why = " (not set by any environment, var or capture)";
+                        check_defined(&used, &everything, &text.at, why)?;
+                        Ok(used)
+                    })
+                    .collect()
+            };
+        Ok(DefaultReads {
+            headers: reads(&c.defaults.headers)?,
+            query: reads(&c.defaults.query)?,
+        })
+    }
+
+    /// The defaults whose variables are all known, by index.
+    fn active(needs: &[Vec<String>], known: &BTreeSet<String>) -> Vec<usize> {
+        needs
+            .iter()
+            .enumerate()
+            .filter(|(_, used)| used.iter().all(|v| known.contains(v)))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+/// Request `index` checked against what is known where it runs, with the
+/// defaults that apply to it and what it reads.
+fn plan_request(
+    c: &Collection,
+    index: usize,
+    templates: &mut Templates,
+    known: &BTreeSet<String>,
+    defaults: &DefaultReads,
+) -> Result<PlannedRequest, ResolveError> {
+    let request = &c.requests[index];
+    // `auth` is the token of the request's own auth.
+    let scope = requests::Scope {
+        known,
+        auth: c.auth_of(index).is_some(),
+    };
+    let reads = requests::check_request(request, templates, &scope)?;
+    if let Some(unknown) = reads.auths.iter().find(|a| !c.auths.contains_key(*a)) {
+        return Err(ResolveError::Environment {
+            file: request.at.to_string(),
+            message: format!(
+                "request `{}` reads `auths.{unknown}`, and this collection has no auth `{unknown}` (it has {})",
+                request.name,
+                c.auths.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    let default_headers = DefaultReads::active(&defaults.headers, known);
+    let default_query = DefaultReads::active(&defaults.query, known);
+    let mut read = reads.vars;
+    read.extend(
+        default_headers
+            .iter()
+            .flat_map(|&i| defaults.headers[i].iter().cloned()),
+    );
+    read.extend(
+        default_query
+            .iter()
+            .flat_map(|&i| defaults.query[i].iter().cloned()),
+    );
+    read.sort();
+    read.dedup();
+    Ok(PlannedRequest {
+        default_headers,
+        default_query,
+        reads: read,
+        auths: reads.auths,
     })
 }
 
