@@ -135,78 +135,21 @@ pub fn convert(collection: &Json, environment: Option<&Json>) -> Result<Converte
             "not a Postman collection v2.1 (info.schema is `{schema}`)"
         ));
     }
-    let mut cx = Converter {
-        unconverted: Vec::new(),
-        auths: Vec::new(),
-        names: BTreeMap::new(),
-    };
+    let mut cx = Converter::quiet();
     let mut out = Map::new();
     let name = collection
         .pointer("/info/name")
         .and_then(Json::as_str)
         .unwrap_or("postman");
     out.insert("name".into(), Json::from(name));
-
-    let mut vars = Map::new();
-    for v in collection
-        .get("variable")
-        .and_then(Json::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(k) = v.get("key").and_then(Json::as_str) {
-            let value = v.get("value").cloned().unwrap_or(Json::from(""));
-            let value = match value {
-                Json::String(s) => Json::from(cx.text(&s, "collection variables")),
-                other => other,
-            };
-            vars.insert(identifier(k), value);
-        }
-    }
-    let mut secrets = Vec::new();
-    if let Some(env) = environment {
-        let env_name = env.get("name").and_then(Json::as_str).unwrap_or("postman");
-        let mut values = Map::new();
-        for (k, v) in enabled(env.get("values")) {
-            let value = v.get("value").and_then(Json::as_str).unwrap_or_default();
-            if v.get("type").and_then(Json::as_str) == Some("secret") {
-                secrets.push(Json::from(identifier(k)));
-            }
-            values.insert(identifier(k), Json::from(cx.text(value, "environment")));
-        }
-        out.insert("default_env".into(), Json::from(env_name));
-        out.insert("environments".into(), json!({ env_name: values }));
-    }
-    if !vars.is_empty() {
-        out.insert("vars".into(), Json::Object(vars));
-    }
-    if !secrets.is_empty() {
-        out.insert("secrets".into(), Json::Array(secrets));
-    }
-
-    // The collection's own auth: an OAuth2 one becomes the default `auth`.
+    variables(&mut cx, collection, environment, &mut out);
     let root_auth = collection.get("auth").cloned().unwrap_or(Json::Null);
-    let mut default_auth = None;
-    if root_auth.get("type").and_then(Json::as_str) == Some("oauth2") {
-        if let Some(block) = oauth2(&mut cx, &root_auth, "the collection's auth") {
-            out.insert("auth".into(), block);
-            default_auth = Some(root_auth.clone());
-        }
-    }
-    // A request storing the token the collection's Bearer auth sends
-    // becomes the collection's auth block.
-    let token_request =
-        token::feeding(&root_auth, collection.get("item")).filter(|_| default_auth.is_none());
-    if let Some(t) = &token_request {
-        out.insert("auth".into(), token_auth(&mut cx, t));
-        default_auth = Some(root_auth.clone());
-    }
+    let (default_auth, token_request) = collection_auth(&mut cx, collection, &root_auth, &mut out);
     for listen in listeners(collection.get("event")) {
         cx.unconverted.push(format!(
             "the collection's {listen} script: not converted (reqtest runs no JavaScript)"
         ));
     }
-
     let mut requests = Vec::new();
     let walker = Walk {
         default_auth: default_auth.as_ref(),
@@ -235,6 +178,75 @@ pub fn convert(collection: &Json, environment: Option<&Json>) -> Result<Converte
         collection: Json::Object(out),
         unconverted: cx.unconverted,
     })
+}
+
+/// Collection variables as `vars`, an environment as the one environment
+/// (its secret values listed under `secrets`).
+fn variables(
+    cx: &mut Converter,
+    collection: &Json,
+    environment: Option<&Json>,
+    out: &mut Map<String, Json>,
+) {
+    let mut vars = Map::new();
+    for v in collection
+        .get("variable")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(k) = v.get("key").and_then(Json::as_str) {
+            let value = match v.get("value").cloned().unwrap_or(Json::from("")) {
+                Json::String(s) => Json::from(cx.text(&s, "collection variables")),
+                other => other,
+            };
+            vars.insert(identifier(k), value);
+        }
+    }
+    let mut secrets = Vec::new();
+    if let Some(env) = environment {
+        let env_name = env.get("name").and_then(Json::as_str).unwrap_or("postman");
+        let mut values = Map::new();
+        for (k, v) in enabled(env.get("values")) {
+            let value = v.get("value").and_then(Json::as_str).unwrap_or_default();
+            if v.get("type").and_then(Json::as_str) == Some("secret") {
+                secrets.push(Json::from(identifier(k)));
+            }
+            values.insert(identifier(k), Json::from(cx.text(value, "environment")));
+        }
+        out.insert("default_env".into(), Json::from(env_name));
+        out.insert("environments".into(), json!({ env_name: values }));
+    }
+    if !vars.is_empty() {
+        out.insert("vars".into(), Json::Object(vars));
+    }
+    if !secrets.is_empty() {
+        out.insert("secrets".into(), Json::Array(secrets));
+    }
+}
+
+/// The collection's own auth as its `auth` block: an OAuth2 one, or a
+/// request storing the token its Bearer auth sends. Returns the Postman
+/// auth the block stands for, and that request.
+fn collection_auth<'c>(
+    cx: &mut Converter,
+    collection: &'c Json,
+    root_auth: &Json,
+    out: &mut Map<String, Json>,
+) -> (Option<Json>, Option<token::TokenRequest<'c>>) {
+    if root_auth.get("type").and_then(Json::as_str) == Some("oauth2") {
+        if let Some(block) = oauth2(cx, root_auth, "the collection's auth") {
+            out.insert("auth".into(), block);
+            return (Some(root_auth.clone()), None);
+        }
+    }
+    match token::feeding(root_auth, collection.get("item")) {
+        Some(t) => {
+            out.insert("auth".into(), token_auth(cx, &t));
+            (Some(root_auth.clone()), Some(t))
+        }
+        None => (None, None),
+    }
 }
 
 /// What each script of an item listens to (`test`, `prerequest`).
