@@ -5,7 +5,6 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -249,8 +248,17 @@ struct Run {
     peak_rss_mib: u64,
 }
 
+/// Starts a command from a small Python process that reports its peak
+/// memory: a child forked straight from this test process (large, and
+/// shared with every other test) would count this process's memory as its
+/// own (Linux carries the memory in use at fork over exec).
+const MEASURE: &str = "import resource, subprocess, sys\n\
+r = subprocess.run(sys.argv[1:])\n\
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n\
+sys.exit(r.returncode)";
+
 /// Runs the CLI on a collection of the fault then a request that must not
-/// run; measures its time and its peak memory (wait4's rusage).
+/// run; measures its time and its peak memory.
 fn run_fault(name: &str, url: &str, extra: &str) -> Run {
     let dir = std::env::temp_dir().join(format!("reqtest-faults-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -259,29 +267,25 @@ fn run_fault(name: &str, url: &str, extra: &str) -> Run {
         "name: faults\nrequests:\n  - name: fault\n    url: \"{url}\"\n{extra}  - name: after\n    url: \"{url}\"\n"
     );
     std::fs::write(&file, yaml).unwrap();
-    let out: PathBuf = dir.join("out.txt");
     let started = Instant::now();
-    // Waited for with wait4 below, which std's Child does not know of.
-    #[allow(clippy::zombie_processes)]
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_reqtest"))
-        .args(["run", file.to_str().unwrap()])
+    let out = std::process::Command::new("python3")
+        .args(["-c", MEASURE, env!("CARGO_BIN_EXE_reqtest"), "run"])
+        .arg(&file)
         .env("NO_COLOR", "1")
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: the child is ours and not yet waited for.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32);
+        .output()
+        .expect("python3 runs (Python 3 is needed to measure memory)");
     let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kib: u64 = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory reported: {stderr}"));
     Run {
-        code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-        stdout: std::fs::read_to_string(&out).unwrap(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         elapsed,
-        peak_rss_mib: usage.ru_maxrss as u64 / 1024,
+        peak_rss_mib: kib / 1024,
     }
 }
 

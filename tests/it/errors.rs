@@ -1,9 +1,7 @@
 //! Bad input gets a clear error naming the place in the YAML, before any
 //! request is sent, and never a panic.
 
-mod common;
-
-use common::plan;
+use crate::common::plan;
 
 fn error(yaml: &str) -> String {
     match plan(yaml, "http://127.0.0.1:9") {
@@ -101,7 +99,7 @@ fn an_unset_environment_variable_is_an_error_unless_a_default_is_given() {
         "{e}"
     );
     let ok = "vars:\n  s: \"{{ env('REQTEST_TEST_SURELY_UNSET', default='x') }}\"\nrequests:\n  - name: r\n    url: \"{{ base }}/{{ s }}\"\n";
-    assert!(common::plan(ok, "http://127.0.0.1:9").is_ok());
+    assert!(crate::common::plan(ok, "http://127.0.0.1:9").is_ok());
 }
 
 #[test]
@@ -122,7 +120,7 @@ fn environments_must_exist_and_be_chosen() {
         "{e}"
     );
 
-    let path = common::write_collection(two);
+    let path = crate::common::write_collection(two);
     let e = reqtest::Suite::new([path])
         .env("c")
         .var("base", "http://x")
@@ -143,12 +141,12 @@ fn environments_must_exist_and_be_chosen() {
 #[test]
 fn the_environment_overrides_collection_vars_and_the_command_line_overrides_both() {
     let yaml = "default_env: dev\nenvironments:\n  dev: {who: env}\nvars:\n  who: collection\n  greeting: \"hi {{ who }}\"\nrequests:\n  - name: r\n    url: /x\n";
-    let plan = common::plan(yaml, "http://x").unwrap();
+    let plan = crate::common::plan(yaml, "http://x").unwrap();
     let vars = &plan.collections[0].vars;
     assert_eq!(vars["who"].to_string(), "env");
     assert_eq!(vars["greeting"].to_string(), "hi env");
 
-    let path = common::write_collection(yaml);
+    let path = crate::common::write_collection(yaml);
     let plan = reqtest::Suite::new([path])
         .var("who", "cli")
         .plan()

@@ -1,11 +1,9 @@
 //! Postman collections (v2.1) imported and run against a local server, with
 //! what could not be converted listed.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn import(args: &[&str]) -> (String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_reqtest"))

@@ -2,11 +2,9 @@
 //! stand-in cannot show it): tokens obtained once, sent, renewed in time,
 //! renewed after a 401, rejected logins quoted, states checked, the cache.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use reqtest::standins::{Config, StandIns};
 use reqtest::Suite;
 

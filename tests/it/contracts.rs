@@ -2,9 +2,7 @@
 //! response schemas of OpenAPI 3 and Swagger 2.0 operations, passing and
 //! failing with the JSON pointers that failed.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqtest::standins::StandIns;
 
 fn fixture(name: &str) -> String {

@@ -2,12 +2,10 @@
 //! documents imported and run against the stand-ins, and a request exported
 //! as a curl command that curl itself runs.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use reqtest::bridge::curl;
 use reqtest::standins::StandIns;
 use serde_json::{json, Value};
@@ -206,7 +204,7 @@ fn an_exported_request_with_an_auth_names_its_token_as_a_shell_variable() {
 
 #[test]
 fn an_exported_request_reading_its_token_and_cookies_runs_in_curl_after_the_one_before() {
-    let server = common::server();
+    let server = crate::common::server();
     let dir = std::env::temp_dir().join(format!("reqtest-curl-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("jar.yaml");

@@ -2,13 +2,11 @@
 //! `oidc-provider` from npm (tests/oidc/server.js), started on 127.0.0.1 by
 //! each test, with access tokens that live 2 seconds.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 struct Provider {

@@ -1,13 +1,11 @@
 //! Report files read back by real consumers, and no secret in any output of
 //! runs that fail in every way.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use serde_json::Value;
 
 fn reqtest(args: &[&str], envs: &[(&str, &str)]) -> Output {

@@ -1,6 +1,5 @@
 //! A local API for the end-to-end tests, and helpers that run a collection
 //! written inline against it.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -1,9 +1,7 @@
 //! Collections run against a real local server, end to end: load, resolve,
 //! HTTP, checks, captures and the order of outcomes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqtest::run::Outcome;
 
 fn one_request(expect_json: &str) -> String {
