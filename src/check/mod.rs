@@ -8,7 +8,7 @@ mod predicate;
 
 pub use capture::capture;
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 
 use minijinja::Value;
@@ -43,6 +43,9 @@ pub struct Response<'a> {
     pub exchange: &'a Exchange,
     secrets: &'a Secrets,
     json: OnceCell<Result<Json, String>>,
+    /// Shown bodies by length: several failures of one response show the
+    /// same excerpt, and masking a large body is the costly part.
+    shown: RefCell<Vec<(usize, String)>>,
 }
 
 impl<'a> Response<'a> {
@@ -52,6 +55,7 @@ impl<'a> Response<'a> {
             exchange,
             secrets,
             json: OnceCell::new(),
+            shown: RefCell::default(),
         }
     }
 
@@ -75,12 +79,17 @@ impl<'a> Response<'a> {
 
     /// The body as shown in messages: masked, cut, HTML as text.
     pub(crate) fn shown_body(&self, max_chars: usize) -> String {
-        shown::body(
+        if let Some((_, s)) = self.shown.borrow().iter().find(|(n, _)| *n == max_chars) {
+            return s.clone();
+        }
+        let s = shown::body(
             self.secrets,
             &self.exchange.body,
             self.content_type(),
             max_chars,
-        )
+        );
+        self.shown.borrow_mut().push((max_chars, s.clone()));
+        s
     }
 
     pub(crate) fn header(&self, name: &str) -> Option<String> {

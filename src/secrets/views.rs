@@ -82,6 +82,15 @@ impl<'a> Builder<'a> {
             .from
             .extend(std::iter::repeat_n(range, decoded.len()));
     }
+
+    /// Input bytes `start..end` kept as they are.
+    fn copy(&mut self, input: &[u8], start: usize, end: usize) {
+        self.out.bytes.extend_from_slice(&input[start..end]);
+        match self.map {
+            None => self.out.from.extend((start..end).map(|k| (k, k + 1))),
+            Some(m) => self.out.from.extend_from_slice(&m[start..end]),
+        }
+    }
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -127,25 +136,43 @@ impl Decoded {
 }
 
 /// A view of `s` with every escape `escape` recognises decoded; `None`
-/// when there is none.
+/// when there is none. Every escape starts with one of `starts`, so the
+/// text between them is copied in one stretch.
 fn decode_with(
     s: &[u8],
     map: Option<&[(usize, usize)]>,
+    starts: &[u8],
     escape: impl Fn(&[u8]) -> Option<Decoded>,
 ) -> Option<View> {
-    if !(0..s.len()).any(|i| escape(&s[i..]).is_some()) {
+    let next = |from: usize| {
+        s[from..]
+            .iter()
+            .position(|b| starts.contains(b))
+            .map_or(s.len(), |p| from + p)
+    };
+    let mut at = next(0);
+    while at < s.len() && escape(&s[at..]).is_none() {
+        at = next(at + 1);
+    }
+    if at == s.len() {
         return None;
     }
     let mut b = Builder::new(s.len(), map);
     let mut i = 0;
     while i < s.len() {
+        let stop = next(i);
+        b.copy(s, i, stop);
+        i = stop;
+        if i == s.len() {
+            break;
+        }
         match escape(&s[i..]) {
             Some(d) => {
                 b.push(&d.bytes[..d.len], i, i + d.took);
                 i += d.took;
             }
             None => {
-                b.push(&s[i..i + 1], i, i + 1);
+                b.copy(s, i, i + 1);
                 i += 1;
             }
         }
@@ -156,7 +183,7 @@ fn decode_with(
 /// JSON string escapes: `\"`, `\\`, `\/`, `\n`..., `\uXXXX` and surrogate
 /// pairs, whatever the case of the hex digits.
 fn json_unescape(s: &[u8], map: Option<&[(usize, usize)]>) -> Option<View> {
-    decode_with(s, map, json_escape)
+    decode_with(s, map, b"\\", json_escape)
 }
 
 fn json_escape(s: &[u8]) -> Option<Decoded> {
@@ -193,7 +220,7 @@ fn unicode_escape(s: &[u8]) -> Option<(char, usize)> {
 
 /// `%XX` in either case, as every URL encoder writes it.
 fn percent_decode(s: &[u8], map: Option<&[(usize, usize)]>) -> Option<View> {
-    decode_with(s, map, percent_escape)
+    decode_with(s, map, b"%", percent_escape)
 }
 
 fn percent_escape(s: &[u8]) -> Option<Decoded> {
@@ -208,7 +235,7 @@ fn form_decode(s: &[u8], map: Option<&[(usize, usize)]>) -> Option<View> {
     if !s.contains(&b'+') {
         return None;
     }
-    decode_with(s, map, |s| match s.first() {
+    decode_with(s, map, b"+%", |s| match s.first() {
         Some(b'+') => Some(Decoded::byte(b' ', 1)),
         _ => percent_escape(s),
     })
@@ -216,7 +243,7 @@ fn form_decode(s: &[u8], map: Option<&[(usize, usize)]>) -> Option<View> {
 
 /// HTML character references, as an error page echoes a value.
 fn html_unescape(s: &[u8], map: Option<&[(usize, usize)]>) -> Option<View> {
-    decode_with(s, map, |s| {
+    decode_with(s, map, b"&", |s| {
         let (c, took) = entity(s)?;
         Some(Decoded::char(c, took))
     })

@@ -168,9 +168,13 @@ fn an_exported_curl_command_runs_in_curl_and_hides_secrets() {
         .unwrap();
     let command = String::from_utf8(out.stdout).unwrap();
     assert!(command.contains("Bearer garbled"), "{command}");
+    // In a folder of its own: the command keeps a cookie jar there.
+    let dir = std::env::temp_dir().join(format!("reqtest-curl-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
     let ran = Command::new("sh")
         .arg("-c")
         .arg(format!("{} -s", command.trim()))
+        .current_dir(&dir)
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&ran.stdout), "Unauthorized.");
