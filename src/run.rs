@@ -166,8 +166,8 @@ impl Selection {
             .collections
             .iter()
             .enumerate()
-            .map(|(ci, pc)| {
-                let requests = &pc.collection.requests;
+            .map(|(ci, planned)| {
+                let requests = &planned.collection.requests;
                 let last = (0..requests.len()).rev().find(|&ri| reported(ci, ri));
                 (0..requests.len())
                     .map(|ri| match last {
@@ -191,8 +191,8 @@ impl Selection {
     /// The first request that will run but reads a variable only a request
     /// left out captures: `(request, variable, capturing request)`.
     pub fn missing_capture(&self, plan: &Plan) -> Option<(String, String, String)> {
-        for (pc, modes) in plan.collections.iter().zip(&self.modes) {
-            let c = &pc.collection;
+        for (planned, modes) in plan.collections.iter().zip(&self.modes) {
+            let c = &planned.collection;
             let mut lost: std::collections::HashMap<&str, &str> = Default::default();
             for (ri, request) in c.requests.iter().enumerate() {
                 let vars = request.captures.iter().map(|cap| cap.var.as_str());
@@ -200,7 +200,7 @@ impl Selection {
                     lost.extend(vars.map(|v| (v, request.name.as_str())));
                     continue;
                 }
-                for read in &pc.requests[ri].reads {
+                for read in &planned.requests[ri].reads {
                     if let Some(by) = lost.get(read.as_str()) {
                         let name = |n: &str| format!("{}::{n}", c.name);
                         return Some((name(&request.name), read.clone(), name(by)));
@@ -257,7 +257,7 @@ pub async fn run_async(
     let traffic = options.traffic;
     // Collections with the same identity share one token and its renewals.
     let shared = execute::auth::Shared::new(plan.token_cache.clone());
-    let runs = plan.collections.iter().enumerate().map(|(ci, pc)| {
+    let runs = plan.collections.iter().enumerate().map(|(ci, planned)| {
         let permits = permits.clone();
         let modes = &selection.modes[ci];
         let templates = &plan.templates;
@@ -270,7 +270,7 @@ pub async fn run_async(
                 .acquire()
                 .await
                 .expect("the semaphore is never closed");
-            run_collection(ci, pc, modes, templates, shared, traffic, sink).await;
+            run_collection(ci, planned, modes, templates, shared, traffic, sink).await;
         }
     });
     join_all(runs).await;
@@ -299,7 +299,7 @@ struct Blocker {
 
 async fn run_collection(
     ci: usize,
-    pc: &PlannedCollection,
+    planned: &PlannedCollection,
     modes: &[Mode],
     templates: &Templates,
     shared: Arc<execute::auth::Shared>,
@@ -315,7 +315,7 @@ async fn run_collection(
             });
         }
     };
-    let mut session = match execute::Session::new(pc, templates, shared, traffic) {
+    let mut session = match execute::Session::new(planned, templates, shared, traffic) {
         Ok(s) => s,
         Err(e) => {
             for ri in 0..modes.len() {
@@ -331,13 +331,13 @@ async fn run_collection(
             return;
         }
     };
-    let mut vars = pc.vars.clone();
+    let mut vars = planned.vars.clone();
     let mut blocker: Option<Blocker> = None;
     for (ri, mode) in modes.iter().enumerate() {
         if *mode == Mode::Skip {
             continue;
         }
-        let request = &pc.collection.requests[ri];
+        let request = &planned.collection.requests[ri];
         if let Some(b) = &blocker {
             emit(
                 ri,
@@ -350,7 +350,7 @@ async fn run_collection(
             );
             continue;
         }
-        match run_request(pc, ri, templates, &mut session, &vars).await {
+        match run_request(planned, ri, templates, &mut session, &vars).await {
             Ok((detail, captured)) => {
                 for (capture, (name, value)) in request.captures.iter().zip(captured) {
                     if capture.secret {
@@ -427,13 +427,13 @@ fn not_answered(e: execute::NotAnswered, secrets: &Secrets) -> RunFailure {
 }
 
 async fn run_request(
-    pc: &PlannedCollection,
+    planned: &PlannedCollection,
     ri: usize,
     templates: &Templates,
     session: &mut execute::Session<'_>,
     vars: &Vars,
 ) -> Result<(Detail, Captured), RunFailure> {
-    let request = &pc.collection.requests[ri];
+    let request = &planned.collection.requests[ri];
     let secrets = templates.secrets();
     let (exchange, ctx) = session
         .send(ri, vars)

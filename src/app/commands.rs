@@ -17,7 +17,7 @@ impl Suite {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(SuiteError::StandIns)?;
+            .map_err(SuiteError::Runtime)?;
         runtime
             .block_on(crate::bridge::curl::export(&plan, name, show_secrets))
             .map_err(SuiteError::Usage)
@@ -28,13 +28,13 @@ impl Suite {
     /// token cache. Returns what to tell the user; never the token.
     pub fn login(&self, auth: Option<&str>) -> Result<String, SuiteError> {
         let (plan, _standins) = self.plan_with_standins()?;
-        let [pc] = plan.collections.as_slice() else {
+        let [planned] = plan.collections.as_slice() else {
             return Err(SuiteError::Usage(format!(
                 "login takes one collection; {} were given",
                 plan.collections.len()
             )));
         };
-        let auths = &pc.collection.auths;
+        let auths = &planned.collection.auths;
         let names = || {
             auths
                 .keys()
@@ -47,7 +47,7 @@ impl Suite {
             Some(a) => {
                 return Err(SuiteError::Usage(format!(
                     "collection `{}` has no auth `{a}`; it has {}",
-                    pc.collection.name,
+                    planned.collection.name,
                     names()
                 )))
             }
@@ -58,13 +58,13 @@ impl Suite {
             None if auths.is_empty() => {
                 return Err(SuiteError::Usage(format!(
                     "collection `{}` has no auth to log in with",
-                    pc.collection.name
+                    planned.collection.name
                 )))
             }
             None => {
                 return Err(SuiteError::Usage(format!(
                     "collection `{}` has several auths ({}): choose one with --auth",
-                    pc.collection.name,
+                    planned.collection.name,
                     names()
                 )))
             }
@@ -72,16 +72,16 @@ impl Suite {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(SuiteError::StandIns)?;
+            .map_err(SuiteError::Runtime)?;
         let kept = runtime.block_on(async {
             let shared = crate::execute::auth::Shared::new(plan.token_cache.clone());
-            let mut session = crate::execute::Session::new(pc, &plan.templates, shared, false)
+            let mut session = crate::execute::Session::new(planned, &plan.templates, shared, false)
                 .map_err(|e| SuiteError::Usage(format!("could not create an HTTP client: {e}")))?;
             session.tokens.interactive_allowed = true;
             let client = session.client().clone();
             session
                 .tokens
-                .login_and_cache(&name, &client, &plan.templates, &pc.vars)
+                .login_and_cache(&name, &client, &plan.templates, &planned.vars)
                 .await
                 .map_err(|mut e| {
                     // Printed by the caller: masked here, where the secrets are.

@@ -28,6 +28,8 @@ pub enum SuiteError {
     Resolve(#[from] ResolveError),
     #[error("could not start the stand-ins: {0}")]
     StandIns(std::io::Error),
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
     #[error("{0}")]
     Report(String),
     #[error("{0}")]

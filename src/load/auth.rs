@@ -4,7 +4,7 @@
 
 use serde_json::Value as Json;
 
-use super::convert::{body, method, Cx, Mistake, RawBodies, P};
+use super::convert::{body, method, Converter, Mistake, RawBodies, YamlPath};
 use super::model::*;
 use super::raw::RawLoginStep;
 use super::raw_auth::*;
@@ -13,7 +13,7 @@ use super::LoadError;
 type Result<T> = std::result::Result<T, LoadError>;
 
 /// An auth block (as written) → its spec, named `name`.
-pub fn spec(cx: &Cx, p: &P, name: &str, block: &Json) -> Result<AuthSpec> {
+pub fn spec(cx: &Converter, p: &YamlPath, name: &str, block: &Json) -> Result<AuthSpec> {
     let raw: RawAuth = cx
         .read_typed(p, block)
         .map_err(|m| explain(cx, p, block, &m))?;
@@ -21,8 +21,8 @@ pub fn spec(cx: &Cx, p: &P, name: &str, block: &Json) -> Result<AuthSpec> {
     let flow = match &raw {
         RawAuth::Password(f) => AuthFlow::Password {
             endpoint: endpoint(cx, p, f.endpoint())?,
-            username: cx.text(&p.k("username"), &f.username),
-            password: cx.text(&p.k("password"), &f.password),
+            username: cx.text(&p.key("username"), &f.username),
+            password: cx.text(&p.key("password"), &f.password),
             params_in: params_in(f.params_in),
         },
         RawAuth::ClientCredentials(f) => AuthFlow::ClientCredentials {
@@ -32,7 +32,7 @@ pub fn spec(cx: &Cx, p: &P, name: &str, block: &Json) -> Result<AuthSpec> {
         RawAuth::AuthorizationCode(f) => code_flow(cx, p, f)?,
         RawAuth::RefreshToken(f) => AuthFlow::RefreshToken {
             endpoint: endpoint(cx, p, f.endpoint())?,
-            refresh_token: cx.text(&p.k("refresh_token"), &f.refresh_token),
+            refresh_token: cx.text(&p.key("refresh_token"), &f.refresh_token),
         },
         RawAuth::Request(f) => request_flow(cx, p, f)?,
     };
@@ -44,24 +44,24 @@ pub fn spec(cx: &Cx, p: &P, name: &str, block: &Json) -> Result<AuthSpec> {
         flow,
         lifetime: common
             .lifetime
-            .map(|l| cx.duration_within(&p.k("lifetime"), l, super::convert::MAX_LIFETIME))
+            .map(|l| cx.duration_within(&p.key("lifetime"), l, super::convert::MAX_LIFETIME))
             .transpose()?,
         cache: common.cache.unwrap_or(false),
         timeout: common
             .timeout
-            .map(|t| cx.duration(&p.k("timeout"), t))
+            .map(|t| cx.duration(&p.key("timeout"), t))
             .transpose()?,
     })
 }
 
 /// serde's word on an auth block, in the words of the format: which flow
 /// takes which keys.
-fn explain(cx: &Cx, p: &P, block: &Json, m: &Mistake) -> LoadError {
+fn explain(cx: &Converter, p: &YamlPath, block: &Json, m: &Mistake) -> LoadError {
     let kind = block.get("type").and_then(Json::as_str).unwrap_or("?");
     if let Some((wrong, expected)) = &m.variant {
         let expected = expected.trim_start_matches("expected ");
         return cx.err(
-            &p.k("type"),
+            &p.key("type"),
             format!("unknown auth type `{wrong}`; expected {expected}"),
         );
     }
@@ -73,7 +73,7 @@ fn explain(cx: &Cx, p: &P, block: &Json, m: &Mistake) -> LoadError {
             .trim_start_matches("expected one of ")
             .trim_start_matches("expected ");
         return cx.err(
-            &m.at.k(key),
+            &m.at.key(key),
             format!("an auth of type `{kind}` does not take `{key}`; it takes `type`, {takes}"),
         );
     }
@@ -95,7 +95,7 @@ fn params_in(raw: Option<RawParamsIn>) -> ParamsIn {
     }
 }
 
-fn endpoint(cx: &Cx, p: &P, ep: Endpoint) -> Result<TokenEndpoint> {
+fn endpoint(cx: &Converter, p: &YamlPath, ep: Endpoint) -> Result<TokenEndpoint> {
     let client_auth = match (ep.client_auth, ep.client_secret) {
         (Some(RawClientAuth::Basic), _) => ClientAuth::Basic,
         (Some(RawClientAuth::Body), _) => ClientAuth::Body,
@@ -106,22 +106,22 @@ fn endpoint(cx: &Cx, p: &P, ep: Endpoint) -> Result<TokenEndpoint> {
     if client_auth != ClientAuth::None && ep.client_secret.is_none() {
         return Err(cx.err(p, "`client_auth: basic` or `body` needs `client_secret`"));
     }
-    let opt = |key: &str, v: Option<&str>| v.map(|v| cx.text(&p.k(key), v));
+    let opt = |key: &str, v: Option<&str>| v.map(|v| cx.text(&p.key(key), v));
     Ok(TokenEndpoint {
-        token_url: cx.text(&p.k("token_url"), ep.token_url),
+        token_url: cx.text(&p.key("token_url"), ep.token_url),
         client_id: opt("client_id", ep.client_id),
         client_secret: opt("client_secret", ep.client_secret),
         client_auth,
         scope: opt("scope", ep.scope),
-        extra: cx.pairs(&p.k("extra"), ep.extra)?,
+        extra: cx.pairs(&p.key("extra"), ep.extra)?,
     })
 }
 
-fn code_flow(cx: &Cx, p: &P, f: &RawCodeAuth) -> Result<AuthFlow> {
+fn code_flow(cx: &Converter, p: &YamlPath, f: &RawCodeAuth) -> Result<AuthFlow> {
     let login = if f.interactive == Some(true) {
         if f.login.is_some() {
             return Err(cx.err(
-                &p.k("login"),
+                &p.key("login"),
                 "`login` steps are for headless logins; drop them or `interactive`",
             ));
         }
@@ -131,9 +131,9 @@ fn code_flow(cx: &Cx, p: &P, f: &RawCodeAuth) -> Result<AuthFlow> {
     };
     Ok(AuthFlow::AuthorizationCode {
         endpoint: endpoint(cx, p, f.endpoint())?,
-        authorize_url: cx.text(&p.k("authorize_url"), &f.authorize_url),
-        authorize_params: cx.pairs(&p.k("authorize_params"), &f.authorize_params)?,
-        redirect_uri: cx.text(&p.k("redirect_uri"), &f.redirect_uri),
+        authorize_url: cx.text(&p.key("authorize_url"), &f.authorize_url),
+        authorize_params: cx.pairs(&p.key("authorize_params"), &f.authorize_params)?,
+        redirect_uri: cx.text(&p.key("redirect_uri"), &f.redirect_uri),
         pkce: f.pkce.unwrap_or(true),
         login,
         login_origins: f
@@ -141,23 +141,23 @@ fn code_flow(cx: &Cx, p: &P, f: &RawCodeAuth) -> Result<AuthFlow> {
             .iter()
             .flatten()
             .enumerate()
-            .map(|(i, o)| cx.text(&p.k("login_origins").i(i), o))
+            .map(|(i, o)| cx.text(&p.key("login_origins").index(i), o))
             .collect(),
     })
 }
 
-fn request_flow(cx: &Cx, p: &P, f: &RawRequestAuth) -> Result<AuthFlow> {
+fn request_flow(cx: &Converter, p: &YamlPath, f: &RawRequestAuth) -> Result<AuthFlow> {
     if f.token.as_deref().is_none_or(|t| !t.starts_with('$')) {
         return Err(cx.err(
             p,
             "an auth of type `request` needs `token: $.path`, the JSONPath of the token in its response",
         ));
     }
-    let rp = p.k("request");
+    let rp = p.key("request");
     let req = &f.request;
     let expires = |key: &str, v: &Option<String>| {
         v.as_deref()
-            .map(|src| cx.jsonpath(&p.k(key), src))
+            .map(|src| cx.jsonpath(&p.key(key), src))
             .transpose()
     };
     let bodies = RawBodies {
@@ -170,14 +170,14 @@ fn request_flow(cx: &Cx, p: &P, f: &RawRequestAuth) -> Result<AuthFlow> {
         request: TokenRequest {
             at: cx.pos(&rp),
             method: method(cx, &rp, req.method.as_deref())?,
-            url: cx.text(&rp.k("url"), &req.url),
-            query: cx.pairs(&rp.k("query"), &req.query)?,
-            headers: cx.pairs(&rp.k("headers"), &req.headers)?,
+            url: cx.text(&rp.key("url"), &req.url),
+            query: cx.pairs(&rp.key("query"), &req.query)?,
+            headers: cx.pairs(&rp.key("headers"), &req.headers)?,
             body: body(cx, &rp, bodies)?,
             timeout: req
                 .timeout
                 .as_ref()
-                .map(|t| cx.duration(&rp.k("timeout"), t))
+                .map(|t| cx.duration(&rp.key("timeout"), t))
                 .transpose()?,
         },
         expires_in: expires("expires_in", &f.expires_in)?,
@@ -185,31 +185,36 @@ fn request_flow(cx: &Cx, p: &P, f: &RawRequestAuth) -> Result<AuthFlow> {
     })
 }
 
-fn token_field(cx: &Cx, p: &P, raw: &RawAuth, token: Option<&str>) -> Result<TokenField> {
+fn token_field(
+    cx: &Converter,
+    p: &YamlPath,
+    raw: &RawAuth,
+    token: Option<&str>,
+) -> Result<TokenField> {
     Ok(match token {
         _ if matches!(raw, RawAuth::Request(_)) => {
-            TokenField::Path(cx.jsonpath(&p.k("token"), token.unwrap_or("$"))?)
+            TokenField::Path(cx.jsonpath(&p.key("token"), token.unwrap_or("$"))?)
         }
         None | Some("access_token") => TokenField::AccessToken,
         Some("id_token") => TokenField::IdToken,
-        Some(path) if path.starts_with('$') => TokenField::Path(cx.jsonpath(&p.k("token"), path)?),
+        Some(path) if path.starts_with('$') => TokenField::Path(cx.jsonpath(&p.key("token"), path)?),
         Some(other) => {
             return Err(cx.err(
-                &p.k("token"),
+                &p.key("token"),
                 format!("`token` is access_token, id_token or a JSONPath such as $.Token.AccessToken, not `{other}`"),
             ))
         }
     })
 }
 
-fn send(cx: &Cx, p: &P, common: &Common) -> Result<SendToken> {
+fn send(cx: &Converter, p: &YamlPath, common: &Common) -> Result<SendToken> {
     match (common.query_param, common.header) {
         (Some(_), Some(_)) => Err(cx.err(
-            &p.k("query_param"),
+            &p.key("query_param"),
             "a token goes in a header or a query parameter, not both",
         )),
         (Some(_), None) if common.prefix.is_some() => {
-            Err(cx.err(&p.k("prefix"), "`prefix` goes with a header"))
+            Err(cx.err(&p.key("prefix"), "`prefix` goes with a header"))
         }
         (Some(q), None) => Ok(SendToken::Query {
             name: q.to_string(),
@@ -223,7 +228,7 @@ fn send(cx: &Cx, p: &P, common: &Common) -> Result<SendToken> {
 
 /// Declared steps, or by default one step that fills the username and
 /// password fields of the first form, found by their names and types.
-fn login_steps(cx: &Cx, p: &P, f: &RawCodeAuth) -> Result<Vec<LoginStep>> {
+fn login_steps(cx: &Converter, p: &YamlPath, f: &RawCodeAuth) -> Result<Vec<LoginStep>> {
     if let Some(steps) = &f.login {
         return steps
             .iter()
@@ -231,7 +236,7 @@ fn login_steps(cx: &Cx, p: &P, f: &RawCodeAuth) -> Result<Vec<LoginStep>> {
             .map(|(i, RawLoginStep { form, fields })| {
                 Ok(LoginStep {
                     form: form.clone(),
-                    fields: cx.pairs(&p.k("login").i(i).k("fields"), fields)?,
+                    fields: cx.pairs(&p.key("login").index(i).key("fields"), fields)?,
                 })
             })
             .collect();
@@ -240,8 +245,8 @@ fn login_steps(cx: &Cx, p: &P, f: &RawCodeAuth) -> Result<Vec<LoginStep>> {
         (Some(user), Some(password)) => Ok(vec![LoginStep {
             form: None,
             fields: vec![
-                (USERNAME_FIELD.into(), cx.text(&p.k("username"), user)),
-                (PASSWORD_FIELD.into(), cx.text(&p.k("password"), password)),
+                (USERNAME_FIELD.into(), cx.text(&p.key("username"), user)),
+                (PASSWORD_FIELD.into(), cx.text(&p.key("password"), password)),
             ],
         }]),
         _ => Err(cx.err(

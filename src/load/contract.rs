@@ -8,7 +8,7 @@ use std::sync::Arc;
 use jsonschema::Draft;
 use serde_json::Value as Json;
 
-use super::convert::{Cx, P};
+use super::convert::{Converter, YamlPath};
 use super::model::{OpenApiCheck, Schema, SchemaCheck};
 use super::raw::RawOpenApi;
 use super::LoadError;
@@ -16,7 +16,7 @@ use super::LoadError;
 type Result<T> = std::result::Result<T, LoadError>;
 
 /// A file named in a collection, relative to the collection's folder.
-fn relative(cx: &Cx, file: &str) -> PathBuf {
+fn relative(cx: &Converter, file: &str) -> PathBuf {
     let p = Path::new(file);
     if p.is_absolute() {
         return p.to_path_buf();
@@ -28,7 +28,7 @@ fn relative(cx: &Cx, file: &str) -> PathBuf {
 }
 
 /// A JSON or YAML document, read once per run.
-fn document(cx: &Cx, p: &P, file: &str) -> Result<Arc<Json>> {
+fn document(cx: &Converter, p: &YamlPath, file: &str) -> Result<Arc<Json>> {
     let path = relative(cx, file);
     if let Some(doc) = cx.documents.borrow().get(&path) {
         return Ok(doc.clone());
@@ -49,7 +49,13 @@ fn document(cx: &Cx, p: &P, file: &str) -> Result<Arc<Json>> {
     Ok(doc)
 }
 
-fn compile(cx: &Cx, p: &P, key: String, schema: &Json, draft: Option<Draft>) -> Result<Schema> {
+fn compile(
+    cx: &Converter,
+    p: &YamlPath,
+    key: String,
+    schema: &Json,
+    draft: Option<Draft>,
+) -> Result<Schema> {
     if let Some(s) = cx.schemas.borrow().get(&key) {
         return Ok(s.clone());
     }
@@ -65,7 +71,7 @@ fn compile(cx: &Cx, p: &P, key: String, schema: &Json, draft: Option<Draft>) -> 
     Ok(schema)
 }
 
-pub fn schema_check(cx: &Cx, p: &P, file: &str) -> Result<SchemaCheck> {
+pub fn schema_check(cx: &Converter, p: &YamlPath, file: &str) -> Result<SchemaCheck> {
     let doc = document(cx, p, file)?;
     let key = relative(cx, file).display().to_string();
     Ok(SchemaCheck {
@@ -123,8 +129,8 @@ impl Flavour {
     }
 }
 
-pub fn openapi_check(cx: &Cx, p: &P, raw: &RawOpenApi) -> Result<OpenApiCheck> {
-    let sp = p.k("spec");
+pub fn openapi_check(cx: &Converter, p: &YamlPath, raw: &RawOpenApi) -> Result<OpenApiCheck> {
+    let sp = p.key("spec");
     let spec = document(cx, &sp, &raw.spec)?;
     let flavour = Flavour::of(&spec).ok_or_else(|| {
         cx.err(
@@ -168,7 +174,7 @@ pub fn openapi_check(cx: &Cx, p: &P, raw: &RawOpenApi) -> Result<OpenApiCheck> {
         .filter(|s| !responses.iter().any(|(code, _)| code == *s))
     {
         return Err(cx.err(
-            &p.k("status"),
+            &p.key("status"),
             format!("{name} documents no response `{s}`"),
         ));
     }
@@ -181,7 +187,12 @@ pub fn openapi_check(cx: &Cx, p: &P, raw: &RawOpenApi) -> Result<OpenApiCheck> {
 }
 
 /// The operation asked for: by `operationId`, or by `path` and `method`.
-fn operation(cx: &Cx, p: &P, raw: &RawOpenApi, spec: &Json) -> Result<(String, String, Json)> {
+fn operation(
+    cx: &Converter,
+    p: &YamlPath,
+    raw: &RawOpenApi,
+    spec: &Json,
+) -> Result<(String, String, Json)> {
     const METHODS: &[&str] = &[
         "get", "put", "post", "delete", "options", "head", "patch", "trace",
     ];
@@ -202,7 +213,7 @@ fn operation(cx: &Cx, p: &P, raw: &RawOpenApi, spec: &Json) -> Result<(String, S
             .find(|(_, _, op)| op.get("operationId").and_then(Json::as_str) == Some(id.as_str()))
             .ok_or_else(|| {
                 cx.err(
-                    &p.k("operation"),
+                    &p.key("operation"),
                     format!("{} has no operation `{id}`", raw.spec),
                 )
             }),
@@ -214,7 +225,7 @@ fn operation(cx: &Cx, p: &P, raw: &RawOpenApi, spec: &Json) -> Result<(String, S
                 .cloned()
                 .ok_or_else(|| {
                     cx.err(
-                        &p.k("path"),
+                        &p.key("path"),
                         format!("{} has no operation {} {path}", raw.spec, m.to_uppercase()),
                     )
                 })?;

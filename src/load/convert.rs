@@ -23,7 +23,9 @@ const CAPTURE_SOURCES: &[&str] = &["jsonpath", "header", "regex", "status", "coo
 /// Keys a capture mapping takes besides its source.
 const CAPTURE_OPTIONS: &[&str] = &["group", "secret"];
 
-pub(super) struct Cx<'a> {
+/// What converting one file needs: its name, where each node sits, and what
+/// is parsed once per run however often the file repeats it.
+pub(super) struct Converter<'a> {
     pub(super) file: &'a Arc<str>,
     index: &'a PositionIndex,
     /// Collections repeat the same paths (`$.id` in every request); parse
@@ -38,18 +40,18 @@ pub(super) struct Cx<'a> {
 /// A path in the document under construction, built by appending keys and
 /// indexes as the converter descends.
 #[derive(Clone, Default)]
-pub(super) struct P(Vec<Seg>);
+pub(super) struct YamlPath(Vec<Seg>);
 
-impl P {
-    pub(super) fn k(&self, key: &str) -> P {
+impl YamlPath {
+    pub(super) fn key(&self, key: &str) -> YamlPath {
         let mut v = self.0.clone();
         v.push(Seg::Key(key.to_string()));
-        P(v)
+        YamlPath(v)
     }
-    pub(super) fn i(&self, index: usize) -> P {
+    pub(super) fn index(&self, index: usize) -> YamlPath {
         let mut v = self.0.clone();
         v.push(Seg::Index(index));
-        P(v)
+        YamlPath(v)
     }
     /// How a user would name this place: `requests[2].expect.json`.
     pub(super) fn describe(&self) -> String {
@@ -69,8 +71,8 @@ impl P {
     }
 }
 
-impl Cx<'_> {
-    pub(super) fn pos(&self, path: &P) -> Pos {
+impl Converter<'_> {
+    pub(super) fn pos(&self, path: &YamlPath) -> Pos {
         let at = self.index.find(&path.0);
         Pos {
             file: self.file.clone(),
@@ -79,18 +81,18 @@ impl Cx<'_> {
         }
     }
 
-    pub(super) fn err(&self, path: &P, message: impl Into<String>) -> LoadError {
+    pub(super) fn err(&self, path: &YamlPath, message: impl Into<String>) -> LoadError {
         LoadError::invalid(self.pos(path), message)
     }
 
-    pub(super) fn text(&self, path: &P, src: &str) -> Text {
+    pub(super) fn text(&self, path: &YamlPath, src: &str) -> Text {
         Text {
             src: src.to_string(),
             at: self.pos(path),
         }
     }
 
-    pub(super) fn data(&self, path: &P, value: Json) -> Data {
+    pub(super) fn data(&self, path: &YamlPath, value: Json) -> Data {
         Data {
             value,
             at: self.pos(path),
@@ -98,7 +100,7 @@ impl Cx<'_> {
     }
 
     /// A scalar that is sent as text (header, query or form value).
-    pub(super) fn scalar_text(&self, path: &P, value: &Json) -> Result<Text> {
+    pub(super) fn scalar_text(&self, path: &YamlPath, value: &Json) -> Result<Text> {
         let src = match value {
             Json::String(s) => s.clone(),
             Json::Number(n) => n.to_string(),
@@ -119,17 +121,17 @@ impl Cx<'_> {
 
     pub(super) fn pairs(
         &self,
-        path: &P,
+        path: &YamlPath,
         map: &IndexMap<String, Json>,
     ) -> Result<Vec<(String, Text)>> {
         let mut out = Vec::with_capacity(map.len());
         for (name, value) in map {
-            let p = path.k(name);
+            let p = path.key(name);
             match value {
                 // A list repeats the parameter: `ids: [1, 2]` → `ids=1&ids=2`.
                 Json::Array(items) => {
                     for (i, item) in items.iter().enumerate() {
-                        out.push((name.clone(), self.scalar_text(&p.i(i), item)?));
+                        out.push((name.clone(), self.scalar_text(&p.index(i), item)?));
                     }
                 }
                 _ => out.push((name.clone(), self.scalar_text(&p, value)?)),
@@ -138,11 +140,11 @@ impl Cx<'_> {
         Ok(out)
     }
 
-    pub(super) fn regex(&self, path: &P, pattern: &str) -> Result<Regex> {
+    pub(super) fn regex(&self, path: &YamlPath, pattern: &str) -> Result<Regex> {
         Regex::new(pattern).map_err(|e| self.err(path, format!("invalid regex `{pattern}`: {e}")))
     }
 
-    pub(super) fn jsonpath(&self, path: &P, src: &str) -> Result<JsonPath> {
+    pub(super) fn jsonpath(&self, path: &YamlPath, src: &str) -> Result<JsonPath> {
         if let Some(parsed) = self.jsonpaths.borrow().get(src) {
             return Ok(parsed.clone());
         }
@@ -155,7 +157,7 @@ impl Cx<'_> {
     }
 
     /// A timeout, delay or response time: at most a day.
-    pub(super) fn duration(&self, path: &P, value: &Json) -> Result<Duration> {
+    pub(super) fn duration(&self, path: &YamlPath, value: &Json) -> Result<Duration> {
         self.duration_within(path, value, MAX_DURATION)
     }
 
@@ -163,7 +165,7 @@ impl Cx<'_> {
     /// `18446744073709551615h`) is a mistake, and would overflow timers.
     pub(super) fn duration_within(
         &self,
-        path: &P,
+        path: &YamlPath,
         value: &Json,
         max: Duration,
     ) -> Result<Duration> {
@@ -190,21 +192,21 @@ impl Cx<'_> {
     }
 }
 
-impl Cx<'_> {
+impl Converter<'_> {
     /// A typed part of the format read from its JSON tree at `path`: serde
     /// checks it against the type (unknown keys, wrong kinds of values), and
     /// the mistake says which key is wrong.
     pub(super) fn read_typed<T: serde::de::DeserializeOwned>(
         &self,
-        path: &P,
+        path: &YamlPath,
         value: &Json,
     ) -> std::result::Result<T, Box<Mistake>> {
         serde_path_to_error::deserialize(value).map_err(|e| {
             let mut at = path.clone();
             for seg in e.path().iter() {
                 match seg {
-                    serde_path_to_error::Segment::Map { key } => at = at.k(key),
-                    serde_path_to_error::Segment::Seq { index } => at = at.i(*index),
+                    serde_path_to_error::Segment::Map { key } => at = at.key(key),
+                    serde_path_to_error::Segment::Seq { index } => at = at.index(*index),
                     _ => {}
                 }
             }
@@ -213,18 +215,18 @@ impl Cx<'_> {
         })
     }
 
-    /// [`Cx::read_typed`], an unknown key called an unknown `noun` and
+    /// [`Converter::read_typed`], an unknown key called an unknown `noun` and
     /// followed by `hint`.
     pub(super) fn typed<T: serde::de::DeserializeOwned>(
         &self,
-        path: &P,
+        path: &YamlPath,
         value: &Json,
         noun: &str,
         hint: &str,
     ) -> Result<T> {
         self.read_typed(path, value).map_err(|m| match &m.unknown {
             Some((key, expected)) => self.err(
-                &m.at.k(key),
+                &m.at.key(key),
                 format!("unknown {noun} `{key}`; {expected}{hint}"),
             ),
             None => {
@@ -239,7 +241,7 @@ impl Cx<'_> {
     }
 
     /// A body size: `64MiB`, `512KiB`, `10MB`, `1GiB`, or bytes.
-    pub(super) fn size(&self, path: &P, value: &Json) -> Result<u64> {
+    pub(super) fn size(&self, path: &YamlPath, value: &Json) -> Result<u64> {
         let bytes = parse_size(value).ok_or_else(|| {
             self.err(
                 path,
@@ -360,14 +362,14 @@ pub fn collection(
     file: &Arc<str>,
     index: &PositionIndex,
 ) -> Result<Collection> {
-    let cx = Cx {
+    let cx = Converter {
         file,
         index,
         jsonpaths: RefCell::default(),
         documents: RefCell::default(),
         schemas: RefCell::default(),
     };
-    let root = P::default();
+    let root = YamlPath::default();
     let environments = environments(&cx, &raw)?;
     let name = match raw.name {
         Some(n) if !n.trim().is_empty() => n,
@@ -379,7 +381,7 @@ pub fn collection(
     let vars = raw
         .vars
         .iter()
-        .map(|(k, v)| (k.clone(), cx.data(&root.k("vars").k(k), v.clone())))
+        .map(|(k, v)| (k.clone(), cx.data(&root.key("vars").key(k), v.clone())))
         .collect();
     let defaults = defaults(&cx, &raw.defaults)?;
     let auths = auths(&cx, raw.auth, raw.auths)?;
@@ -399,14 +401,14 @@ pub fn collection(
 
 type Environments = IndexMap<String, IndexMap<String, Data>>;
 
-fn environments(cx: &Cx, raw: &RawCollection) -> Result<Environments> {
-    let root = P::default();
+fn environments(cx: &Converter, raw: &RawCollection) -> Result<Environments> {
+    let root = YamlPath::default();
     let mut environments = IndexMap::new();
     for (env_name, vars) in &raw.environments {
-        let p = root.k("environments").k(env_name);
+        let p = root.key("environments").key(env_name);
         let vars = vars
             .iter()
-            .map(|(k, v)| (k.clone(), cx.data(&p.k(k), v.clone())))
+            .map(|(k, v)| (k.clone(), cx.data(&p.key(k), v.clone())))
             .collect();
         environments.insert(env_name.clone(), vars);
     }
@@ -416,7 +418,7 @@ fn environments(cx: &Cx, raw: &RawCollection) -> Result<Environments> {
         .filter(|d| !environments.contains_key(*d))
     {
         return Err(cx.err(
-            &root.k("default_env"),
+            &root.key("default_env"),
             format!(
                 "default_env `{default}` is not one of the environments: {}",
                 expected_one_of(&environments.keys().map(String::as_str).collect::<Vec<_>>())
@@ -426,42 +428,42 @@ fn environments(cx: &Cx, raw: &RawCollection) -> Result<Environments> {
     Ok(environments)
 }
 
-fn defaults(cx: &Cx, raw: &RawDefaults) -> Result<Defaults> {
-    let dp = P::default().k("defaults");
+fn defaults(cx: &Converter, raw: &RawDefaults) -> Result<Defaults> {
+    let dp = YamlPath::default().key("defaults");
     Ok(Defaults {
         base_url: raw
             .base_url
             .as_deref()
-            .map(|u| cx.text(&dp.k("base_url"), u)),
-        headers: cx.pairs(&dp.k("headers"), &raw.headers)?,
-        query: cx.pairs(&dp.k("query"), &raw.query)?,
+            .map(|u| cx.text(&dp.key("base_url"), u)),
+        headers: cx.pairs(&dp.key("headers"), &raw.headers)?,
+        query: cx.pairs(&dp.key("query"), &raw.query)?,
         timeout: raw
             .timeout
             .as_ref()
-            .map(|t| cx.duration(&dp.k("timeout"), t))
+            .map(|t| cx.duration(&dp.key("timeout"), t))
             .transpose()?,
         max_body: raw
             .max_body
             .as_ref()
-            .map(|m| cx.size(&dp.k("max_body"), m))
+            .map(|m| cx.size(&dp.key("max_body"), m))
             .transpose()?,
     })
 }
 
 /// The collection's `auth` (named `default`) and its named `auths`.
 fn auths(
-    cx: &Cx,
+    cx: &Converter,
     default: Option<super::raw_auth::RawAuthBlock>,
     named: IndexMap<String, super::raw_auth::RawAuthBlock>,
 ) -> Result<IndexMap<String, AuthSpec>> {
-    let root = P::default();
+    let root = YamlPath::default();
     let mut auths = IndexMap::new();
     if let Some(spec) = default {
-        let spec = super::auth::spec(cx, &root.k("auth"), DEFAULT_AUTH, &spec.0)?;
+        let spec = super::auth::spec(cx, &root.key("auth"), DEFAULT_AUTH, &spec.0)?;
         auths.insert(DEFAULT_AUTH.to_string(), spec);
     }
     for (name, spec) in named {
-        let ap = root.k("auths").k(&name);
+        let ap = root.key("auths").key(&name);
         if name == DEFAULT_AUTH || name == "none" || !is_identifier(&name) {
             return Err(cx.err(
                 &ap,
@@ -475,21 +477,21 @@ fn auths(
 
 /// The requests, each named once and naming only auths that exist.
 fn requests(
-    cx: &Cx,
+    cx: &Converter,
     raw: Vec<RawRequest>,
     auths: &IndexMap<String, AuthSpec>,
 ) -> Result<Vec<Request>> {
-    let root = P::default();
+    let root = YamlPath::default();
     if raw.is_empty() {
         return Err(cx.err(
-            &root.k("requests"),
+            &root.key("requests"),
             "`requests` is empty: a collection needs at least one request",
         ));
     }
     let mut requests = Vec::with_capacity(raw.len());
     let mut seen: HashMap<String, u32> = HashMap::new();
     for (i, r) in raw.into_iter().enumerate() {
-        let p = root.k("requests").i(i);
+        let p = root.key("requests").index(i);
         let request = request(cx, &p, r)?;
         if let Some(first) = seen.get(&request.name) {
             return Err(LoadError::invalid(
@@ -507,7 +509,7 @@ fn requests(
                     .chain(auths.keys().map(String::as_str))
                     .collect();
                 return Err(cx.err(
-                    &p.k("auth"),
+                    &p.key("auth"),
                     format!(
                         "no auth named `{name}`; this collection has {}",
                         expected_one_of(&known)
@@ -521,9 +523,9 @@ fn requests(
     Ok(requests)
 }
 
-fn request(cx: &Cx, p: &P, r: RawRequest) -> Result<Request> {
+fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
     if r.name.trim().is_empty() {
-        return Err(cx.err(&p.k("name"), "a request needs a non-empty `name`"));
+        return Err(cx.err(&p.key("name"), "a request needs a non-empty `name`"));
     }
     let method = method(cx, p, r.method.as_deref())?;
     let body = body(
@@ -548,7 +550,7 @@ fn request(cx: &Cx, p: &P, r: RawRequest) -> Result<Request> {
         Some(Json::String(reason)) => Some(reason.clone()),
         Some(other) => {
             return Err(cx.err(
-                &p.k("ignore"),
+                &p.key("ignore"),
                 format!("`ignore` takes true, false or a reason, not {other}"),
             ))
         }
@@ -558,36 +560,36 @@ fn request(cx: &Cx, p: &P, r: RawRequest) -> Result<Request> {
         at: cx.pos(p),
         name: r.name,
         method,
-        url: cx.text(&p.k("url"), &r.url),
-        query: cx.pairs(&p.k("query"), &r.query)?,
-        headers: cx.pairs(&p.k("headers"), &r.headers)?,
+        url: cx.text(&p.key("url"), &r.url),
+        query: cx.pairs(&p.key("query"), &r.query)?,
+        headers: cx.pairs(&p.key("headers"), &r.headers)?,
         body,
         timeout: r
             .timeout
             .as_ref()
-            .map(|t| cx.duration(&p.k("timeout"), t))
+            .map(|t| cx.duration(&p.key("timeout"), t))
             .transpose()?,
         max_body: r
             .max_body
             .as_ref()
-            .map(|m| cx.size(&p.k("max_body"), m))
+            .map(|m| cx.size(&p.key("max_body"), m))
             .transpose()?,
         delay: r
             .delay
             .as_ref()
-            .map(|t| cx.duration(&p.k("delay"), t))
+            .map(|t| cx.duration(&p.key("delay"), t))
             .transpose()?,
         auth,
         ignore,
-        expect: expect(cx, &p.k("expect"), *r.expect)?,
-        captures: captures(cx, &p.k("capture"), &r.capture)?,
+        expect: expect(cx, &p.key("expect"), *r.expect)?,
+        captures: captures(cx, &p.key("capture"), &r.capture)?,
     })
 }
 
-pub(super) fn method(cx: &Cx, p: &P, raw: Option<&str>) -> Result<http::Method> {
+pub(super) fn method(cx: &Converter, p: &YamlPath, raw: Option<&str>) -> Result<http::Method> {
     let src = raw.unwrap_or("GET").to_ascii_uppercase();
     http::Method::from_bytes(src.as_bytes())
-        .map_err(|_| cx.err(&p.k("method"), format!("`{src}` is not an HTTP method")))
+        .map_err(|_| cx.err(&p.key("method"), format!("`{src}` is not an HTTP method")))
 }
 
 pub(super) struct RawBodies<'a> {
@@ -597,7 +599,7 @@ pub(super) struct RawBodies<'a> {
     pub raw: Option<&'a str>,
 }
 
-pub(super) fn body(cx: &Cx, p: &P, b: RawBodies) -> Result<Option<Body>> {
+pub(super) fn body(cx: &Converter, p: &YamlPath, b: RawBodies) -> Result<Option<Body>> {
     let set: Vec<&str> = [
         ("json", b.json.is_some()),
         ("form", b.form.is_some()),
@@ -610,7 +612,7 @@ pub(super) fn body(cx: &Cx, p: &P, b: RawBodies) -> Result<Option<Body>> {
     .collect();
     if set.len() > 1 {
         return Err(cx.err(
-            &p.k(set[1]),
+            &p.key(set[1]),
             format!(
                 "a request has one body: `{}` and `{}` are both set",
                 set[0], set[1]
@@ -618,26 +620,26 @@ pub(super) fn body(cx: &Cx, p: &P, b: RawBodies) -> Result<Option<Body>> {
         ));
     }
     Ok(if let Some(json) = b.json {
-        Some(Body::Json(cx.data(&p.k("json"), json)))
+        Some(Body::Json(cx.data(&p.key("json"), json)))
     } else if let Some(form) = b.form {
-        Some(Body::Form(cx.pairs(&p.k("form"), form)?))
+        Some(Body::Form(cx.pairs(&p.key("form"), form)?))
     } else if let Some(parts) = b.multipart {
-        Some(Body::Multipart(multipart(cx, &p.k("multipart"), parts)?))
+        Some(Body::Multipart(multipart(cx, &p.key("multipart"), parts)?))
     } else {
-        b.raw.map(|raw| Body::Raw(cx.text(&p.k("body"), raw)))
+        b.raw.map(|raw| Body::Raw(cx.text(&p.key("body"), raw)))
     })
 }
 
-fn multipart(cx: &Cx, p: &P, parts: &IndexMap<String, Json>) -> Result<Vec<Part>> {
+fn multipart(cx: &Converter, p: &YamlPath, parts: &IndexMap<String, Json>) -> Result<Vec<Part>> {
     let mut out = Vec::new();
     for (name, value) in parts {
-        let pp = p.k(name);
+        let pp = p.key(name);
         let kind = match value {
             Json::Object(map) => {
                 for key in map.keys() {
                     if !["file", "filename", "content_type"].contains(&key.as_str()) {
                         return Err(cx.err(
-                            &pp.k(key),
+                            &pp.key(key),
                             format!(
                                 "unknown key `{key}` in a multipart file part; expected one of {}",
                                 expected_one_of(&["file", "filename", "content_type"])
@@ -646,7 +648,7 @@ fn multipart(cx: &Cx, p: &P, parts: &IndexMap<String, Json>) -> Result<Vec<Part>
                     }
                 }
                 let path = match map.get("file") {
-                    Some(Json::String(f)) => cx.text(&pp.k("file"), f),
+                    Some(Json::String(f)) => cx.text(&pp.key("file"), f),
                     _ => return Err(cx.err(&pp, "a multipart file part needs `file: PATH`")),
                 };
                 let opt = |k: &str| map.get(k).and_then(Json::as_str).map(str::to_string);
@@ -666,26 +668,26 @@ fn multipart(cx: &Cx, p: &P, parts: &IndexMap<String, Json>) -> Result<Vec<Part>
     Ok(out)
 }
 
-fn expect(cx: &Cx, p: &P, raw: RawExpect) -> Result<Expect> {
+fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
     let status = raw
         .status
         .as_ref()
-        .map(|s| status(cx, &p.k("status"), s))
+        .map(|s| status(cx, &p.key("status"), s))
         .transpose()?;
     let mut headers = Vec::new();
     for (name, value) in &raw.headers {
-        headers.push(header_expect(cx, &p.k("headers").k(name), name, value)?);
+        headers.push(header_expect(cx, &p.key("headers").key(name), name, value)?);
     }
     let max_duration = match &raw.max_duration {
         Some(d) => {
-            let dp = p.k("max_duration");
+            let dp = p.key("max_duration");
             Some((cx.duration(&dp, d)?, cx.pos(&dp)))
         }
         None => None,
     };
     let mut json = Vec::new();
     for (path_src, value) in &raw.json {
-        let jp = p.k("json").k(path_src);
+        let jp = p.key("json").key(path_src);
         json.push(JsonAssert {
             path: cx.jsonpath(&jp, path_src)?,
             at: cx.pos(&jp),
@@ -694,17 +696,17 @@ fn expect(cx: &Cx, p: &P, raw: RawExpect) -> Result<Expect> {
     }
     let body = raw
         .body
-        .map(|b| body_expect(cx, &p.k("body"), b))
+        .map(|b| body_expect(cx, &p.key("body"), b))
         .transpose()?;
     let schema = raw
         .schema
         .as_deref()
-        .map(|f| super::contract::schema_check(cx, &p.k("schema"), f))
+        .map(|f| super::contract::schema_check(cx, &p.key("schema"), f))
         .transpose()?;
     let openapi = raw
         .openapi
         .as_ref()
-        .map(|o| super::contract::openapi_check(cx, &p.k("openapi"), o))
+        .map(|o| super::contract::openapi_check(cx, &p.key("openapi"), o))
         .transpose()?;
     Ok(Expect {
         status,
@@ -717,8 +719,8 @@ fn expect(cx: &Cx, p: &P, raw: RawExpect) -> Result<Expect> {
     })
 }
 
-fn status(cx: &Cx, p: &P, value: &Json) -> Result<StatusExpect> {
-    let one = |v: &Json, at: &P| -> Result<StatusPattern> {
+fn status(cx: &Converter, p: &YamlPath, value: &Json) -> Result<StatusExpect> {
+    let one = |v: &Json, at: &YamlPath| -> Result<StatusPattern> {
         let bad = || {
             cx.err(
                 at,
@@ -754,7 +756,7 @@ fn status(cx: &Cx, p: &P, value: &Json) -> Result<StatusExpect> {
         Json::Array(items) if !items.is_empty() => items
             .iter()
             .enumerate()
-            .map(|(i, v)| one(v, &p.i(i)))
+            .map(|(i, v)| one(v, &p.index(i)))
             .collect::<Result<_>>()?,
         other => vec![one(other, p)?],
     };
@@ -764,12 +766,12 @@ fn status(cx: &Cx, p: &P, value: &Json) -> Result<StatusExpect> {
     })
 }
 
-fn header_expect(cx: &Cx, p: &P, name: &str, value: &Json) -> Result<HeaderExpect> {
+fn header_expect(cx: &Converter, p: &YamlPath, name: &str, value: &Json) -> Result<HeaderExpect> {
     let mut checks = Vec::new();
     match value {
         Json::Object(map) => {
             for (op, arg) in map {
-                let ap = p.k(op);
+                let ap = p.key(op);
                 let check = match op.as_str() {
                     "eq" => HeaderCheck::Equals(cx.scalar_text(&ap, arg)?),
                     "contains" => HeaderCheck::Contains(cx.scalar_text(&ap, arg)?),
@@ -807,7 +809,7 @@ fn header_expect(cx: &Cx, p: &P, name: &str, value: &Json) -> Result<HeaderExpec
 
 /// A mapping is always a set of predicates (so that a typo is an error, not
 /// an object compared for equality); any other value is compared with `eq`.
-fn predicates(cx: &Cx, p: &P, value: &Json) -> Result<Vec<Predicate>> {
+fn predicates(cx: &Converter, p: &YamlPath, value: &Json) -> Result<Vec<Predicate>> {
     const HINT: &str = " (compare with an object using `eq: {..}`)";
     let Json::Object(map) = value else {
         return Ok(vec![Predicate::Eq(cx.data(p, value.clone()))]);
@@ -822,7 +824,7 @@ fn predicates(cx: &Cx, p: &P, value: &Json) -> Result<Vec<Predicate>> {
         ));
     }
     let raw: RawPredicates = cx.typed(p, value, "predicate", HINT)?;
-    let data = |key: &str, v: Json| cx.data(&p.k(key), v);
+    let data = |key: &str, v: Json| cx.data(&p.key(key), v);
     let mut out = Vec::new();
     let comparisons = [
         ("eq", raw.eq, Predicate::Eq as fn(Data) -> Predicate),
@@ -838,7 +840,7 @@ fn predicates(cx: &Cx, p: &P, value: &Json) -> Result<Vec<Predicate>> {
         out.extend(value.map(|v| predicate(data(key, v))));
     }
     if let Some(re) = &raw.matches {
-        out.push(Predicate::Matches(cx.regex(&p.k("matches"), re)?));
+        out.push(Predicate::Matches(cx.regex(&p.key("matches"), re)?));
     }
     out.extend(raw.exists.map(Predicate::Exists));
     out.extend(raw.absent.map(|absent| Predicate::Exists(!absent)));
@@ -846,12 +848,12 @@ fn predicates(cx: &Cx, p: &P, value: &Json) -> Result<Vec<Predicate>> {
     if let Some(length) = &raw.length {
         out.push(Predicate::Length(predicates(
             cx,
-            &p.k("length"),
+            &p.key("length"),
             &length.0,
         )?));
     }
     if let Some(every) = &raw.every {
-        out.push(Predicate::Every(predicates(cx, &p.k("every"), &every.0)?));
+        out.push(Predicate::Every(predicates(cx, &p.key("every"), &every.0)?));
     }
     Ok(out)
 }
@@ -871,7 +873,7 @@ fn json_type(t: RawJsonType) -> JsonType {
 /// What went wrong reading a typed part of the format: where, and what
 /// serde said, with the key it did not know or the one that was missing.
 pub(super) struct Mistake {
-    pub at: P,
+    pub at: YamlPath,
     /// The last key of the path, when the mistake is in a value.
     pub field: Option<String>,
     pub message: String,
@@ -884,7 +886,7 @@ pub(super) struct Mistake {
 }
 
 impl Mistake {
-    fn new(at: P, field: Option<String>, message: String) -> Mistake {
+    fn new(at: YamlPath, field: Option<String>, message: String) -> Mistake {
         let quoted = |prefix: &str| -> Option<(String, String)> {
             let rest = message.strip_prefix(prefix)?;
             let (key, after) = rest.split_once('`')?;
@@ -917,44 +919,44 @@ pub(super) fn expected_keys<T: serde::de::DeserializeOwned>() -> String {
     }
 }
 
-fn body_expect(cx: &Cx, p: &P, raw: RawBodyExpect) -> Result<BodyExpect> {
+fn body_expect(cx: &Converter, p: &YamlPath, raw: RawBodyExpect) -> Result<BodyExpect> {
     if !raw.ignore.is_empty() && raw.json.is_none() {
         return Err(cx.err(
-            &p.k("ignore"),
+            &p.key("ignore"),
             "`ignore` lists paths left out of `json`; set `json` too",
         ));
     }
     Ok(BodyExpect {
         at: cx.pos(p),
-        json: raw.json.map(|j| cx.data(&p.k("json"), j)),
+        json: raw.json.map(|j| cx.data(&p.key("json"), j)),
         ignore: raw
             .ignore
             .iter()
             .enumerate()
-            .map(|(i, src)| cx.jsonpath(&p.k("ignore").i(i), src))
+            .map(|(i, src)| cx.jsonpath(&p.key("ignore").index(i), src))
             .collect::<Result<_>>()?,
-        equals: raw.equals.as_deref().map(|s| cx.text(&p.k("equals"), s)),
+        equals: raw.equals.as_deref().map(|s| cx.text(&p.key("equals"), s)),
         contains: raw
             .contains
             .map(OneOrMany::into_vec)
             .unwrap_or_default()
             .iter()
-            .map(|s| cx.text(&p.k("contains"), s))
+            .map(|s| cx.text(&p.key("contains"), s))
             .collect(),
         matches: raw
             .matches
             .as_deref()
             .map(|re| -> Result<_> {
-                Ok((cx.regex(&p.k("matches"), re)?, cx.pos(&p.k("matches"))))
+                Ok((cx.regex(&p.key("matches"), re)?, cx.pos(&p.key("matches"))))
             })
             .transpose()?,
     })
 }
 
-fn captures(cx: &Cx, p: &P, raw: &IndexMap<String, Json>) -> Result<Vec<Capture>> {
+fn captures(cx: &Converter, p: &YamlPath, raw: &IndexMap<String, Json>) -> Result<Vec<Capture>> {
     let mut out = Vec::new();
     for (var, spec) in raw {
-        let cp = p.k(var);
+        let cp = p.key(var);
         if !is_identifier(var) {
             return Err(cx.err(
                 &cp,
@@ -977,7 +979,7 @@ fn captures(cx: &Cx, p: &P, raw: &IndexMap<String, Json>) -> Result<Vec<Capture>
         let secret = match spec.get("secret") {
             None | Some(Json::Bool(false)) => false,
             Some(Json::Bool(true)) => true,
-            Some(_) => return Err(cx.err(&cp.k("secret"), "`secret` takes true or false")),
+            Some(_) => return Err(cx.err(&cp.key("secret"), "`secret` takes true or false")),
         };
         out.push(Capture {
             var: var.clone(),
@@ -989,7 +991,11 @@ fn captures(cx: &Cx, p: &P, raw: &IndexMap<String, Json>) -> Result<Vec<Capture>
     Ok(out)
 }
 
-fn capture_source(cx: &Cx, p: &P, map: &serde_json::Map<String, Json>) -> Result<CaptureSource> {
+fn capture_source(
+    cx: &Converter,
+    p: &YamlPath,
+    map: &serde_json::Map<String, Json>,
+) -> Result<CaptureSource> {
     let sources: Vec<&String> = map
         .keys()
         .filter(|k| CAPTURE_SOURCES.contains(&k.as_str()))
@@ -997,7 +1003,7 @@ fn capture_source(cx: &Cx, p: &P, map: &serde_json::Map<String, Json>) -> Result
     for key in map.keys() {
         if !CAPTURE_SOURCES.contains(&key.as_str()) && !CAPTURE_OPTIONS.contains(&key.as_str()) {
             return Err(cx.err(
-                &p.k(key),
+                &p.key(key),
                 format!(
                     "unknown key `{key}` in a capture; expected one of {}, and optionally `secret`, or `group` with `regex`",
                     expected_one_of(CAPTURE_SOURCES)
@@ -1015,9 +1021,9 @@ fn capture_source(cx: &Cx, p: &P, map: &serde_json::Map<String, Json>) -> Result
         ));
     };
     if map.contains_key("group") && source.as_str() != "regex" {
-        return Err(cx.err(&p.k("group"), "`group` goes with `regex`"));
+        return Err(cx.err(&p.key("group"), "`group` goes with `regex`"));
     }
-    let sp = p.k(source);
+    let sp = p.key(source);
     let arg = &map[source.as_str()];
     let string_arg = || {
         arg.as_str()
@@ -1042,7 +1048,7 @@ fn capture_source(cx: &Cx, p: &P, map: &serde_json::Map<String, Json>) -> Result
         }
         "regex" => {
             let regex = cx.regex(&sp, &string_arg()?)?;
-            let gp = p.k("group");
+            let gp = p.key("group");
             let group = match map.get("group") {
                 None => RegexGroup::Index(if regex.captures_len() > 1 { 1 } else { 0 }),
                 Some(Json::Number(n)) => {

@@ -26,7 +26,7 @@ fn xml_escape(text: &str) -> String {
     out
 }
 
-struct Suite {
+struct TestSuite {
     name: String,
     file: String,
     part: PathBuf,
@@ -42,7 +42,7 @@ struct Suite {
 /// collection; `finish` writes the suites with their counts around them.
 pub struct Junit {
     path: PathBuf,
-    suites: Vec<Option<Suite>>,
+    suites: Vec<Option<TestSuite>>,
     started: SystemTime,
 }
 
@@ -64,7 +64,7 @@ impl Junit {
                 std::process::id(),
                 rand_suffix()
             ));
-            self.suites[ci] = Some(Suite {
+            self.suites[ci] = Some(TestSuite {
                 name: row.collection.name.clone(),
                 file: row.collection.file.to_string(),
                 writer: BufWriter::new(File::create(&part)?),
@@ -115,8 +115,8 @@ impl Junit {
 
     pub fn finish(self) -> io::Result<()> {
         let mut out = BufWriter::new(File::create(&self.path)?);
-        let suites: Vec<Suite> = self.suites.into_iter().flatten().collect();
-        let total = |f: fn(&Suite) -> u64| suites.iter().map(f).sum::<u64>();
+        let suites: Vec<TestSuite> = self.suites.into_iter().flatten().collect();
+        let total = |f: fn(&TestSuite) -> u64| suites.iter().map(f).sum::<u64>();
         let time: f64 = suites.iter().map(|s| s.time.as_secs_f64()).sum();
         writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
         writeln!(

@@ -40,18 +40,18 @@ pub(super) fn quote(word: &str) -> String {
 /// (`${token}`) explained in comments; secrets are masked unless
 /// `show_secrets`.
 pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<String, String> {
-    let pc = plan.collections.first().ok_or("no collection")?;
-    let index = request_index(&pc.collection, name)?;
+    let planned = plan.collections.first().ok_or("no collection")?;
+    let index = request_index(&planned.collection, name)?;
     let mut words = Words {
         plan,
         show_secrets,
         comments: Vec::new(),
         out: String::new(),
     };
-    let (ctx, later) = words.context(pc, index);
-    let request = &pc.collection.requests[index];
+    let (ctx, later) = words.context(planned, index);
+    let request = &planned.collection.requests[index];
     let client = execute::client().map_err(|e| e.to_string())?;
-    let mut outgoing = execute::outgoing(pc, index);
+    let mut outgoing = execute::outgoing(planned, index);
     // Multipart bodies are streams: written as -F from the model below.
     if let Some(Body::Multipart(_)) = &request.body {
         outgoing.body = None;
@@ -59,14 +59,14 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
     let built = execute::build(&client, &plan.templates, &outgoing, &ctx)
         .await
         .map_err(|e| e.to_string())?;
-    let (url, headers) = words.with_token(pc, index, &built);
+    let (url, headers) = words.with_token(planned, index, &built);
     for path in later.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         words.comments.push(format!(
             "# ${{{}}}: `{path}` of the token, as a run would have it",
             shell_name(path)
         ));
     }
-    let jar = format!("{}.cookies", identifier(&pc.collection.name));
+    let jar = format!("{}.cookies", identifier(&planned.collection.name));
     words.comments.push(format!(
         "# {jar}: the cookies earlier responses set, as a run keeps them (run the collection's requests in order with the same -b/-c)"
     ));
@@ -180,11 +180,11 @@ impl Words<'_> {
     /// for an export). The second value collects the attributes read.
     fn context(
         &mut self,
-        pc: &crate::resolve::PlannedCollection,
+        planned: &crate::resolve::PlannedCollection,
         index: usize,
     ) -> (Value, Arc<Mutex<BTreeSet<String>>>) {
-        let c = &pc.collection;
-        let mut vars = pc.vars.clone();
+        let c = &planned.collection;
+        let mut vars = planned.vars.clone();
         for earlier in &c.requests[..index] {
             for cap in &earlier.captures {
                 vars.insert(cap.var.clone(), Value::from(format!("${{{}}}", cap.var)));
@@ -228,7 +228,7 @@ impl Words<'_> {
     /// shell variable where the run would put it.
     fn with_token(
         &mut self,
-        pc: &crate::resolve::PlannedCollection,
+        planned: &crate::resolve::PlannedCollection,
         index: usize,
         built: &reqwest::Request,
     ) -> (String, Vec<(String, String)>) {
@@ -243,7 +243,7 @@ impl Words<'_> {
                 )
             })
             .collect();
-        if let Some(spec) = pc.collection.auth_of(index) {
+        if let Some(spec) = planned.collection.auth_of(index) {
             let var = format!("{}_token", spec.name);
             self.comments.push(format!(
                 "# ${{{var}}}: a token of auth `{}` ({} flow; `reqtest login` can fill the token cache)",

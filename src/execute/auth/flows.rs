@@ -14,7 +14,7 @@ use crate::load::{AuthFlow, AuthSpec, CodeLogin, LoginStep, TokenRequest, PASSWO
 pub async fn login(
     spec: &AuthSpec,
     client: &reqwest::Client,
-    r: &Rendered<'_>,
+    auth: &Rendered<'_>,
     interactive: bool,
 ) -> Result<Json, AuthError> {
     match &spec.flow {
@@ -24,46 +24,46 @@ pub async fn login(
             password,
             params_in,
         } => {
-            let password = r.secret(password)?;
+            let password = auth.secret(password)?;
             let params = vec![
                 ("grant_type".to_string(), "password".to_string()),
-                ("username".to_string(), r.text(username)?),
+                ("username".to_string(), auth.text(username)?),
                 ("password".to_string(), password.expose().to_string()),
             ];
-            let ep = r.endpoint(endpoint)?;
-            oauth::token(client, r.call(), &ep, params, *params_in).await
+            let ep = auth.endpoint(endpoint)?;
+            oauth::token(client, auth.call(), &ep, params, *params_in).await
         }
         AuthFlow::ClientCredentials {
             endpoint,
             params_in,
         } => {
             let params = vec![("grant_type".to_string(), "client_credentials".to_string())];
-            let ep = r.endpoint(endpoint)?;
-            oauth::token(client, r.call(), &ep, params, *params_in).await
+            let ep = auth.endpoint(endpoint)?;
+            oauth::token(client, auth.call(), &ep, params, *params_in).await
         }
         AuthFlow::RefreshToken {
             endpoint,
             refresh_token,
         } => {
-            let ep = r.endpoint(endpoint)?;
-            oauth::refresh(client, r.call(), &ep, &r.secret(refresh_token)?).await
+            let ep = auth.endpoint(endpoint)?;
+            oauth::refresh(client, auth.call(), &ep, &auth.secret(refresh_token)?).await
         }
         AuthFlow::AuthorizationCode { login, .. } => {
-            let flow = code_flow(spec, r)?;
+            let flow = code_flow(spec, auth)?;
             match login {
-                CodeLogin::Headless(steps) => flow.headless(client, &steps_of(r, steps)?).await,
+                CodeLogin::Headless(steps) => flow.headless(client, &steps_of(auth, steps)?).await,
                 CodeLogin::Interactive if interactive => flow.interactive(client).await,
-                CodeLogin::Interactive => Err(r.error(format!(
+                CodeLogin::Interactive => Err(auth.error(format!(
                     "this auth logs in through a browser and no one is here to do it; run `reqtest login {} --auth {}` once (with `cache: true`) so that later runs use its refresh token",
                     spec.at.file, spec.name
                 ))),
             }
         }
-        AuthFlow::Request { request, .. } => custom(request, client, r).await,
+        AuthFlow::Request { request, .. } => custom(request, client, auth).await,
     }
 }
 
-fn code_flow<'a>(spec: &AuthSpec, r: &'a Rendered<'_>) -> Result<CodeFlow<'a>, AuthError> {
+fn code_flow<'a>(spec: &AuthSpec, auth: &'a Rendered<'_>) -> Result<CodeFlow<'a>, AuthError> {
     let AuthFlow::AuthorizationCode {
         endpoint,
         authorize_url,
@@ -77,24 +77,24 @@ fn code_flow<'a>(spec: &AuthSpec, r: &'a Rendered<'_>) -> Result<CodeFlow<'a>, A
         unreachable!("called for the authorization code flow only")
     };
     Ok(CodeFlow {
-        call: r.call(),
-        endpoint: r.endpoint(endpoint)?,
-        authorize_url: r.text(authorize_url)?,
+        call: auth.call(),
+        endpoint: auth.endpoint(endpoint)?,
+        authorize_url: auth.text(authorize_url)?,
         authorize_params: authorize_params
             .iter()
-            .map(|(k, v)| Ok((k.clone(), r.text(v)?)))
+            .map(|(k, v)| Ok((k.clone(), auth.text(v)?)))
             .collect::<Result<_, AuthError>>()?,
-        redirect_uri: r.text(redirect_uri)?,
+        redirect_uri: auth.text(redirect_uri)?,
         pkce: *pkce,
         login_origins: login_origins
             .iter()
-            .map(|o| r.text(o))
+            .map(|o| auth.text(o))
             .collect::<Result<_, _>>()?,
     })
 }
 
 /// The login steps rendered; password fields are secrets.
-fn steps_of(r: &Rendered<'_>, steps: &[LoginStep]) -> Result<Vec<code::Step>, AuthError> {
+fn steps_of(auth: &Rendered<'_>, steps: &[LoginStep]) -> Result<Vec<code::Step>, AuthError> {
     let mut rendered = Vec::with_capacity(steps.len());
     for step in steps {
         let mut fields = Vec::with_capacity(step.fields.len());
@@ -103,9 +103,9 @@ fn steps_of(r: &Rendered<'_>, steps: &[LoginStep]) -> Result<Vec<code::Step>, Au
                 || crate::secrets::is_secret_key(k)
                 || k.to_ascii_lowercase().contains("pass");
             let value = if secret {
-                code::Field::Secret(r.secret(v)?)
+                code::Field::Secret(auth.secret(v)?)
             } else {
-                code::Field::Plain(r.text(v)?)
+                code::Field::Plain(auth.text(v)?)
             };
             fields.push((k.clone(), value));
         }
@@ -119,7 +119,7 @@ fn steps_of(r: &Rendered<'_>, steps: &[LoginStep]) -> Result<Vec<code::Step>, Au
 async fn custom(
     request: &TokenRequest,
     client: &reqwest::Client,
-    r: &Rendered<'_>,
+    auth: &Rendered<'_>,
 ) -> Result<Json, AuthError> {
     let outgoing = Outgoing {
         method: &request.method,
@@ -129,26 +129,26 @@ async fn custom(
         headers: request.headers.iter().collect(),
         body: request.body.as_ref(),
         limits: Limits {
-            timeout: request.timeout.unwrap_or(r.limits.timeout),
-            ..r.limits
+            timeout: request.timeout.unwrap_or(auth.limits.timeout),
+            ..auth.limits
         },
         collection_file: &request.at.file,
     };
-    let built = execute::build(client, r.templates, &outgoing, &r.ctx)
+    let built = execute::build(client, auth.templates, &outgoing, &auth.ctx)
         .await
-        .map_err(|e| r.error(e.to_string()))?;
+        .map_err(|e| auth.error(e.to_string()))?;
     let ex = execute::exchange(client, built, outgoing.limits, false)
         .await
-        .map_err(|e| r.error(e.to_string()))?;
+        .map_err(|e| auth.error(e.to_string()))?;
     if !ex.status.is_success() {
-        return Err(r.error(format!(
+        return Err(auth.error(format!(
             "{} {} was answered {}: {}",
             ex.method,
             ex.url,
             ex.status,
-            oauth::describe_error_body(&ex.body, ex.content_type(), r.secrets())
+            oauth::describe_error_body(&ex.body, ex.content_type(), auth.secrets())
         )));
     }
     serde_json::from_slice(&ex.body)
-        .map_err(|e| r.error(format!("the token response of {} is not JSON: {e}", ex.url)))
+        .map_err(|e| auth.error(format!("the token response of {} is not JSON: {e}", ex.url)))
 }

@@ -100,21 +100,21 @@ impl<'p> Tokens<'p> {
             return Ok(());
         }
         let held = held.map(|t| t.generation);
-        let r = self.rendered(name, templates, vars);
-        let slot = self.shared.slot(&r.identity(spec)?);
+        let auth = self.rendered(name, templates, vars);
+        let slot = self.shared.slot(&auth.identity(spec)?);
         let mut grant = slot.lock().await;
         if let Some(g) = grant
             .as_ref()
             .filter(|g| held.is_none_or(|h| g.generation > h))
         {
-            let token = grant::token(spec, g, r.secrets()).map_err(|m| r.error(m))?;
+            let token = grant::token(spec, g, auth.secrets()).map_err(|m| auth.error(m))?;
             if token.fresh(now) {
                 self.tokens.insert(name.to_string(), token);
                 return Ok(());
             }
         }
-        let renewed = self.renew(spec, client, &r, grant.as_ref()).await?;
-        let token = grant::token(spec, &renewed, r.secrets()).map_err(|m| r.error(m))?;
+        let renewed = self.renew(spec, client, &auth, grant.as_ref()).await?;
+        let token = grant::token(spec, &renewed, auth.secrets()).map_err(|m| auth.error(m))?;
         *grant = Some(renewed);
         self.tokens.insert(name.to_string(), token);
         Ok(())
@@ -126,10 +126,10 @@ impl<'p> Tokens<'p> {
         &self,
         spec: &AuthSpec,
         client: &reqwest::Client,
-        r: &Rendered<'_>,
+        auth: &Rendered<'_>,
         previous: Option<&Grant>,
     ) -> Result<Grant, AuthError> {
-        let cache_key = r.cache_key(spec, spec.cache)?;
+        let cache_key = auth.cache_key(spec, spec.cache)?;
         let mut refresh_tokens: Vec<Secret> = previous
             .and_then(|g| g.refresh_token.clone())
             .into_iter()
@@ -137,28 +137,28 @@ impl<'p> Tokens<'p> {
         if let Some(key) = &cache_key {
             let cached = self
                 .shared
-                .cached(key, r.secrets())
-                .map_err(|m| r.error(m))?;
+                .cached(key, auth.secrets())
+                .map_err(|m| auth.error(m))?;
             refresh_tokens.extend(cached.filter(|rt| !refresh_tokens.contains(rt)));
         }
         if let Some(ep) = spec.flow.endpoint() {
-            let endpoint = r.endpoint(ep)?;
+            let endpoint = auth.endpoint(ep)?;
             for rt in refresh_tokens {
                 // A refresh that fails falls back to a new login.
-                if let Ok(response) = oauth::refresh(client, r.call(), &endpoint, &rt).await {
-                    return Ok(self.grant(r, response, Some(rt), cache_key.as_deref()));
+                if let Ok(response) = oauth::refresh(client, auth.call(), &endpoint, &rt).await {
+                    return Ok(self.grant(auth, response, Some(rt), cache_key.as_deref()));
                 }
             }
         }
-        let response = flows::login(spec, client, r, self.interactive_allowed).await?;
-        Ok(self.grant(r, response, None, cache_key.as_deref()))
+        let response = flows::login(spec, client, auth, self.interactive_allowed).await?;
+        Ok(self.grant(auth, response, None, cache_key.as_deref()))
     }
 
     /// A grant of `response`; its refresh token (or the one used, when a
     /// refresh response leaves it out) is kept in the cache under `key`.
     fn grant(
         &self,
-        r: &Rendered<'_>,
+        auth: &Rendered<'_>,
         response: Json,
         used: Option<Secret>,
         key: Option<&str>,
@@ -166,10 +166,10 @@ impl<'p> Tokens<'p> {
         let refresh_token = response
             .get("refresh_token")
             .and_then(Json::as_str)
-            .map(|t| r.secrets().keep(t))
+            .map(|t| auth.secrets().keep(t))
             .or(used);
         if let (Some(key), Some(rt)) = (key, &refresh_token) {
-            if let Err(e) = self.shared.keep(key, rt, r.secrets()) {
+            if let Err(e) = self.shared.keep(key, rt, auth.secrets()) {
                 eprintln!("warning: {e}; the login worked, but the next run will log in again");
             }
         }
@@ -192,27 +192,27 @@ impl<'p> Tokens<'p> {
         vars: &Vars,
     ) -> Result<Option<PathBuf>, AuthError> {
         let spec = &self.specs[name];
-        let r = self.rendered(name, templates, vars);
-        let key = r.cache_key(spec, true)?;
-        let response = flows::login(spec, client, &r, self.interactive_allowed).await?;
+        let auth = self.rendered(name, templates, vars);
+        let key = auth.cache_key(spec, true)?;
+        let response = flows::login(spec, client, &auth, self.interactive_allowed).await?;
         let refresh_token = response
             .get("refresh_token")
             .and_then(Json::as_str)
-            .map(|t| r.secrets().keep(t));
+            .map(|t| auth.secrets().keep(t));
         let grant = Grant {
             response,
             refresh_token: refresh_token.clone(),
             obtained: SystemTime::now(),
             generation: self.shared.next_generation(),
         };
-        let token = grant::token(spec, &grant, r.secrets()).map_err(|m| r.error(m))?;
+        let token = grant::token(spec, &grant, auth.secrets()).map_err(|m| auth.error(m))?;
         self.tokens.insert(name.to_string(), token);
         match (key, refresh_token) {
             (Some(key), Some(rt)) => self
                 .shared
-                .keep(&key, &rt, r.secrets())
+                .keep(&key, &rt, auth.secrets())
                 .map(Some)
-                .map_err(|m| r.error(m)),
+                .map_err(|m| auth.error(m)),
             _ => Ok(None),
         }
     }
