@@ -16,6 +16,8 @@
 //! reqtest::test_main(["tests/api"])
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod bridge;
 pub mod check;
@@ -26,6 +28,10 @@ pub mod report;
 pub mod resolve;
 pub mod run;
 pub mod secrets;
+/// The built-in stand-ins for Cells, REGARDS and Nextome, for the demo and
+/// tests; a crate that only runs its own collections can leave them out
+/// with `default-features = false`.
+#[cfg(feature = "standins")]
 pub mod standins;
 
 pub use app::{test_main, Suite};

@@ -188,9 +188,9 @@ struct TestFlags {
     /// One character per test.
     #[arg(long, short = 'q')]
     quiet: bool,
-    /// auto, always or never.
-    #[arg(long, value_name = "WHEN")]
-    color: Option<String>,
+    /// When to colour the output (NO_COLOR turns it off unless this says always).
+    #[arg(long, value_name = "WHEN", value_enum)]
+    color: Option<ColorSetting>,
     /// Any other libtest arguments, after `--` (for example `-- cells:: --exact`).
     #[arg(last = true, value_name = "LIBTEST_ARGS")]
     libtest: Vec<String>,
@@ -237,17 +237,7 @@ impl TestFlags {
         if args.test_threads == Some(0) {
             return Err("--test-threads takes a number of at least 1".into());
         }
-        args.color = match self.color.as_deref() {
-            None => args.color.or_else(color_from_env),
-            Some("auto") => Some(ColorSetting::Auto),
-            Some("always") => Some(ColorSetting::Always),
-            Some("never") => Some(ColorSetting::Never),
-            Some(other) => {
-                return Err(format!(
-                    "--color takes auto, always or never, not `{other}`"
-                ))
-            }
-        };
+        args.color = self.color.or(args.color).or_else(color_from_env);
         Ok(args)
     }
 }

@@ -16,33 +16,50 @@ use serde_json::Value as Json;
 use crate::load::{self, Collection, LoadError};
 use crate::report::ReportOptions;
 use crate::resolve::{self, Options, Plan, ResolveError};
-use crate::standins::StandIns;
 
 pub use dispatch::test_name;
 
+/// What keeps the stand-ins running while a suite needs them.
+#[cfg(feature = "standins")]
+type Running = crate::standins::StandIns;
+/// Nothing: built without the `standins` feature.
+#[cfg(not(feature = "standins"))]
+type Running = std::convert::Infallible;
+
+/// Why a suite could not be planned or run.
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
+    /// A collection that could not be loaded.
     #[error("{0}")]
     Load(#[from] LoadError),
+    /// A collection that cannot run as written.
     #[error("{0}")]
     Resolve(#[from] ResolveError),
+    /// The stand-ins did not start.
     #[error("could not start the stand-ins: {0}")]
     StandIns(std::io::Error),
+    /// The async runtime did not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// A report file could not be written, or the runner stopped.
     #[error("{0}")]
     Report(String),
+    /// A command asked for what its input cannot give (bad input: exit 2).
     #[error("{0}")]
     Usage(String),
     /// The login itself failed: a test failure, not bad input.
     #[error("{0}")]
     Login(crate::execute::auth::AuthError),
+    /// Two collections with one name, whose tests could not be told apart.
     #[error(
         "two collections are named `{name}` ({first} and {second}); give one a different `name`"
     )]
     DuplicateCollection {
+        /// The name.
         name: String,
+        /// The first collection's file.
         first: String,
+        /// The second collection's file.
         second: String,
     },
 }
@@ -55,11 +72,13 @@ pub struct Suite {
     /// Collections given as text: (name used in messages, YAML).
     sources: Vec<(String, String)>,
     options: Options,
+    #[cfg(feature = "standins")]
     standins: bool,
     report: ReportOptions,
 }
 
 impl Suite {
+    /// The collections found in `paths`: YAML files, or directories of them.
     pub fn new<P: Into<PathBuf>>(paths: impl IntoIterator<Item = P>) -> Self {
         Suite {
             paths: paths.into_iter().map(Into::into).collect(),
@@ -99,6 +118,7 @@ impl Suite {
         self
     }
 
+    /// Variables that override the environment and the collection, as many `var`s.
     pub fn vars(mut self, vars: IndexMap<String, Json>) -> Self {
         self.options.vars.extend(vars);
         self
@@ -106,6 +126,7 @@ impl Suite {
 
     /// Starts the built-in stand-ins for the run and sets `cells_url`,
     /// `regards_url` and `nextome_url` (a `var` still wins).
+    #[cfg(feature = "standins")]
     pub fn with_standins(mut self) -> Self {
         self.standins = true;
         self
@@ -182,16 +203,23 @@ impl Suite {
 
     /// The plan, with the stand-ins running (kept alive by the second value)
     /// when the suite asks for them.
-    fn plan_with_standins(&self) -> Result<(Plan, Option<StandIns>), SuiteError> {
+    #[cfg(feature = "standins")]
+    fn plan_with_standins(&self) -> Result<(Plan, Option<Running>), SuiteError> {
         if !self.standins {
             return Ok((self.plan()?, None));
         }
-        let standins = StandIns::start().map_err(SuiteError::StandIns)?;
+        let standins = Running::start().map_err(SuiteError::StandIns)?;
         let mut suite = self.clone();
         for (name, value) in standins.vars() {
             suite.options.vars.entry(name).or_insert(value);
         }
         Ok((suite.plan()?, Some(standins)))
+    }
+
+    /// The plan; without the `standins` feature there are none to start.
+    #[cfg(not(feature = "standins"))]
+    fn plan_with_standins(&self) -> Result<(Plan, Option<Running>), SuiteError> {
+        Ok((self.plan()?, None))
     }
 }
 

@@ -50,13 +50,15 @@ pub fn capture(response: &Response, captures: &[Capture]) -> Result<Vec<(String,
     Ok(out)
 }
 
+/// The value the response sets for cookie `name` (the last `Set-Cookie`
+/// wins, as in a browser), parsed by the `cookie` crate: quotes and
+/// attributes are not part of it.
 fn set_cookie(ex: &Exchange, name: &str) -> Option<String> {
     ex.headers
         .get_all(http::header::SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| k.trim() == name)
-        .map(|(_, v)| v.trim().to_string())
+        .filter_map(|v| cookie::Cookie::parse(v).ok())
+        .rfind(|c| c.name() == name)
+        .map(|c| c.value_trimmed().to_string())
 }

@@ -171,6 +171,13 @@ fn usage_errors_exit_2() {
     let out = reqtest(&["run", "collections", "--var", "novalue"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("`novalue` should be NAME=VALUE"));
+    let out = reqtest(&["run", "collections", "--color", "sometimes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("[possible values: auto, always, never]"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -238,11 +245,25 @@ requests:
     );
     let path = temp_file("interactive.yaml", &yaml);
     let cache = path.with_file_name("tokens.json");
+    // The user's $BROWSER: a script that notes the address it was given.
+    let opened = path.with_file_name("opened.txt");
+    let _ = std::fs::remove_file(&opened);
+    let browser_script = path.with_file_name("browser.sh");
+    std::fs::write(
+        &browser_script,
+        format!("#!/bin/sh\nprintf %s \"$1\" > '{}'\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &browser_script,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_reqtest"))
         .args(["login", path.to_str().unwrap(), "--standins"])
         .env("REQTEST_TOKEN_CACHE", &cache)
         .env_remove("DISPLAY")
-        .env_remove("BROWSER")
+        .env("BROWSER", &browser_script)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -259,6 +280,15 @@ requests:
             break format!("http://{u}");
         }
     };
+    let waited = std::time::Instant::now();
+    while !opened.exists() && waited.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&opened).unwrap_or_default(),
+        url,
+        "the browser named by $BROWSER was opened on the login address"
+    );
 
     // The person at the browser: follow the redirect to the login page,
     // submit it, and let the browser go to the redirect URI.
@@ -301,8 +331,12 @@ requests:
             callback.starts_with(&format!("http://127.0.0.1:{port}/servers/callback?code=")),
             "{callback}"
         );
+        let elsewhere = format!("http://127.0.0.1:{port}/favicon.ico");
+        let stray = browser.get(&elsewhere).send().await.unwrap();
+        assert_eq!(stray.status(), 404, "only the redirect ends the wait");
         let done = browser.get(&callback).send().await.unwrap();
         assert_eq!(done.status(), 200);
+        assert!(done.text().await.unwrap().starts_with("Logged in."));
     });
 
     let status = child.wait().unwrap();

@@ -9,7 +9,6 @@ use rand::distr::{Alphanumeric, SampleString};
 use reqwest::Url;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::form::{self, Form};
 use super::oauth::{self, Call, RenderedEndpoint};
@@ -24,12 +23,16 @@ const MAX_HOPS: usize = 30;
 const MAX_AUTO_SUBMITS: usize = 3;
 const INTERACTIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// One authorization code login, its templates rendered.
 pub struct CodeFlow<'a> {
     pub call: Call<'a>,
+    /// The token endpoint the code is traded at.
     pub endpoint: RenderedEndpoint,
     pub authorize_url: String,
+    /// Parameters added to the authorize URL's query.
     pub authorize_params: Vec<(String, String)>,
     pub redirect_uri: String,
+    /// Whether to send a PKCE challenge (S256).
     pub pkce: bool,
     /// Origins besides the authorize URL's that may see the credentials.
     pub login_origins: Vec<String>,
@@ -130,6 +133,8 @@ impl CodeFlow<'_> {
             && url.path() == target.path()
     }
 
+    /// Logs in without a person: follows the redirects and fills the forms,
+    /// then trades the code for tokens.
     pub async fn headless(
         &self,
         token_client: &reqwest::Client,
@@ -320,6 +325,8 @@ impl CodeFlow<'_> {
         Ok(values)
     }
 
+    /// Logs in through a person's browser, waits for the redirect, then
+    /// trades the code for tokens.
     pub async fn interactive(&self, token_client: &reqwest::Client) -> Result<Json, AuthError> {
         let started = self.start()?;
         let target = Url::parse(&self.redirect_uri).map_err(|e| {
@@ -346,7 +353,7 @@ impl CodeFlow<'_> {
         );
         open_browser(started.url.as_str());
         let callback =
-            tokio::time::timeout(INTERACTIVE_WAIT, self.await_redirect(&listener, &target))
+            tokio::time::timeout(INTERACTIVE_WAIT, self.await_redirect(listener, &target))
                 .await
                 .map_err(|_| {
                     self.error(format!(
@@ -357,50 +364,31 @@ impl CodeFlow<'_> {
         self.finish(token_client, &callback, &started).await
     }
 
-    /// Serves the redirect URI until a request with `code` or `error` comes.
+    /// Serves the redirect URI until a request with `code` or `error`
+    /// comes, answering anything else 404.
     async fn await_redirect(
         &self,
-        listener: &tokio::net::TcpListener,
+        listener: tokio::net::TcpListener,
         target: &Url,
     ) -> Result<Url, AuthError> {
-        loop {
-            let (mut stream, _) = listener
-                .accept()
+        let (sender, mut came) = tokio::sync::mpsc::channel::<Url>(1);
+        let target = target.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let (sender, target) = (sender.clone(), target.clone());
+            async move { redirect_reply(&target, &uri, &sender) }
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
                 .await
-                .map_err(|e| self.error(format!("accepting the redirect: {e}")))?;
-            let mut buf = vec![0u8; 16 * 1024];
-            let mut len = 0;
-            while len < buf.len() {
-                match stream.read(&mut buf[len..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => len += n,
-                }
-                if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
-            let head = String::from_utf8_lossy(&buf[..len]);
-            let path = head.split_whitespace().nth(1).unwrap_or("/");
-            let Ok(url) = target.join(path) else { continue };
-            let done = url.path() == target.path()
-                && url.query_pairs().any(|(k, _)| k == "code" || k == "error");
-            let (status, text) = if done {
-                (
-                    "200 OK",
-                    "Logged in. You can close this tab and go back to reqtest.",
-                )
-            } else {
-                ("404 Not Found", "Not the redirect reqtest waits for.")
-            };
-            let reply = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-                text.len()
-            );
-            let _ = stream.write_all(reply.as_bytes()).await;
-            if done {
-                return Ok(url);
-            }
-        }
+        });
+        let url = came.recv().await;
+        let _ = stop.send(());
+        let _ = server.await;
+        url.ok_or_else(|| self.error("the redirect listener stopped before a login came back"))
     }
 
     /// Checks the redirect (error, state) and trades its code for tokens.
@@ -493,19 +481,44 @@ fn without_query(url: &Url) -> String {
     u.to_string()
 }
 
-/// Opens the address in a browser where one can be opened; never fails.
-fn open_browser(url: &str) {
-    let has_display =
-        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
-    let program = std::env::var("BROWSER")
-        .ok()
-        .or_else(|| has_display.then(|| "xdg-open".to_string()));
-    if let Some(program) = program {
-        let _ = std::process::Command::new(program)
-            .arg(url)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn();
+/// The answer to a request on the redirect URI; the one that brings the
+/// login back (`code` or `error` on the redirect path) is handed on.
+fn redirect_reply(
+    target: &Url,
+    uri: &axum::http::Uri,
+    sender: &tokio::sync::mpsc::Sender<Url>,
+) -> (axum::http::StatusCode, &'static str) {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let url = target.join(path).ok().filter(|url| {
+        url.path() == target.path() && url.query_pairs().any(|(k, _)| k == "code" || k == "error")
+    });
+    match url.map(|url| sender.try_send(url).is_ok()) {
+        Some(true) => (
+            axum::http::StatusCode::OK,
+            "Logged in. You can close this tab and go back to reqtest.",
+        ),
+        _ => (
+            axum::http::StatusCode::NOT_FOUND,
+            "Not the redirect reqtest waits for.",
+        ),
     }
+}
+
+/// Opens the address in the user's browser (`$BROWSER` first, as on every
+/// platform webbrowser supports); never fails, since the address is also
+/// printed. Without a display on Linux and the BSDs only `$BROWSER` is
+/// tried, so that a text browser never takes over the terminal.
+fn open_browser(url: &str) {
+    let headless = cfg!(all(unix, not(target_os = "macos")))
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+        && std::env::var_os("BROWSER").is_none();
+    if headless {
+        return;
+    }
+    let url = url.to_string();
+    // A text browser would block until it quits: off the async threads.
+    tokio::task::spawn_blocking(move || {
+        let _ = webbrowser::open(&url);
+    });
 }
