@@ -10,13 +10,19 @@ use http::{Method, StatusCode};
 /// The request as it was sent and the response as it came.
 #[derive(Debug)]
 pub struct Exchange {
+    /// The HTTP method.
     pub method: Method,
+    /// The URL as sent.
     pub url: String,
     /// As sent (for verbose output and reports, masked there).
     pub request_headers: HeaderMap,
+    /// The body as sent, if there was one.
     pub request_body: Option<bytes::Bytes>,
+    /// The response's status.
     pub status: StatusCode,
+    /// The response's headers.
     pub headers: HeaderMap,
+    /// The response's body.
     pub body: bytes::Bytes,
     /// From sending the request to the last byte of the body.
     pub duration: Duration,

@@ -17,13 +17,21 @@ use crate::secrets::{mask_header, shown, Secrets};
 /// be shown: every text here was masked before it was cut.
 #[derive(Debug, Clone)]
 pub struct Detail {
+    /// The HTTP method.
     pub method: String,
+    /// The URL as sent, masked.
     pub url: String,
+    /// The response's status.
     pub status: u16,
+    /// From sending the request to the last byte of the body.
     pub duration: Duration,
+    /// Every assertion checked, passed or not.
     pub assertions: Vec<check::Assertion>,
+    /// The headers sent, masked; empty unless traffic is kept.
     pub request_headers: Vec<(String, String)>,
+    /// The start of the body sent, masked; `None` unless traffic is kept.
     pub request_body: Option<String>,
+    /// The headers received, masked; empty unless traffic is kept.
     pub response_headers: Vec<(String, String)>,
     /// The start of the response body.
     pub response_body: String,
@@ -96,18 +104,27 @@ impl Detail {
 /// it took to give up.
 #[derive(Debug, Clone)]
 pub struct RequestLine {
+    /// The HTTP method.
     pub method: String,
+    /// The URL, masked.
     pub url: String,
+    /// From the start of the request to giving up.
     pub elapsed: Duration,
 }
 
+/// How a request ended: passed, failed, or not run.
 #[derive(Debug, Clone)]
 pub enum Outcome {
+    /// It got a response and every assertion held.
     Passed {
+        /// How long the request took.
         duration: Duration,
+        /// What it sent and got.
         detail: Box<Detail>,
     },
+    /// It got no response, or an assertion or capture failed.
     Failed {
+        /// Why, as the test's failure shows it.
         message: String,
         /// `None` when no response came (refused, timed out, bad input).
         detail: Option<Box<Detail>>,
@@ -116,19 +133,26 @@ pub enum Outcome {
     },
     /// An earlier request of the collection failed, so this one was not sent.
     NotRun {
+        /// The name of the request that failed.
         blocked_by: String,
+        /// Where that request is written.
         at: Pos,
         /// Whether the failed request is itself reported; when it is not (it
         /// ran only as a dependency), its failure must surface here.
         blocker_reported: bool,
+        /// Why that request failed.
         blocker_message: String,
     },
 }
 
+/// A request's outcome, told to the reporter as it comes.
 #[derive(Debug, Clone)]
 pub struct Event {
+    /// The collection's index in the plan.
     pub collection: usize,
+    /// The request's index in its collection.
     pub request: usize,
+    /// How it ended.
     pub outcome: Outcome,
 }
 
@@ -143,8 +167,10 @@ pub enum Mode {
     Skip,
 }
 
+/// What to do with each request of a plan.
 #[derive(Debug, Clone)]
 pub struct Selection {
+    /// By collection, then by request.
     pub modes: Vec<Vec<Mode>>,
 }
 
@@ -215,8 +241,6 @@ impl Selection {
     }
 }
 
-/// Runs the plan on the calling thread; `concurrency` bounds how many
-/// collections run at once.
 /// How a plan runs.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
@@ -237,6 +261,8 @@ impl Default for RunOptions {
     }
 }
 
+/// Runs the plan on a runtime of its own on this thread, telling `sink`
+/// each reported outcome.
 pub fn run(plan: &Plan, selection: &Selection, options: &RunOptions, sink: impl Fn(Event)) {
     // One thread is enough for I/O-bound sequential requests, and it avoids
     // waking a second core for every response.
@@ -247,6 +273,7 @@ pub fn run(plan: &Plan, selection: &Selection, options: &RunOptions, sink: impl 
     runtime.block_on(run_async(plan, selection, options, &sink));
 }
 
+/// Runs the plan within the caller's runtime, telling `sink` each reported outcome.
 pub async fn run_async(
     plan: &Plan,
     selection: &Selection,

@@ -32,6 +32,8 @@ pub(super) fn list(collections: &[Collection], args: &Arguments) -> Conclusion {
     libtest_mimic::run(args, trials)
 }
 
+/// Runs `plan` as libtest trials, fed their verdicts by the runner on a
+/// thread of its own.
 pub fn run_plan(
     plan: Plan,
     args: &Arguments,

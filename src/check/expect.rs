@@ -23,6 +23,7 @@ pub struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// Runs every check of `expect`, recording each as an assertion.
     pub fn all(&mut self, expect: &Expect) {
         if let Some(status) = &expect.status {
             self.status(status);
@@ -159,7 +160,8 @@ impl Checker<'_> {
                 .filter_map(|p| eval.eval(p, actual.as_ref()).err())
                 .map(|m| format!("{}: {m}", a.path.src))
                 .collect();
-            let failure = (!problems.is_empty()).then(|| problems.join("\n"));
+            // One failure per path; its further predicates on indented lines.
+            let failure = (!problems.is_empty()).then(|| problems.join("\n    "));
             let shown = actual.as_ref().map(|v| show.value(v));
             self.rec.record(&a.at, a.path.src.clone(), shown, failure);
         }
@@ -319,10 +321,35 @@ impl Checker<'_> {
                 } else {
                     String::new()
                 };
-                Some(format!(
-                    "body differs{note}:\n{}",
-                    json::diff_text(&format!("{want}\n"), &format!("{got}\n"))
-                ))
+                // Lines are compared whole: a missing final newline would
+                // otherwise hide the last line's difference.
+                let line_end = |s: &str| {
+                    if s.ends_with('\n') {
+                        s.to_string()
+                    } else {
+                        format!("{s}\n")
+                    }
+                };
+                let (want_lines, got_lines) = (line_end(&want), line_end(&got));
+                Some(if want_lines == got_lines {
+                    let ends = |s: &str| {
+                        if s.ends_with('\n') {
+                            "has one"
+                        } else {
+                            "has none"
+                        }
+                    };
+                    format!(
+                        "body differs only in its last newline: the expected body {}, the response {}",
+                        ends(&want),
+                        ends(&got)
+                    )
+                } else {
+                    format!(
+                        "body differs{note}:\n{}",
+                        json::diff_text(&want_lines, &got_lines)
+                    )
+                })
             }
         };
         let seen = self.shown_text();

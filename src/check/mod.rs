@@ -5,6 +5,8 @@ mod capture;
 mod expect;
 pub mod json;
 mod predicate;
+#[cfg(test)]
+mod tests;
 
 pub use capture::capture;
 
@@ -19,15 +21,18 @@ use crate::load::{format_duration, Expect, Pos};
 use crate::resolve::Templates;
 use crate::secrets::{is_secret_key, shown, Secrets, MASK};
 
+/// A check that failed, with the place in the YAML it came from.
 #[derive(Debug, Clone)]
 pub struct Failure {
+    /// Where the check is written.
     pub at: Pos,
+    /// What was wrong.
     pub message: String,
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.at, self.message)
+        write!(f, "{}: {}", self.at, self.message.trim_end())
     }
 }
 
@@ -40,6 +45,7 @@ pub(crate) fn fail(at: &Pos, message: impl Into<String>) -> Failure {
 
 /// The response body parsed as JSON at most once, and only if asked for.
 pub struct Response<'a> {
+    /// The request and response.
     pub exchange: &'a Exchange,
     secrets: &'a Secrets,
     json: OnceCell<Result<Json, String>>,
@@ -107,7 +113,9 @@ impl<'a> Response<'a> {
 /// How values appear in messages: masked, and `***` whole when they sit
 /// under a secret-looking key.
 pub struct Show<'a> {
+    /// The secrets to mask.
     pub secrets: &'a Secrets,
+    /// Whether the values sit under a secret-looking key, and so show as `***`.
     pub hide: bool,
 }
 
@@ -154,15 +162,18 @@ pub(crate) fn hides(path: &crate::load::JsonPath) -> bool {
 /// was wrong if anything. Reports list them all, passed or not.
 #[derive(Debug, Clone)]
 pub struct Assertion {
+    /// Where the assertion is written.
     pub at: Pos,
     /// `status`, `header Content-Type`, `$.a.b`, `response time`, `body`.
     pub subject: String,
+    /// The value it saw, masked; `None` when there was none to see.
     pub actual: Option<Json>,
     /// The full failure message, `None` when the assertion held.
     pub failure: Option<String>,
 }
 
 impl Assertion {
+    /// Whether the assertion held.
     pub fn passed(&self) -> bool {
         self.failure.is_none()
     }

@@ -16,22 +16,37 @@ use crate::resolve::{PlannedCollection, RenderError, Templates, Vars};
 pub use transfer::Limits;
 use transfer::TransferError;
 
+/// How long a request or an auth step may take when nothing says.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Why a request could not be sent or got no response.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
+    /// A template of the request that did not render.
     #[error("{0}")]
     Render(#[from] RenderError),
+    /// A request that rendered but cannot be built: a bad URL or header, an
+    /// unreadable multipart file.
     #[error("{at}: {message}")]
-    Build { at: Pos, message: String },
+    Build {
+        /// The part of the request that could not be built.
+        at: Pos,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// No response came: refused, timed out, or too large.
     #[error("{method} {url}: {cause}")]
     Send {
+        /// The HTTP method.
         method: String,
+        /// The URL, as sent.
         url: String,
+        /// Why no response came.
         cause: String,
         /// From sending the request to giving up.
         elapsed: Duration,
     },
+    /// The request's token could not be obtained.
     #[error("{0}")]
     Auth(#[from] auth::AuthError),
 }
@@ -39,7 +54,9 @@ pub enum ExecError {
 /// A request that got no response: why, and which request it was.
 #[derive(Debug)]
 pub struct NotAnswered {
+    /// Why it got no response.
     pub error: ExecError,
+    /// The HTTP method.
     pub method: String,
     /// As sent, or as it would have been (rendered as far as it could be).
     pub url: String,
@@ -62,12 +79,19 @@ pub fn client() -> reqwest::Result<reqwest::Client> {
 /// A request to render: a test request with the collection's defaults
 /// applied, or a token request of an auth.
 pub struct Outgoing<'a> {
+    /// The HTTP method.
     pub method: &'a reqwest::Method,
+    /// The URL, a template; relative to `base_url` unless absolute.
     pub url: &'a Text,
+    /// The collection's `base_url`, if it has one.
     pub base_url: Option<&'a Text>,
+    /// Query parameters, the defaults' first.
     pub query: Vec<&'a (String, Text)>,
+    /// Headers, the defaults' first, so that the request's own win.
     pub headers: Vec<&'a (String, Text)>,
+    /// The body, if any.
     pub body: Option<&'a Body>,
+    /// How long the request may take and how large its response may be.
     pub limits: Limits,
     /// Multipart files are named relative to this collection file.
     pub collection_file: &'a str,
@@ -78,12 +102,14 @@ pub struct Session<'p> {
     client: reqwest::Client,
     planned: &'p PlannedCollection,
     templates: &'p Templates,
+    /// The collection's tokens, by auth.
     pub tokens: auth::Tokens<'p>,
     /// Keep what each request sent (for verbose output).
     pub traffic: bool,
 }
 
 impl<'p> Session<'p> {
+    /// A session for `planned` with a client of its own and no tokens yet.
     pub fn new(
         planned: &'p PlannedCollection,
         templates: &'p Templates,
@@ -103,6 +129,7 @@ impl<'p> Session<'p> {
         })
     }
 
+    /// The collection's HTTP client.
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }

@@ -16,7 +16,9 @@ use crate::load::{format_duration, format_size};
 /// How long an exchange may take and how large a body it may read.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// The whole exchange, from connecting to the last byte of the body.
     pub timeout: Duration,
+    /// The largest body read, in bytes, after decompression.
     pub max_body: u64,
 }
 
@@ -32,20 +34,30 @@ impl Default for Limits {
 /// A response read whole.
 #[derive(Debug)]
 pub struct Fetched {
+    /// The response's status.
     pub status: StatusCode,
+    /// The HTTP version it came in.
     pub version: Version,
+    /// The response's headers.
     pub headers: HeaderMap,
+    /// The body, decompressed.
     pub body: Bytes,
 }
 
 /// Why an exchange did not complete.
 #[derive(Debug)]
 pub enum TransferError {
+    /// The deadline passed; the duration is the timeout.
     Timeout(Duration),
+    /// The body is larger than `max_body`.
     TooLarge {
+        /// The cap, in bytes.
         max_body: u64,
+        /// The size `Content-Length` announced; `None` when the body went
+        /// over as it came.
         announced: Option<u64>,
     },
+    /// The connection or the HTTP exchange failed.
     Http(reqwest::Error),
 }
 

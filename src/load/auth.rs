@@ -259,4 +259,5 @@ fn login_steps(cx: &Converter, p: &YamlPath, f: &RawCodeAuth) -> Result<Vec<Logi
 /// Stand-ins for "the form's user name field" and "its password field" in
 /// default login steps.
 pub const USERNAME_FIELD: &str = "$username";
+/// See [`USERNAME_FIELD`]: the form's password field.
 pub const PASSWORD_FIELD: &str = "$password";

@@ -71,6 +71,7 @@ fn compile(
     Ok(schema)
 }
 
+/// An `expect.schema` check: the file read and its schema compiled.
 pub fn schema_check(cx: &Converter, p: &YamlPath, file: &str) -> Result<SchemaCheck> {
     let doc = document(cx, p, file)?;
     let key = relative(cx, file).display().to_string();
@@ -129,6 +130,8 @@ impl Flavour {
     }
 }
 
+/// An `expect.openapi` check: the operation found and its response
+/// schemas compiled, by status.
 pub fn openapi_check(cx: &Converter, p: &YamlPath, raw: &RawOpenApi) -> Result<OpenApiCheck> {
     let sp = p.key("spec");
     let spec = document(cx, &sp, &raw.spec)?;

@@ -357,6 +357,8 @@ pub(super) fn expected_one_of(list: &[&str]) -> String {
         .join(", ")
 }
 
+/// The typed collection for the parsed YAML of `file`, every node placed
+/// by `index`.
 pub fn collection(
     raw: RawCollection,
     file: &Arc<str>,
@@ -1083,6 +1085,8 @@ fn capture_source(
     })
 }
 
+/// Whether `name` can name a variable or an auth: a letter or `_`, then
+/// letters, digits and `_`.
 pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')

@@ -24,15 +24,27 @@ pub use model::*;
 pub use positions::{LineCol, PositionIndex, Seg};
 pub use templated::Template;
 
+/// Why a collection could not be loaded: a file unread, or YAML that is not
+/// a valid collection.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// A file or folder that could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder.
         path: String,
+        /// Why it could not be read.
         source: std::io::Error,
     },
+    /// YAML that is not a valid collection.
     #[error("{at}: {message}")]
-    Invalid { at: Pos, message: String },
+    Invalid {
+        /// Where in the YAML.
+        at: Pos,
+        /// What is wrong.
+        message: String,
+    },
+    /// A folder with no collection files in it.
     #[error("{0}: no collection files (*.yaml, *.yml) in this folder")]
     NoCollections(String),
 }
@@ -75,6 +87,7 @@ fn checked_index(file: &Arc<str>, text: &str) -> Result<PositionIndex, LoadError
     Ok(index)
 }
 
+/// Loads one collection file.
 pub fn load_file(path: &Path) -> Result<Collection, LoadError> {
     let text = read(path)?;
     load_str(&path.display().to_string(), &text)
@@ -85,7 +98,9 @@ pub fn load_file(path: &Path) -> Result<Collection, LoadError> {
 /// OpenAPI document), which are left out.
 #[derive(Debug, Default)]
 pub struct Loaded {
+    /// The collections, in the order found.
     pub collections: Vec<Collection>,
+    /// YAML files in folders that are not collections.
     pub skipped: Vec<PathBuf>,
 }
 

@@ -13,8 +13,11 @@ use serde_json::Value as Json;
 /// A place in a collection file: `collections/cells.yaml:12:7`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pos {
+    /// The file, as named in messages.
     pub file: Arc<str>,
+    /// The line, from 1.
     pub line: u32,
+    /// The column, from 1.
     pub col: u32,
 }
 
@@ -38,7 +41,9 @@ impl fmt::Display for Pos {
 /// A string as the user wrote it; it may hold a template.
 #[derive(Debug, Clone)]
 pub struct Text {
+    /// The text as written.
     pub src: String,
+    /// Where it is written.
     pub at: Pos,
 }
 
@@ -46,25 +51,37 @@ pub struct Text {
 /// inside it may hold a template.
 #[derive(Debug, Clone)]
 pub struct Data {
+    /// The value as written.
     pub value: Json,
+    /// Where it is written.
     pub at: Pos,
 }
 
+/// A loaded collection: its environments, variables, auths and requests.
 #[derive(Debug, Clone)]
 pub struct Collection {
+    /// Its `name`, else the file's name without extension; the first part
+    /// of its test names.
     pub name: String,
+    /// The file it was loaded from, as named in messages.
     pub file: Arc<str>,
+    /// The environment used when none is chosen.
     pub default_env: Option<String>,
+    /// Each environment's variables, by environment name.
     pub environments: IndexMap<String, IndexMap<String, Data>>,
+    /// The collection's own variables, which environments override.
     pub vars: IndexMap<String, Data>,
     /// Variables whose values are secrets.
     pub secrets: Vec<String>,
+    /// What every request gets unless it says otherwise.
     pub defaults: Defaults,
     /// By name; the collection's `auth` is named `default`.
     pub auths: IndexMap<String, AuthSpec>,
+    /// The requests, in file order.
     pub requests: Vec<Request>,
 }
 
+/// The name of the collection's own `auth` among its auths.
 pub const DEFAULT_AUTH: &str = "default";
 
 impl Collection {
@@ -82,11 +99,15 @@ impl Collection {
 /// How a collection gets a token, keeps it fresh and sends it.
 #[derive(Debug, Clone)]
 pub struct AuthSpec {
+    /// The auth's name: `default` for the collection's `auth`.
     pub name: String,
+    /// Where the auth is written.
     pub at: Pos,
+    /// How the token is obtained.
     pub flow: AuthFlow,
     /// Which token of the response is sent.
     pub token: TokenField,
+    /// Where the token goes in each request.
     pub send: SendToken,
     /// Used when neither the response nor the token says when it expires.
     pub lifetime: Option<Duration>,
@@ -96,42 +117,64 @@ pub struct AuthSpec {
     pub timeout: Option<Duration>,
 }
 
+/// How an auth obtains its token.
 #[derive(Debug, Clone)]
 pub enum AuthFlow {
+    /// OAuth2 resource owner password grant.
     Password {
+        /// The token endpoint and client.
         endpoint: TokenEndpoint,
+        /// The user name.
         username: Text,
+        /// The password.
         password: Text,
+        /// Where the grant's parameters go.
         params_in: ParamsIn,
     },
+    /// OAuth2 client credentials grant.
     ClientCredentials {
+        /// The token endpoint and client.
         endpoint: TokenEndpoint,
+        /// Where the grant's parameters go.
         params_in: ParamsIn,
     },
+    /// OAuth2 authorization code grant, headless or with a person at a browser.
     AuthorizationCode {
+        /// The token endpoint and client.
         endpoint: TokenEndpoint,
+        /// Where the login starts.
         authorize_url: Text,
         /// More parameters of the authorization request.
         authorize_params: Vec<(String, Text)>,
+        /// Where the server sends the code back.
         redirect_uri: Text,
+        /// Whether to send a PKCE challenge (S256).
         pkce: bool,
+        /// Who logs in: a person, or reqtest through the forms.
         login: CodeLogin,
         /// Origins besides the authorize URL's that may see the password.
         login_origins: Vec<Text>,
     },
+    /// OAuth2 refresh grant from a refresh token the user gives.
     RefreshToken {
+        /// The token endpoint and client.
         endpoint: TokenEndpoint,
+        /// The refresh token to trade.
         refresh_token: Text,
     },
     /// Any request whose response holds the token.
     Request {
+        /// The request to send.
         request: TokenRequest,
+        /// Where the response says how many seconds the token lasts.
         expires_in: Option<JsonPath>,
+        /// Where the response says when the token expires.
         expires_at: Option<JsonPath>,
     },
 }
 
 impl AuthFlow {
+    /// The flow's name as collections write it (`client_credentials`).
     pub fn kind(&self) -> &'static str {
         match self {
             AuthFlow::Password { .. } => "password",
@@ -154,16 +197,24 @@ impl AuthFlow {
     }
 }
 
+/// An OAuth2 token endpoint and the client that calls it.
 #[derive(Debug, Clone)]
 pub struct TokenEndpoint {
+    /// The endpoint's URL.
     pub token_url: Text,
+    /// The client's id, if it has one.
     pub client_id: Option<Text>,
+    /// The client's secret, if it has one.
     pub client_secret: Option<Text>,
+    /// How the client proves who it is.
     pub client_auth: ClientAuth,
+    /// The scope asked for.
     pub scope: Option<Text>,
+    /// More parameters sent with every grant.
     pub extra: Vec<(String, Text)>,
 }
 
+/// How a client sends its credentials to the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
     /// HTTP Basic `client_id:client_secret`.
@@ -174,12 +225,16 @@ pub enum ClientAuth {
     None,
 }
 
+/// Where a grant's parameters go: the form body or the URL query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamsIn {
+    /// A form-encoded body.
     Body,
+    /// The URL's query string.
     Query,
 }
 
+/// Who logs in during an authorization code flow.
 #[derive(Debug, Clone)]
 pub enum CodeLogin {
     /// reqtest listens on the redirect URI and a person logs in.
@@ -193,31 +248,55 @@ pub enum CodeLogin {
 pub struct LoginStep {
     /// Picks the form whose `action` contains this; the first form otherwise.
     pub form: Option<String>,
+    /// Field names and the values to fill in.
     pub fields: Vec<(String, Text)>,
 }
 
+/// The request of a `request` auth, whose response holds the token.
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
+    /// Where the request is written.
     pub at: Pos,
+    /// The HTTP method.
     pub method: http::Method,
+    /// The URL, a template.
     pub url: Text,
+    /// Query parameters added to the URL.
     pub query: Vec<(String, Text)>,
+    /// Headers to send.
     pub headers: Vec<(String, Text)>,
+    /// The body to send, if any.
     pub body: Option<Body>,
+    /// How long the request may take.
     pub timeout: Option<Duration>,
 }
 
+/// Which value of a token response is the token.
 #[derive(Debug, Clone)]
 pub enum TokenField {
+    /// `access_token`.
     AccessToken,
+    /// `id_token`.
     IdToken,
+    /// Whatever a JSONPath finds in the response.
     Path(JsonPath),
 }
 
+/// How a token is sent with a request.
 #[derive(Debug, Clone)]
 pub enum SendToken {
-    Header { name: String, prefix: String },
-    Query { name: String },
+    /// In a header, after a prefix (`Authorization: Bearer <token>`).
+    Header {
+        /// The header's name.
+        name: String,
+        /// What comes before the token, such as `Bearer `.
+        prefix: String,
+    },
+    /// As a query parameter.
+    Query {
+        /// The parameter's name.
+        name: String,
+    },
 }
 
 /// Which auth a request uses.
@@ -225,15 +304,23 @@ pub enum SendToken {
 pub enum AuthChoice {
     /// The collection's `auth`, if it has one.
     Default,
+    /// `auth: none`: no token.
     None,
+    /// The auth of this name.
     Named(String),
 }
 
+/// The collection's `defaults`, applied to every request.
 #[derive(Debug, Clone, Default)]
 pub struct Defaults {
+    /// Prefixed to request URLs that are not absolute.
     pub base_url: Option<Text>,
+    /// Headers for every request; a request's own header of the same name
+    /// wins.
     pub headers: Vec<(String, Text)>,
+    /// Query parameters for every request, before the request's own.
     pub query: Vec<(String, Text)>,
+    /// How long a request may take.
     pub timeout: Option<Duration>,
     /// The largest response body read, in bytes.
     pub max_body: Option<u64>,
@@ -244,57 +331,93 @@ pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
 /// The largest `max_body` a collection may ask for.
 pub const MAX_MAX_BODY: u64 = 4 * 1024 * 1024 * 1024;
 
+/// One request of a collection: what to send and what to expect back.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// Its name, unique in the collection; the second part of its test name.
     pub name: String,
+    /// Where the request is written.
     pub at: Pos,
+    /// The HTTP method.
     pub method: http::Method,
+    /// The URL, a template; relative to `base_url` unless absolute.
     pub url: Text,
+    /// Query parameters added to the URL.
     pub query: Vec<(String, Text)>,
+    /// Headers to send.
     pub headers: Vec<(String, Text)>,
+    /// The body to send, if any.
     pub body: Option<Body>,
+    /// How long the request may take; overrides the default.
     pub timeout: Option<Duration>,
+    /// The largest response body read, in bytes; overrides the default.
     pub max_body: Option<u64>,
+    /// How long to wait before sending.
     pub delay: Option<Duration>,
+    /// Which auth's token it sends.
     pub auth: AuthChoice,
     /// `Some(reason)` when the request is marked `ignore`.
     pub ignore: Option<String>,
+    /// What the response is checked against.
     pub expect: Expect,
+    /// Values taken from the response into variables for later requests.
     pub captures: Vec<Capture>,
 }
 
+/// A request body.
 #[derive(Debug, Clone)]
 pub enum Body {
+    /// A JSON document.
     Json(Data),
+    /// Form-encoded fields.
     Form(Vec<(String, Text)>),
+    /// A multipart form.
     Multipart(Vec<Part>),
+    /// Text sent as it is.
     Raw(Text),
 }
 
+/// One part of a multipart body.
 #[derive(Debug, Clone)]
 pub struct Part {
+    /// The part's field name.
     pub name: String,
+    /// What it holds.
     pub kind: PartKind,
 }
 
+/// What a multipart part holds: text or a file.
 #[derive(Debug, Clone)]
 pub enum PartKind {
+    /// A text value.
     Text(Text),
+    /// A file read from disk.
     File {
+        /// The file, relative to the collection file.
         path: Text,
+        /// The file name sent, if not the file's own.
         filename: Option<String>,
+        /// The part's content type, if given.
         content_type: Option<String>,
     },
 }
 
+/// A request's `expect` block: every check its response must pass.
 #[derive(Debug, Clone, Default)]
 pub struct Expect {
+    /// The statuses allowed.
     pub status: Option<StatusExpect>,
+    /// Checks of response headers.
     pub headers: Vec<HeaderExpect>,
+    /// The longest the response may take, and where that is written.
     pub max_duration: Option<(Duration, Pos)>,
+    /// Assertions on values in the JSON body.
     pub json: Vec<JsonAssert>,
+    /// Checks of the whole body.
     pub body: Option<BodyExpect>,
+    /// A JSON Schema the body must match.
     pub schema: Option<SchemaCheck>,
+    /// An OpenAPI operation whose documented response the body must match.
     pub openapi: Option<OpenApiCheck>,
 }
 
@@ -308,15 +431,21 @@ impl fmt::Debug for Schema {
     }
 }
 
+/// An `expect.schema` check: a JSON Schema file, compiled.
 #[derive(Debug, Clone)]
 pub struct SchemaCheck {
+    /// Where the check is written.
     pub at: Pos,
+    /// The schema file as the collection names it.
     pub file: String,
+    /// The compiled schema.
     pub schema: Schema,
 }
 
+/// An `expect.openapi` check: one operation's documented responses, compiled.
 #[derive(Debug, Clone)]
 pub struct OpenApiCheck {
+    /// Where the check is written.
     pub at: Pos,
     /// `GetUser (GET /user/{Login})`, for messages.
     pub operation: String,
@@ -326,20 +455,26 @@ pub struct OpenApiCheck {
     pub status: Option<String>,
 }
 
+/// The statuses a response may have.
 #[derive(Debug, Clone)]
 pub struct StatusExpect {
+    /// Any one of these will do.
     pub allowed: Vec<StatusPattern>,
+    /// Where the check is written.
     pub at: Pos,
 }
 
+/// A status or a class of statuses (`200`, `2xx`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusPattern {
+    /// Exactly this status.
     Code(u16),
     /// `2xx` is `Class(2)`.
     Class(u16),
 }
 
 impl StatusPattern {
+    /// Whether `status` is this one or in this class.
     pub fn matches(self, status: u16) -> bool {
         match self {
             StatusPattern::Code(c) => c == status,
@@ -357,25 +492,38 @@ impl fmt::Display for StatusPattern {
     }
 }
 
+/// Checks of one response header.
 #[derive(Debug, Clone)]
 pub struct HeaderExpect {
+    /// The header's name.
     pub name: String,
+    /// Where the checks are written.
     pub at: Pos,
+    /// Every check the header must pass.
     pub checks: Vec<HeaderCheck>,
 }
 
+/// One check of a header's value.
 #[derive(Debug, Clone)]
 pub enum HeaderCheck {
+    /// The value is exactly this.
     Equals(Text),
+    /// The value contains this.
     Contains(Text),
+    /// The value matches this regex.
     Matches(Regex),
+    /// The header is there (`true`) or not (`false`).
     Present(bool),
 }
 
+/// Predicates on what a JSONPath finds in the response body.
 #[derive(Debug, Clone)]
 pub struct JsonAssert {
+    /// Where in the body to look.
     pub path: JsonPath,
+    /// Where the assertion is written.
     pub at: Pos,
+    /// Every predicate the value must satisfy.
     pub predicates: Vec<Predicate>,
 }
 
@@ -384,12 +532,16 @@ pub struct JsonAssert {
 /// everything it matched.
 #[derive(Debug, Clone)]
 pub struct JsonPath {
+    /// The path as written.
     pub src: String,
+    /// The parsed path.
     pub query: JpQuery,
+    /// Whether it can match at most one value (names and indexes only).
     pub singular: bool,
 }
 
 impl JsonPath {
+    /// Parses a JSONPath; the error says what is wrong with it.
     pub fn parse(src: &str) -> Result<Self, String> {
         let query = match simple_path(src) {
             Some(q) => q,
@@ -492,35 +644,58 @@ mod tests {
     }
 }
 
+/// One condition on a value found in the body, as `expect.json` writes it.
 #[derive(Debug, Clone)]
 pub enum Predicate {
+    /// `eq`: equal to this.
     Eq(Data),
+    /// `ne`: not equal to this.
     Ne(Data),
+    /// `lt`: less than this.
     Lt(Data),
+    /// `le`: at most this.
     Le(Data),
+    /// `gt`: greater than this.
     Gt(Data),
+    /// `ge`: at least this.
     Ge(Data),
+    /// `contains`: has this substring, list element or object key.
     Contains(Data),
+    /// `one_of`: equal to one of these.
     OneOf(Data),
+    /// `matches`: a string this regex matches.
     Matches(Regex),
+    /// `exists` (or `absent`): whether the path finds anything.
     Exists(bool),
+    /// `type`: of this JSON type.
     Type(JsonType),
+    /// `length`: its length satisfies these.
     Length(Vec<Predicate>),
+    /// `every`: each element satisfies these.
     Every(Vec<Predicate>),
 }
 
+/// A JSON type as `type` names it; `integer` is a number without a fraction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JsonType {
+    /// A string.
     String,
+    /// Any number, integers included.
     Number,
+    /// A whole number.
     Integer,
+    /// `true` or `false`.
     Boolean,
+    /// A list.
     Array,
+    /// An object.
     Object,
+    /// `null`.
     Null,
 }
 
 impl JsonType {
+    /// The narrowest type of `value`.
     pub fn of(value: &Json) -> JsonType {
         match value {
             Json::Null => JsonType::Null,
@@ -533,6 +708,7 @@ impl JsonType {
         }
     }
 
+    /// Whether `value` is of this type (an integer is a number too).
     pub fn accepts(self, value: &Json) -> bool {
         let actual = JsonType::of(value);
         actual == self || (self == JsonType::Number && actual == JsonType::Integer)
@@ -554,38 +730,64 @@ impl fmt::Display for JsonType {
     }
 }
 
+/// Checks of the whole response body.
 #[derive(Debug, Clone)]
 pub struct BodyExpect {
+    /// Where the checks are written.
     pub at: Pos,
+    /// The body, as JSON, equals this.
     pub json: Option<Data>,
+    /// What to leave out of both sides when comparing `json`.
     pub ignore: Vec<JsonPath>,
+    /// The body, as text, is exactly this.
     pub equals: Option<Text>,
+    /// The body contains each of these.
     pub contains: Vec<Text>,
+    /// The body matches this regex, written there.
     pub matches: Option<(Regex, Pos)>,
 }
 
+/// A value taken from the response into a variable.
 #[derive(Debug, Clone)]
 pub struct Capture {
+    /// The variable it goes into.
     pub var: String,
+    /// Where the capture is written.
     pub at: Pos,
+    /// Where in the response it comes from.
     pub source: CaptureSource,
     /// The captured value is a secret (a token from a login request).
     pub secret: bool,
 }
 
+/// Where in a response a captured value comes from.
 #[derive(Debug, Clone)]
 pub enum CaptureSource {
+    /// What a JSONPath finds in the body.
     JsonPath(JsonPath),
+    /// A header's value.
     Header(String),
-    Regex { regex: Regex, group: RegexGroup },
+    /// A regex group of the body.
+    Regex {
+        /// The regex run on the body.
+        regex: Regex,
+        /// The group whose text is taken.
+        group: RegexGroup,
+    },
+    /// The status code.
     Status,
+    /// A cookie the response sets.
     Cookie(String),
+    /// The whole body, as text.
     Body,
 }
 
+/// Which group of a regex match to capture.
 #[derive(Debug, Clone)]
 pub enum RegexGroup {
+    /// By number; 0 is the whole match.
     Index(usize),
+    /// By name.
     Name(String),
 }
 

@@ -10,9 +10,12 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::Marker;
 
+/// One step of a path from the document's root: a mapping key or a sequence index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Seg {
+    /// The entry under this key.
     Key(String),
+    /// The item at this index, from 0.
     Index(usize),
 }
 
@@ -31,7 +34,9 @@ impl From<usize> for Seg {
 /// Line (1-based) and column (1-based) of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LineCol {
+    /// The line, from 1.
     pub line: u32,
+    /// The column, from 1.
     pub col: u32,
 }
 
@@ -50,8 +55,11 @@ pub struct PositionIndex {
 /// whatever the first said would silently vanish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Duplicate {
+    /// The key.
     pub key: String,
+    /// Where it is written first.
     pub first: LineCol,
+    /// Where it is written again.
     pub second: LineCol,
 }
 

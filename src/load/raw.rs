@@ -12,6 +12,7 @@ use serde_json::Value as Json;
 
 use super::raw_auth::RawAuthBlock;
 
+/// A collection file: environments, variables, defaults, auths and requests.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCollection {
@@ -34,6 +35,7 @@ pub struct RawCollection {
     pub requests: Vec<RawRequest>,
 }
 
+/// One form a headless login fills in and submits.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLoginStep {
@@ -58,6 +60,7 @@ pub struct RawTokenRequest {
     pub timeout: Option<Json>,
 }
 
+/// What every request of the collection gets unless it says otherwise.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDefaults {
@@ -72,6 +75,7 @@ pub struct RawDefaults {
     pub max_body: Option<Json>,
 }
 
+/// One request: what to send, what to expect back and what to capture.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRequest {
@@ -101,6 +105,7 @@ pub struct RawRequest {
     pub capture: IndexMap<String, Json>,
 }
 
+/// What the response must be: status, headers, time, JSON values, body, schema.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
@@ -119,6 +124,7 @@ pub struct RawExpect {
     pub openapi: Option<RawOpenApi>,
 }
 
+/// An OpenAPI operation whose documented response schema the body must satisfy.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOpenApi {
@@ -133,6 +139,7 @@ pub struct RawOpenApi {
     pub status: Option<Json>,
 }
 
+/// Checks of the whole response body.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBodyExpect {
@@ -144,6 +151,7 @@ pub struct RawBodyExpect {
     pub matches: Option<String>,
 }
 
+/// One string or a list of them.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
@@ -152,6 +160,7 @@ pub enum OneOrMany {
 }
 
 impl OneOrMany {
+    /// The strings as a list.
     pub fn into_vec(self) -> Vec<String> {
         match self {
             OneOrMany::One(s) => vec![s],

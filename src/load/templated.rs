@@ -7,7 +7,9 @@ use super::model::*;
 /// A template of the model: a string, or structured data whose strings are.
 #[derive(Debug, Clone, Copy)]
 pub enum Template<'a> {
+    /// A string.
     Text(&'a Text),
+    /// Structured data, every string inside it a template.
     Data(&'a Data),
 }
 

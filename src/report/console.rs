@@ -17,6 +17,8 @@ use crate::secrets::{cut, Secrets};
 /// Runs with fewer requests finish before a progress line would help.
 const PROGRESS_FROM: usize = 20;
 
+/// Turns the runner's events into libtest verdicts, report files, traffic
+/// and progress.
 pub struct Reporter {
     secrets: Secrets,
     junit: Option<Junit>,
@@ -27,6 +29,8 @@ pub struct Reporter {
 }
 
 impl Reporter {
+    /// A reporter for `plan`, its report files created; `selected` is how
+    /// many requests will run.
     pub fn new(
         plan: &Plan,
         options: &ReportOptions,
@@ -68,6 +72,7 @@ impl Reporter {
         })
     }
 
+    /// Reports one finished request and says what its trial shows.
     pub fn handle(&mut self, plan: &Plan, e: &Event) -> Verdict {
         let collection = &plan.collections[e.collection].collection;
         let request = &collection.requests[e.request];
@@ -169,6 +174,7 @@ impl Reporter {
         let _ = std::io::stderr().write_all(self.secrets.redact(&out).as_bytes());
     }
 
+    /// Completes the report files; the first error writing them, if any.
     pub fn finish(self) -> Result<(), String> {
         if self.progress.is_some() {
             let _ = write!(std::io::stderr(), "\r\x1b[2K");

@@ -80,6 +80,7 @@ fn millis(d: std::time::Duration) -> f64 {
 }
 
 impl JsonReport {
+    /// Creates the file at `path` and writes the report's head.
     pub fn create(path: &Path) -> io::Result<Self> {
         let mut out = BufWriter::new(File::create(path)?);
         let started = SystemTime::now();
@@ -99,6 +100,7 @@ impl JsonReport {
         })
     }
 
+    /// Appends one request, masked.
     pub fn record(&mut self, row: &Row, secrets: &Secrets) -> io::Result<()> {
         let null = Json::Null;
         let detail = row.detail();
@@ -153,6 +155,7 @@ impl JsonReport {
         self.out.write_all(secrets.redact(&text).as_bytes())
     }
 
+    /// Writes the summary and closes the report.
     pub fn finish(mut self) -> io::Result<()> {
         let summary = Summary {
             passed: self.counts[0],

@@ -47,6 +47,8 @@ pub struct Junit {
 }
 
 impl Junit {
+    /// A report for `collections` collections; checks now that `path` can
+    /// be written.
     pub fn create(path: &Path, collections: usize) -> io::Result<Self> {
         // Fail now, not after the run, when the file cannot be written.
         File::create(path)?;
@@ -57,6 +59,7 @@ impl Junit {
         })
     }
 
+    /// Adds one request's test case to collection `ci`'s suite.
     pub fn record(&mut self, ci: usize, row: &Row) -> io::Result<()> {
         if self.suites[ci].is_none() {
             let part = std::env::temp_dir().join(format!(
@@ -113,6 +116,7 @@ impl Junit {
         Ok(())
     }
 
+    /// Writes the file: every suite with its counts and test cases.
     pub fn finish(self) -> io::Result<()> {
         let mut out = BufWriter::new(File::create(&self.path)?);
         let suites: Vec<TestSuite> = self.suites.into_iter().flatten().collect();

@@ -17,7 +17,9 @@ pub use console::Reporter;
 /// Report files and console extras of a run.
 #[derive(Debug, Clone, Default)]
 pub struct ReportOptions {
+    /// Where to write a JUnit XML report (`--junit`).
     pub junit: Option<PathBuf>,
+    /// Where to write a JSON report (`--json`).
     pub json: Option<PathBuf>,
     /// Each request and response on stderr, secrets masked.
     pub verbose: bool,
@@ -25,18 +27,26 @@ pub struct ReportOptions {
 
 /// What a trial learns of its request: already redacted.
 pub enum Verdict {
+    /// The request passed.
     Pass,
+    /// The request failed, with why.
     Fail(String),
+    /// The request was not run, with why.
     Ignore(String),
 }
 
 /// One request's outcome as every report sees it, secrets already masked.
 pub struct Row<'a> {
+    /// The request's collection.
     pub collection: &'a Collection,
+    /// The request.
     pub request: &'a Request,
+    /// How it ended.
     pub outcome: &'a Outcome,
     /// The failure or not-run message, redacted.
     pub message: Option<String>,
+    /// Whether it counts as not run rather than failed (its blocker is
+    /// reported itself).
     pub skipped: bool,
 }
 

@@ -32,6 +32,8 @@ pub fn is_global(name: &str) -> bool {
     FUNCTIONS.contains(&name) || matches!(name, "caller" | "super" | "debug")
 }
 
+/// Adds reqtest's functions and filters to `env`, keeping the secrets they
+/// make in `secrets`.
 pub fn register(env: &mut Environment<'static>, secrets: &Secrets) {
     // A namespace is the one value a template can change, so the one that
     // can be made to contain itself (`{% set ns.x = ns %}`), and printing it

@@ -17,16 +17,39 @@ use serde_json::Value as Json;
 use crate::load::{AuthSpec, Collection, Pos, Template};
 pub use templates::{is_template, RenderError, Templates, Vars};
 
+/// Why a collection cannot run: a template, a variable or an environment
+/// that is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
+    /// A template that does not compile or render.
     #[error("{0}")]
     Template(#[from] RenderError),
+    /// A template reads a variable that will not exist when it runs.
     #[error("{at}: undefined variable `{name}`{hint}")]
-    Undefined { at: Pos, name: String, hint: String },
+    Undefined {
+        /// Where it is read.
+        at: Pos,
+        /// The variable.
+        name: String,
+        /// What is defined instead, for the message.
+        hint: String,
+    },
+    /// Variables that read each other in a circle.
     #[error("{at}: these variables read each other in a circle, so none can be computed: {path}")]
-    Cycle { at: Pos, path: String },
+    Cycle {
+        /// The variable where the circle closes.
+        at: Pos,
+        /// The circle: `a → b → a`.
+        path: String,
+    },
+    /// An environment, a `secrets` entry or an `auths.NAME` that is not there.
     #[error("{file}: {message}")]
-    Environment { file: String, message: String },
+    Environment {
+        /// The collection file, or the place of the request, it concerns.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// What the user chose on the command line.
@@ -42,18 +65,27 @@ pub struct Options {
     pub token_cache: Option<std::path::PathBuf>,
 }
 
+/// Everything ready to run: the collections checked, their templates compiled.
 pub struct Plan {
+    /// Every template of the run, compiled once.
     pub templates: Arc<Templates>,
     /// Every secret known so far; execute adds the tokens it obtains.
     pub secrets: crate::secrets::Secrets,
+    /// Where auths with `cache: true` keep refresh tokens, if not the default.
     pub token_cache: Option<std::path::PathBuf>,
+    /// The collections, in the order given.
     pub collections: Vec<PlannedCollection>,
 }
 
+/// A collection ready to run: its environment chosen, its variables computed.
 pub struct PlannedCollection {
+    /// The collection as loaded.
     pub collection: Arc<Collection>,
+    /// The environment chosen, if it has any.
     pub env: Option<String>,
+    /// The variables it starts with.
     pub vars: Vars,
+    /// What each request needs, in the collection's order.
     pub requests: Vec<PlannedRequest>,
 }
 
@@ -62,7 +94,9 @@ pub struct PlannedCollection {
 /// after the capture on (a login request then a default `Authorization`).
 #[derive(Debug, Clone, Default)]
 pub struct PlannedRequest {
+    /// The collection's default headers it sends, by index.
     pub default_headers: Vec<usize>,
+    /// The collection's default query parameters it sends, by index.
     pub default_query: Vec<usize>,
     /// The variables its templates (and its active defaults) read.
     pub reads: Vec<String>,
@@ -71,6 +105,8 @@ pub struct PlannedRequest {
     pub auths: Vec<String>,
 }
 
+/// Plans the collections: environments, variables and templates checked
+/// before anything is sent.
 pub fn resolve(collections: Vec<Collection>, options: &Options) -> Result<Plan, ResolveError> {
     let secrets = crate::secrets::Secrets::new();
     let mut templates = Templates::with_secrets(secrets.clone());

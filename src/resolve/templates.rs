@@ -22,10 +22,13 @@ pub const MAX_OUTPUT: usize = 64 * 1024 * 1024;
 /// The variables in scope: environment, collection vars, `--var`, captures.
 pub type Vars = BTreeMap<String, Value>;
 
+/// A template that failed to compile or render, and where it is written.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{at}: {message}")]
 pub struct RenderError {
+    /// Where the template is written.
     pub at: Pos,
+    /// What went wrong.
     pub message: String,
 }
 
@@ -37,6 +40,7 @@ struct Compiled {
     auths: Vec<String>,
 }
 
+/// The run's templates, each compiled once, and the environment they render in.
 pub struct Templates {
     env: Environment<'static>,
     secrets: crate::secrets::Secrets,
@@ -52,6 +56,7 @@ impl Default for Templates {
     }
 }
 
+/// Whether `src` holds template syntax (`{{`, `{%` or `{#`).
 pub fn is_template(src: &str) -> bool {
     src.contains("{{") || src.contains("{%") || src.contains("{#")
 }
@@ -69,6 +74,7 @@ fn whole_expression(src: &str) -> Option<&str> {
 }
 
 impl Templates {
+    /// Templates with a fresh set of secrets.
     pub fn new() -> Self {
         Self::with_secrets(crate::secrets::Secrets::new())
     }
@@ -92,6 +98,7 @@ impl Templates {
         }
     }
 
+    /// The secrets templates register what they produce in.
     pub fn secrets(&self) -> &crate::secrets::Secrets {
         &self.secrets
     }
@@ -179,6 +186,8 @@ impl Templates {
         }
     }
 
+    /// Renders `text` with `ctx`; text without template syntax is returned
+    /// as it is.
     pub fn render_text<'a>(
         &self,
         text: &'a Text,
@@ -191,6 +200,8 @@ impl Templates {
             .map(Cow::Owned)
     }
 
+    /// Renders every string inside `data`; a string that is one whole
+    /// `{{ expr }}` keeps its type.
     pub fn render_data(&self, data: &Data, ctx: &Value) -> Result<Json, RenderError> {
         self.render_json(&data.value, ctx, &data.at)
     }

@@ -44,6 +44,7 @@ type Shared = State<Arc<Cells>>;
 /// The public client of Cells v2+ and its registered redirect.
 const SYNC_CLIENT: &str = "cells-sync";
 
+/// The Cells stand-in's routes, its tokens issued as `config` says.
 pub fn router(config: super::Config, stats: Arc<Stats>) -> Router {
     let cells = Cells {
         tokens: Tokens::new(config, stats),

@@ -48,18 +48,29 @@ impl Config {
 /// Credentials the stand-ins accept. They are fixtures, not secrets: the
 /// bundled collections' `standin` environment uses them.
 pub mod credentials {
+    /// Cells' OAuth2 client: (id, secret).
     pub const CELLS_CLIENT: (&str, &str) = ("cells-front", "cells-front");
+    /// The Cells user: (login, password).
     pub const CELLS_USER: (&str, &str) = ("admin", "cells-admin-pw");
+    /// REGARDS' OAuth2 client: (id, secret).
     pub const REGARDS_CLIENT: (&str, &str) = ("client", "secret");
+    /// The REGARDS user: (email, password).
     pub const REGARDS_USER: (&str, &str) = ("user@regards.fr", "regards-password");
+    /// The REGARDS project, given as the token request's `scope`.
     pub const REGARDS_TENANT: &str = "project1";
+    /// Nextome's app client: (id, secret).
     pub const NEXTOME_CLIENT: (&str, &str) = ("97sv0tntua35arne6uo30614r9", "nextome-demo-secret");
 }
 
+/// The three stand-ins, running until this is dropped.
 pub struct StandIns {
+    /// Where the Cells stand-in listens.
     pub cells: SocketAddr,
+    /// Where the REGARDS stand-in listens.
     pub regards: SocketAddr,
+    /// Where the Nextome stand-in listens.
     pub nextome: SocketAddr,
+    /// What they did, counted across the three.
     pub stats: Arc<Stats>,
     _servers: ServerThread,
 }
@@ -70,6 +81,8 @@ impl StandIns {
         Self::start_with(Config::default())
     }
 
+    /// Starts the three servers on their own thread, issuing tokens as
+    /// `config` says.
     pub fn start_with(config: Config) -> std::io::Result<Self> {
         let stats = Arc::new(Stats::default());
         let shared = stats.clone();

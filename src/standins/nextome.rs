@@ -21,6 +21,7 @@ struct Nextome {
 
 type Shared = State<Arc<Nextome>>;
 
+/// The Nextome stand-in's routes, its tokens issued as `config` says.
 pub fn router(config: super::Config, stats: Arc<super::tokens::Stats>) -> Router {
     Router::new()
         .route("/apps/auth", post(auth))

@@ -22,6 +22,7 @@ struct Regards {
 
 type Shared = State<Arc<Regards>>;
 
+/// The REGARDS stand-in's routes, its tokens issued as `config` says.
 pub fn router(config: super::Config, stats: Arc<super::tokens::Stats>) -> Router {
     Router::new()
         .route("/api/v1/rs-authentication/oauth/token", post(token))

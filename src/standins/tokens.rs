@@ -15,15 +15,21 @@ use serde_json::{json, Value as Json};
 
 use super::Config;
 
+/// A token the stand-ins issued and still accept.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// When it stops being accepted.
     pub expires_at: SystemTime,
 }
 
+/// Why a request's token is turned away.
 #[derive(Debug, PartialEq, Eq)]
 pub enum TokenProblem {
+    /// No `Authorization` header.
     Missing,
+    /// Not a bearer token the stand-ins issued.
     Invalid,
+    /// Issued, but its lifetime is over.
     Expired,
 }
 
@@ -34,10 +40,12 @@ pub struct Issued {
 }
 
 impl Issued {
+    /// The lifetime to announce, in whole seconds (at least 1).
     pub fn expires_in(&self) -> u64 {
         self.advertised.as_secs().max(1)
     }
 
+    /// When the token is announced to expire, in Unix seconds.
     pub fn expires_at_unix(&self) -> u64 {
         now_secs() + self.expires_in()
     }
@@ -56,6 +64,7 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// The counts now: (issued, refreshed, rejected).
     pub fn get(&self) -> (u32, u32, u32) {
         (
             self.issued.load(Ordering::SeqCst),
@@ -65,6 +74,7 @@ impl Stats {
     }
 }
 
+/// The tokens one stand-in issued, and the refresh tokens it can still redeem.
 pub struct Tokens {
     config: Config,
     stats: Arc<Stats>,
@@ -72,6 +82,7 @@ pub struct Tokens {
     refresh: Mutex<HashMap<String, String>>,
 }
 
+/// The time now, in Unix seconds.
 pub fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -88,6 +99,7 @@ fn random(len: usize) -> String {
 }
 
 impl Tokens {
+    /// A stand-in's tokens, issued as `config` says and counted in `stats`.
     pub fn new(config: Config, stats: Arc<Stats>) -> Self {
         Tokens {
             config,

@@ -13,7 +13,9 @@ use crate::bridge::identifier;
 
 /// What an import could not carry over, said rather than dropped.
 pub struct Imported {
+    /// The request entry, as JSON ready to write out as YAML.
     pub entry: Json,
+    /// What could not be carried over, one line each.
     pub notes: Vec<String>,
     /// The placeholders found, as variables to define.
     pub vars: Vec<String>,

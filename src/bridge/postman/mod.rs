@@ -20,7 +20,9 @@ mod token;
 use request::request_entry;
 use scripts::scripts;
 
+/// A converted Postman collection and what was left out of it.
 pub struct Converted {
+    /// The reqtest collection, as JSON ready to write out as YAML.
     pub collection: Json,
     /// What could not be converted, one line each.
     pub unconverted: Vec<String>,
@@ -125,6 +127,8 @@ fn auth_values(auth: &Json) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Converts a Postman collection, and its environment if given, to a
+/// reqtest collection.
 pub fn convert(collection: &Json, environment: Option<&Json>) -> Result<Converted, String> {
     let schema = collection
         .pointer("/info/schema")

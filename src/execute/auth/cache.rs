@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::secrets::{Secret, Secrets};
 
+/// Refresh tokens kept across runs, read from and written to one file.
 pub struct TokenCache {
     path: PathBuf,
     entries: BTreeMap<String, Secret>,
@@ -56,10 +57,12 @@ impl TokenCache {
         Ok(cache)
     }
 
+    /// The file the cache lives in.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The refresh token stored under `key`, if any.
     pub fn refresh_token(&self, key: &str) -> Option<Secret> {
         self.entries.get(key).cloned()
     }

@@ -32,10 +32,13 @@ use render::Rendered;
 pub use oauth::{Call, RenderedEndpoint};
 pub use shared::Shared;
 
+/// An auth that could not get or renew its token, and why.
 #[derive(Debug, thiserror::Error)]
 #[error("auth `{auth}`: {message}")]
 pub struct AuthError {
+    /// The auth's name.
     pub auth: String,
+    /// What went wrong.
     pub message: String,
 }
 
@@ -46,10 +49,12 @@ pub struct Tokens<'p> {
     default_timeout: Option<Duration>,
     shared: Arc<Shared>,
     tokens: HashMap<String, Token>,
+    /// Whether a login may wait for a person at a browser.
     pub interactive_allowed: bool,
 }
 
 impl<'p> Tokens<'p> {
+    /// No tokens yet; interactive logins only when stderr is a terminal.
     pub fn new(
         specs: &'p IndexMap<String, AuthSpec>,
         shared: Arc<Shared>,

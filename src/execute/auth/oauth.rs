@@ -11,11 +11,17 @@ use crate::secrets::{shown, Secret, Secrets};
 /// A token endpoint with its templates rendered.
 #[derive(Debug, Clone)]
 pub struct RenderedEndpoint {
+    /// The endpoint's URL.
     pub token_url: String,
+    /// The client's id, if it has one.
     pub client_id: Option<String>,
+    /// The client's secret, if it has one.
     pub client_secret: Option<Secret>,
+    /// How the client proves who it is.
     pub client_auth: ClientAuth,
+    /// The scope asked for.
     pub scope: Option<String>,
+    /// More parameters sent with every grant.
     pub extra: Vec<(String, String)>,
 }
 
@@ -23,12 +29,16 @@ pub struct RenderedEndpoint {
 /// run's secrets to mask them, and how long and how large an answer may be.
 #[derive(Clone, Copy)]
 pub struct Call<'a> {
+    /// The auth's name, for messages.
     pub auth: &'a str,
+    /// The run's secrets, masked in messages.
     pub secrets: &'a Secrets,
+    /// How long and how large each answer may be.
     pub limits: Limits,
 }
 
 impl Call<'_> {
+    /// An error of this auth.
     pub fn error(&self, message: impl Into<String>) -> AuthError {
         AuthError {
             auth: self.auth.to_string(),

@@ -20,6 +20,7 @@ pub struct Rendered<'a> {
 }
 
 impl Rendered<'_> {
+    /// A template rendered with the run's variables.
     pub fn text(&self, text: &Text) -> Result<String, AuthError> {
         self.templates
             .render_text(text, &self.ctx)
@@ -27,6 +28,7 @@ impl Rendered<'_> {
             .map_err(|e| self.error(e.to_string()))
     }
 
+    /// An optional template rendered, if there is one.
     pub fn opt(&self, text: &Option<Text>) -> Result<Option<String>, AuthError> {
         text.as_ref().map(|t| self.text(t)).transpose()
     }
@@ -37,10 +39,12 @@ impl Rendered<'_> {
         Ok(self.secrets().keep(value))
     }
 
+    /// The run's secrets, which messages mask.
     pub fn secrets(&self) -> &Secrets {
         self.templates.secrets()
     }
 
+    /// What the auth's network steps need: its name, the secrets, its limits.
     pub fn call(&self) -> Call<'_> {
         Call {
             auth: self.auth,
@@ -49,10 +53,13 @@ impl Rendered<'_> {
         }
     }
 
+    /// An error of this auth.
     pub fn error(&self, message: impl Into<String>) -> AuthError {
         self.call().error(message)
     }
 
+    /// The token endpoint with its templates rendered; the client secret
+    /// is kept as a secret.
     pub fn endpoint(&self, ep: &TokenEndpoint) -> Result<RenderedEndpoint, AuthError> {
         let mut extra = Vec::with_capacity(ep.extra.len());
         for (k, v) in &ep.extra {

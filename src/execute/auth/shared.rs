@@ -15,6 +15,7 @@ use crate::secrets::{Secret, Secrets};
 /// One identity's grant, behind a lock held while it is renewed.
 pub type Slot = Arc<tokio::sync::Mutex<Option<Grant>>>;
 
+/// The grants and token cache the collections of one run share.
 #[derive(Default)]
 pub struct Shared {
     slots: Mutex<HashMap<String, Slot>>,
@@ -32,11 +33,13 @@ impl Shared {
         })
     }
 
+    /// The grant slot for `identity`, created empty the first time.
     pub fn slot(&self, identity: &str) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.entry(identity.to_string()).or_default().clone()
     }
 
+    /// The number for a newly obtained grant, above every earlier one.
     pub fn next_generation(&self) -> u64 {
         self.generations.fetch_add(1, Ordering::SeqCst) + 1
     }
