@@ -317,6 +317,7 @@ async fn join_all<F: std::future::Future<Output = ()>>(futures: impl Iterator<It
     .await;
 }
 
+/// The failed request that stops the rest of its collection.
 struct Blocker {
     name: String,
     at: Pos,
@@ -324,6 +325,19 @@ struct Blocker {
     message: String,
 }
 
+impl Blocker {
+    fn outcome(&self) -> Outcome {
+        Outcome::NotRun {
+            blocked_by: self.name.clone(),
+            at: self.at.clone(),
+            blocker_reported: self.reported,
+            blocker_message: self.message.clone(),
+        }
+    }
+}
+
+/// Runs one collection's requests in order; after a failure the rest are
+/// reported not run. Only requests whose mode is `Report` reach `sink`.
 async fn run_collection(
     ci: usize,
     planned: &PlannedCollection,
@@ -345,11 +359,12 @@ async fn run_collection(
     let mut session = match execute::Session::new(planned, templates, shared, traffic) {
         Ok(s) => s,
         Err(e) => {
+            let message = format!("could not create an HTTP client: {e}");
             for ri in 0..modes.len() {
                 emit(
                     ri,
                     Outcome::Failed {
-                        message: format!("could not create an HTTP client: {e}"),
+                        message: message.clone(),
                         detail: None,
                         request: None,
                     },
@@ -364,31 +379,14 @@ async fn run_collection(
         if *mode == Mode::Skip {
             continue;
         }
-        let request = &planned.collection.requests[ri];
         if let Some(b) = &blocker {
-            emit(
-                ri,
-                Outcome::NotRun {
-                    blocked_by: b.name.clone(),
-                    at: b.at.clone(),
-                    blocker_reported: b.reported,
-                    blocker_message: b.message.clone(),
-                },
-            );
+            emit(ri, b.outcome());
             continue;
         }
+        let request = &planned.collection.requests[ri];
         match run_request(planned, ri, templates, &mut session, &vars).await {
             Ok((detail, captured)) => {
-                for (capture, (name, value)) in request.captures.iter().zip(captured) {
-                    if capture.secret {
-                        let text = value
-                            .as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| value.to_string());
-                        templates.secrets().add(&text);
-                    }
-                    vars.insert(name, Value::from_serialize(&value));
-                }
+                keep_captures(request, captured, templates, &mut vars);
                 emit(
                     ri,
                     Outcome::Passed {
@@ -397,27 +395,43 @@ async fn run_collection(
                     },
                 );
             }
-            Err(RunFailure {
-                message,
-                detail,
-                request: line,
-            }) => {
-                emit(
-                    ri,
-                    Outcome::Failed {
-                        message: message.clone(),
-                        detail: detail.map(Box::new),
-                        request: line,
-                    },
-                );
+            Err(failure) => {
                 blocker = Some(Blocker {
                     name: request.name.clone(),
                     at: request.at.clone(),
                     reported: *mode == Mode::Report,
-                    message,
+                    message: failure.message.clone(),
                 });
+                emit(
+                    ri,
+                    Outcome::Failed {
+                        message: failure.message,
+                        detail: failure.detail.map(Box::new),
+                        request: failure.request,
+                    },
+                );
             }
         }
+    }
+}
+
+/// Captured values become variables of the later requests; a capture
+/// marked `secret` is masked from then on.
+fn keep_captures(
+    request: &crate::load::Request,
+    captured: Captured,
+    templates: &Templates,
+    vars: &mut Vars,
+) {
+    for (capture, (name, value)) in request.captures.iter().zip(captured) {
+        if capture.secret {
+            let text = value
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string());
+            templates.secrets().add(&text);
+        }
+        vars.insert(name, Value::from_serialize(&value));
     }
 }
 

@@ -1050,39 +1050,44 @@ fn capture_source(
         }
         "regex" => {
             let regex = cx.regex(&sp, &string_arg()?)?;
-            let gp = p.key("group");
-            let group = match map.get("group") {
-                None => RegexGroup::Index(if regex.captures_len() > 1 { 1 } else { 0 }),
-                Some(Json::Number(n)) => {
-                    let i = n.as_u64().unwrap_or(u64::MAX) as usize;
-                    if i >= regex.captures_len() {
-                        return Err(cx.err(
-                            &gp,
-                            format!(
-                                "the regex has {} group(s); group {i} does not exist",
-                                regex.captures_len() - 1
-                            ),
-                        ));
-                    }
-                    RegexGroup::Index(i)
-                }
-                Some(Json::String(name)) => {
-                    if !regex.capture_names().flatten().any(|n| n == name) {
-                        return Err(cx.err(&gp, format!("the regex has no group named `{name}`")));
-                    }
-                    RegexGroup::Name(name.clone())
-                }
-                Some(other) => {
-                    return Err(cx.err(
-                        &gp,
-                        format!("`group` takes a number or a name, not {other}"),
-                    ))
-                }
-            };
+            let group = regex_group(cx, &p.key("group"), &regex, map.get("group"))?;
             CaptureSource::Regex { regex, group }
         }
         _ => unreachable!("filtered to CAPTURE_SOURCES above"),
     })
+}
+
+/// Which group of `regex` a capture keeps: `group` as written (a number
+/// or a name the regex has), else the first group, else the whole match.
+fn regex_group(
+    cx: &Converter,
+    at: &YamlPath,
+    regex: &Regex,
+    group: Option<&Json>,
+) -> Result<RegexGroup> {
+    match group {
+        None => Ok(RegexGroup::Index(usize::from(regex.captures_len() > 1))),
+        Some(Json::Number(n)) => {
+            let i = n.as_u64().unwrap_or(u64::MAX) as usize;
+            if i >= regex.captures_len() {
+                return Err(cx.err(
+                    at,
+                    format!(
+                        "the regex has {} group(s); group {i} does not exist",
+                        regex.captures_len() - 1
+                    ),
+                ));
+            }
+            Ok(RegexGroup::Index(i))
+        }
+        Some(Json::String(name)) => {
+            if !regex.capture_names().flatten().any(|n| n == name) {
+                return Err(cx.err(at, format!("the regex has no group named `{name}`")));
+            }
+            Ok(RegexGroup::Name(name.clone()))
+        }
+        Some(other) => Err(cx.err(at, format!("`group` takes a number or a name, not {other}"))),
+    }
 }
 
 /// Whether `name` can name a variable or an auth: a letter or `_`, then
