@@ -159,6 +159,36 @@ struct VarArgs {
     /// A YAML or JSON file of variables; `--var` wins over it.
     #[arg(long, value_name = "FILE")]
     vars_file: Option<PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// TLS as curl spells it; each wins over the collections' `defaults.tls`.
+#[derive(Args)]
+struct TlsArgs {
+    /// Trust the CA certificates in this PEM file (besides the system's).
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// Show this client certificate (PEM; with its key unless --key is given).
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Do not check server certificates (a warning is printed and reports say so).
+    #[arg(long, short = 'k')]
+    insecure: bool,
+}
+
+impl TlsArgs {
+    fn options(&self) -> reqtest::resolve::TlsOptions {
+        reqtest::resolve::TlsOptions {
+            ca_cert: self.cacert.clone(),
+            client_cert: self.cert.clone(),
+            client_key: self.key.clone(),
+            insecure: self.insecure,
+        }
+    }
 }
 
 /// The flags of `cargo test`'s harness, with the same meaning.
@@ -330,7 +360,9 @@ fn run_command(run: RunArgs) -> i32 {
         Ok(a) => a,
         Err(e) => return usage_error(e),
     };
-    let mut suite = Suite::new(run.paths).report(run.report.options());
+    let mut suite = Suite::new(run.paths)
+        .report(run.report.options())
+        .tls(run.vars.tls.options());
     if let Some(env) = &run.vars.env {
         suite = suite.env(env);
     }
@@ -369,7 +401,9 @@ fn login_command(login: LoginArgs) -> i32 {
 }
 
 fn suite_for(collection: PathBuf, vars: &VarArgs, standins: bool) -> Result<Suite, SuiteError> {
-    let mut suite = Suite::new([collection]).vars(collect_vars(vars)?);
+    let mut suite = Suite::new([collection])
+        .vars(collect_vars(vars)?)
+        .tls(vars.tls.options());
     if let Some(env) = &vars.env {
         suite = suite.env(env);
     }

@@ -358,8 +358,7 @@ async fn run_collection(
     };
     let mut session = match execute::Session::new(planned, templates, shared, traffic) {
         Ok(s) => s,
-        Err(e) => {
-            let message = format!("could not create an HTTP client: {e}");
+        Err(message) => {
             for ri in 0..modes.len() {
                 emit(
                     ri,

@@ -76,7 +76,7 @@ impl Suite {
         let kept = runtime.block_on(async {
             let shared = crate::execute::auth::Shared::new(plan.token_cache.clone());
             let mut session = crate::execute::Session::new(planned, &plan.templates, shared, false)
-                .map_err(|e| SuiteError::Usage(format!("could not create an HTTP client: {e}")))?;
+                .map_err(SuiteError::Usage)?;
             session.tokens.interactive_allowed = true;
             let client = session.client().clone();
             session

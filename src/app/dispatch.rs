@@ -39,6 +39,11 @@ pub fn run_plan(
     args: &Arguments,
     report: &ReportOptions,
 ) -> Result<Conclusion, SuiteError> {
+    if plan.insecure() {
+        eprintln!(
+            "WARNING: TLS certificates are not checked in this run (--insecure or `defaults.tls.insecure`): any server can pose as the one you test"
+        );
+    }
     let plan = Arc::new(plan);
     let mut trials = Vec::new();
     let mut senders: Vec<Vec<Option<mpsc::Sender<Verdict>>>> = Vec::new();

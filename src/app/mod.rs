@@ -41,6 +41,9 @@ pub enum SuiteError {
     /// The async runtime did not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// A certificate or key that cannot be used.
+    #[error("{0}")]
+    Tls(String),
     /// A report file could not be written, or the runner stopped.
     #[error("{0}")]
     Report(String),
@@ -151,7 +154,23 @@ impl Suite {
     /// Loads and resolves everything; no request is sent.
     pub fn plan(&self) -> Result<Plan, SuiteError> {
         let collections = self.load()?;
-        Ok(resolve::resolve(collections, &self.options)?)
+        let plan = resolve::resolve(collections, &self.options)?;
+        // Certificates and keys that cannot be used are bad input, found
+        // before anything is sent.
+        for planned in &plan.collections {
+            let tls = &planned.tls;
+            if tls.ca_cert.is_some() || tls.client_cert.is_some() {
+                crate::execute::client(tls).map_err(SuiteError::Tls)?;
+            }
+        }
+        Ok(plan)
+    }
+
+    /// `--cacert`, `--cert`, `--key` and `--insecure`: they win over every
+    /// collection's `defaults.tls`.
+    pub fn tls(mut self, tls: resolve::TlsOptions) -> Self {
+        self.options.tls = tls;
+        self
     }
 
     fn load(&self) -> Result<Vec<Collection>, SuiteError> {

@@ -2,6 +2,7 @@
 //! over the collection's one client and returns what came back, timed.
 
 pub mod auth;
+pub mod tls;
 pub mod transfer;
 
 use std::path::Path;
@@ -12,7 +13,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 pub use crate::exchange::Exchange;
 use crate::load::{Body, PartKind, Pos, Text, DEFAULT_MAX_BODY};
-use crate::resolve::{PlannedCollection, RenderError, Templates, Vars};
+use crate::resolve::{PlannedCollection, RenderError, Templates, Tls, Vars};
 pub use transfer::Limits;
 use transfer::TransferError;
 
@@ -67,13 +68,15 @@ pub struct NotAnswered {
 /// One client per collection: its connections are kept alive and its
 /// cookies kept between the collection's requests. Redirects are not
 /// followed, so a test sees the 30x it was answered.
-pub fn client() -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+pub fn client(tls: &Tls) -> Result<reqwest::Client, String> {
+    let builder = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
-        .user_agent(concat!("reqtest/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!("reqtest/", env!("CARGO_PKG_VERSION")));
+    tls::configure(builder, tls)?
         .build()
+        .map_err(|e| format!("could not create an HTTP client: {e}"))
 }
 
 /// A request to render: a test request with the collection's defaults
@@ -115,15 +118,16 @@ impl<'p> Session<'p> {
         templates: &'p Templates,
         shared: std::sync::Arc<auth::Shared>,
         traffic: bool,
-    ) -> reqwest::Result<Self> {
+    ) -> Result<Self, String> {
         Ok(Session {
-            client: client()?,
+            client: client(&planned.tls)?,
             planned,
             templates,
             tokens: auth::Tokens::new(
                 &planned.collection.auths,
                 shared,
                 planned.collection.defaults.timeout,
+                &planned.tls,
             ),
             traffic,
         })
@@ -476,6 +480,16 @@ fn relative_to_collection(collection_file: &str, path: &str) -> std::path::PathB
 /// reqwest's own message is "error sending request"; the useful part (the
 /// refused connection, the DNS failure) sits at the bottom of the chain.
 pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    let host = e
+        .url()
+        .map(|u| match u.port() {
+            Some(port) => format!("{}:{port}", u.host_str().unwrap_or("")),
+            None => u.host_str().unwrap_or("").to_string(),
+        })
+        .unwrap_or_else(|| "the server".into());
+    if let Some(tls) = tls::explain(e, &host) {
+        return tls;
+    }
     let mut root: &dyn std::error::Error = e;
     while let Some(next) = root.source() {
         root = next;

@@ -449,6 +449,32 @@ fn defaults(cx: &Converter, raw: &RawDefaults) -> Result<Defaults> {
             .as_ref()
             .map(|m| cx.size(&dp.key("max_body"), m))
             .transpose()?,
+        tls: raw
+            .tls
+            .as_ref()
+            .map(|t| tls(cx, &dp.key("tls"), t))
+            .transpose()?,
+    })
+}
+
+fn tls(cx: &Converter, p: &YamlPath, raw: &RawTls) -> Result<TlsSpec> {
+    if raw.client_key.is_some() && raw.client_cert.is_none() {
+        return Err(cx.err(
+            &p.key("client_key"),
+            "`client_key` goes with `client_cert`, the certificate it belongs to",
+        ));
+    }
+    let text = |key: &str, v: &Option<String>| v.as_deref().map(|s| cx.text(&p.key(key), s));
+    let insecure = raw.insecure.as_ref().map(|i| match i {
+        BoolOrText::Bool(b) => cx.text(&p.key("insecure"), if *b { "true" } else { "false" }),
+        BoolOrText::Text(t) => cx.text(&p.key("insecure"), t),
+    });
+    Ok(TlsSpec {
+        ca_cert: text("ca_cert", &raw.ca_cert),
+        client_cert: text("client_cert", &raw.client_cert),
+        client_key: text("client_key", &raw.client_key),
+        insecure,
+        at: cx.pos(p),
     })
 }
 

@@ -324,6 +324,26 @@ pub struct Defaults {
     pub timeout: Option<Duration>,
     /// The largest response body read, in bytes.
     pub max_body: Option<u64>,
+    /// What to trust and which certificate to show, if set.
+    pub tls: Option<TlsSpec>,
+}
+
+/// `defaults.tls`: the CAs to trust besides the system's, a client
+/// certificate, or no check at all; each value a template, so that an
+/// environment can set it.
+#[derive(Debug, Clone)]
+pub struct TlsSpec {
+    /// A PEM file of one or more CA certificates, relative to the collection.
+    pub ca_cert: Option<Text>,
+    /// A PEM file with the client certificate (and its key, unless
+    /// `client_key` names another file).
+    pub client_cert: Option<Text>,
+    /// A PEM file with the client certificate's private key.
+    pub client_key: Option<Text>,
+    /// `true` (or a template rendering `true`): certificates are not checked.
+    pub insecure: Option<Text>,
+    /// Where `tls` is written.
+    pub at: Pos,
 }
 
 /// The largest response body read when nothing says otherwise.

@@ -73,6 +73,36 @@ pub struct RawDefaults {
     /// The largest response body read (`64MiB` by default): `512KiB`,
     /// `10MB`, `1GiB`, or a number of bytes. A larger one fails its test.
     pub max_body: Option<Json>,
+    /// What to trust and which certificate to show (curl's --cacert,
+    /// --cert, --key and --insecure); the command line's options win.
+    pub tls: Option<RawTls>,
+}
+
+/// TLS settings; every value may be a template.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// A PEM file of CA certificates to trust besides the system's,
+    /// relative to the collection.
+    pub ca_cert: Option<String>,
+    /// A PEM file with the client certificate (and its key, unless
+    /// `client_key` is given), relative to the collection.
+    pub client_cert: Option<String>,
+    /// A PEM file with the client certificate's private key.
+    pub client_key: Option<String>,
+    /// `true`: do not check the server's certificate (curl -k). A warning
+    /// is printed and the reports say so.
+    pub insecure: Option<BoolOrText>,
+}
+
+/// `true`/`false`, or a template that renders one of them.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum BoolOrText {
+    /// Written as a YAML boolean.
+    Bool(bool),
+    /// A template rendering `true` or `false`.
+    Text(String),
 }
 
 /// One request: what to send, what to expect back and what to capture.

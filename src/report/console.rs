@@ -41,7 +41,8 @@ impl Reporter {
             .junit
             .as_ref()
             .map(|p| {
-                Junit::create(p, plan.collections.len())
+                let insecure = plan.collections.iter().map(|c| c.tls.insecure).collect();
+                Junit::create(p, insecure)
                     .map_err(|e| format!("cannot write the JUnit report {}: {e}", p.display()))
             })
             .transpose()?;
@@ -49,7 +50,7 @@ impl Reporter {
             .json
             .as_ref()
             .map(|p| {
-                JsonReport::create(p)
+                JsonReport::create(p, plan.insecure())
                     .map_err(|e| format!("cannot write the JSON report {}: {e}", p.display()))
             })
             .transpose()?;

@@ -22,6 +22,8 @@ struct Head {
     reqtest: &'static str,
     /// When the run started (RFC 3339, UTC).
     started: String,
+    /// Whether server certificates went unchecked (`--insecure`).
+    tls_insecure: bool,
 }
 
 /// One request of the run.
@@ -81,13 +83,14 @@ fn millis(d: std::time::Duration) -> f64 {
 
 impl JsonReport {
     /// Creates the file at `path` and writes the report's head.
-    pub fn create(path: &Path) -> io::Result<Self> {
+    pub fn create(path: &Path, tls_insecure: bool) -> io::Result<Self> {
         let mut out = BufWriter::new(File::create(path)?);
         let started = SystemTime::now();
         let head = Head {
             reqtest: env!("CARGO_PKG_VERSION"),
             started: chrono::DateTime::<chrono::Utc>::from(started)
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            tls_insecure,
         };
         let head = serde_json::to_string(&head)?;
         // The head's fields, then the requests as they come.

@@ -35,6 +35,7 @@ struct TestSuite {
     failures: u64,
     skipped: u64,
     time: Duration,
+    insecure: bool,
 }
 
 /// JUnit XML as GitLab, GitHub and Jenkins read it: a `testsuite` per
@@ -43,18 +44,22 @@ struct TestSuite {
 pub struct Junit {
     path: PathBuf,
     suites: Vec<Option<TestSuite>>,
+    /// Per collection: whether its server certificates went unchecked.
+    insecure: Vec<bool>,
     started: SystemTime,
 }
 
 impl Junit {
-    /// A report for `collections` collections; checks now that `path` can
-    /// be written.
-    pub fn create(path: &Path, collections: usize) -> io::Result<Self> {
+    /// A report of one suite per collection (`insecure` says, for each,
+    /// whether its certificates went unchecked); checks now that `path`
+    /// can be written.
+    pub fn create(path: &Path, insecure: Vec<bool>) -> io::Result<Self> {
         // Fail now, not after the run, when the file cannot be written.
         File::create(path)?;
         Ok(Junit {
             path: path.to_path_buf(),
-            suites: (0..collections).map(|_| None).collect(),
+            suites: insecure.iter().map(|_| None).collect(),
+            insecure,
             started: SystemTime::now(),
         })
     }
@@ -76,6 +81,7 @@ impl Junit {
                 failures: 0,
                 skipped: 0,
                 time: Duration::ZERO,
+                insecure: self.insecure[ci],
             });
         }
         let suite = self.suites[ci].as_mut().expect("just made");
@@ -145,6 +151,12 @@ impl Junit {
                 suite.time.as_secs_f64(),
                 xml_escape(&suite.file)
             )?;
+            if suite.insecure {
+                writeln!(
+                    out,
+                    "    <properties><property name=\"reqtest.tls.insecure\" value=\"true\"/></properties>"
+                )?;
+            }
             io::copy(&mut File::open(&suite.part)?, &mut out)?;
             let _ = std::fs::remove_file(&suite.part);
             writeln!(out, "  </testsuite>")?;

@@ -6,6 +6,7 @@ mod calls;
 mod helpers;
 mod requests;
 pub mod templates;
+mod tls;
 mod vars;
 
 use std::collections::BTreeSet;
@@ -16,6 +17,7 @@ use serde_json::Value as Json;
 
 use crate::load::{AuthSpec, Collection, Pos, Template};
 pub use templates::{is_template, RenderError, Templates, Vars};
+pub use tls::{PemFile, Tls, TlsOptions};
 
 /// Why a collection cannot run: a template, a variable or an environment
 /// that is wrong.
@@ -63,6 +65,8 @@ pub struct Options {
     /// Where auths with `cache: true` keep refresh tokens; default:
     /// `REQTEST_TOKEN_CACHE`, else the user's cache folder.
     pub token_cache: Option<std::path::PathBuf>,
+    /// `--cacert`, `--cert`, `--key`, `--insecure`.
+    pub tls: TlsOptions,
 }
 
 /// Everything ready to run: the collections checked, their templates compiled.
@@ -77,6 +81,13 @@ pub struct Plan {
     pub collections: Vec<PlannedCollection>,
 }
 
+impl Plan {
+    /// Whether any collection skips certificate checks (`--insecure`).
+    pub fn insecure(&self) -> bool {
+        self.collections.iter().any(|c| c.tls.insecure)
+    }
+}
+
 /// A collection ready to run: its environment chosen, its variables computed.
 pub struct PlannedCollection {
     /// The collection as loaded.
@@ -87,6 +98,8 @@ pub struct PlannedCollection {
     pub vars: Vars,
     /// What each request needs, in the collection's order.
     pub requests: Vec<PlannedRequest>,
+    /// What its client trusts and which certificate it shows.
+    pub tls: Tls,
 }
 
 /// Which collection defaults apply to a request. A default header or query
@@ -168,6 +181,7 @@ fn plan_collection(
     let env = choose_env(&c, options)?;
     let vars = vars::starting_vars(&c, env.as_deref(), options, templates)?;
     register_secrets(&c, &vars, templates)?;
+    let tls = tls::plan_tls(&c, &vars, templates, &options.tls)?;
     let mut known: BTreeSet<String> = vars.keys().cloned().collect();
     let defaults = DefaultReads::of(&c, templates, &known)?;
     for spec in c.auths.values() {
@@ -187,6 +201,7 @@ fn plan_collection(
         env,
         vars,
         requests,
+        tls,
     })
 }
 

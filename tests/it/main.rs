@@ -17,3 +17,4 @@ mod oidc;
 mod postman;
 mod reports;
 mod schema;
+mod tls;

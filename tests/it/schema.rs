@@ -54,6 +54,17 @@ fn the_schema_flags_what_the_loader_rejects() {
     assert!(!validator.is_valid(&auth));
     let missing = yaml("requests: [{url: /x}]\n");
     assert!(!validator.is_valid(&missing), "a request needs a name");
+    let tls = |block: &str| {
+        yaml(&format!(
+            "defaults: {{tls: {block}}}\nrequests: [{{name: r, url: /x}}]\n"
+        ))
+    };
+    assert!(validator.is_valid(&tls("{ca_cert: ca.pem, insecure: true}")));
+    assert!(validator.is_valid(&tls("{insecure: \"{{ insecure }}\"}")));
+    assert!(
+        !validator.is_valid(&tls("{cacert: ca.pem}")),
+        "curl's spelling is the CLI's"
+    );
 }
 
 #[test]

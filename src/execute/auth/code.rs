@@ -15,6 +15,7 @@ use super::oauth::{self, Call, RenderedEndpoint};
 use super::AuthError;
 use crate::execute::transfer::Fetched;
 use crate::load::{ParamsIn, PASSWORD_FIELD, USERNAME_FIELD};
+use crate::resolve::Tls;
 use crate::secrets::{shown, Secret};
 
 /// How many redirects and forms a headless login may go through.
@@ -36,6 +37,8 @@ pub struct CodeFlow<'a> {
     pub pkce: bool,
     /// Origins besides the authorize URL's that may see the credentials.
     pub login_origins: Vec<String>,
+    /// The collection's TLS settings, for the login pages too.
+    pub tls: &'a Tls,
 }
 
 /// Where a headless login stands between two pages.
@@ -145,7 +148,9 @@ impl CodeFlow<'_> {
         let browser = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("reqtest/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("reqtest/", env!("CARGO_PKG_VERSION")));
+        let browser = crate::execute::tls::configure(browser, self.tls)
+            .map_err(|e| self.error(e))?
             .build()
             .map_err(|e| self.error(format!("cannot create a client: {e}")))?;
         let mut next = browser.get(started.url.clone());

@@ -90,6 +90,7 @@ fn code_flow<'a>(spec: &AuthSpec, auth: &'a Rendered<'_>) -> Result<CodeFlow<'a>
             .iter()
             .map(|o| auth.text(o))
             .collect::<Result<_, _>>()?,
+        tls: auth.tls,
     })
 }
 

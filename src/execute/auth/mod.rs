@@ -45,6 +45,8 @@ pub struct AuthError {
 /// A collection's tokens, by auth name, taken from the run's shared grants.
 pub struct Tokens<'p> {
     specs: &'p IndexMap<String, AuthSpec>,
+    /// The collection's TLS settings, for the login pages.
+    tls: &'p crate::resolve::Tls,
     /// The collection's `defaults.timeout`, for auths without their own.
     default_timeout: Option<Duration>,
     shared: Arc<Shared>,
@@ -59,9 +61,11 @@ impl<'p> Tokens<'p> {
         specs: &'p IndexMap<String, AuthSpec>,
         shared: Arc<Shared>,
         default_timeout: Option<Duration>,
+        tls: &'p crate::resolve::Tls,
     ) -> Self {
         Tokens {
             specs,
+            tls,
             default_timeout,
             shared,
             tokens: HashMap::new(),
@@ -69,10 +73,14 @@ impl<'p> Tokens<'p> {
         }
     }
 
-    fn rendered<'a>(&self, name: &'a str, templates: &'a Templates, vars: &Vars) -> Rendered<'a> {
+    fn rendered<'a>(&self, name: &'a str, templates: &'a Templates, vars: &Vars) -> Rendered<'a>
+    where
+        'p: 'a,
+    {
         let spec = &self.specs[name];
         Rendered {
             auth: name,
+            tls: self.tls,
             templates,
             ctx: Value::from(vars.clone()),
             // Each network step of the auth: its own timeout, else the

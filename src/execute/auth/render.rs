@@ -17,6 +17,8 @@ pub struct Rendered<'a> {
     pub templates: &'a Templates,
     pub ctx: Value,
     pub limits: Limits,
+    /// The collection's TLS settings.
+    pub tls: &'a crate::resolve::Tls,
 }
 
 impl Rendered<'_> {

@@ -1,0 +1,152 @@
+//! TLS for a collection's client: the system's trust store (rustls with
+//! native roots, which reads `SSL_CERT_FILE` and `SSL_CERT_DIR` as OpenSSL
+//! does), the collection's extra CAs and client certificate, or no check;
+//! and TLS failures told in words a person can act on.
+
+use std::error::Error as _;
+
+use reqwest::{Certificate, ClientBuilder, Identity};
+use rustls::{AlertDescription, CertificateError};
+
+use crate::resolve::{PemFile, Tls};
+
+/// `builder` with `tls` applied; why not, naming the file and the place
+/// that names it.
+pub fn configure(mut builder: ClientBuilder, tls: &Tls) -> Result<ClientBuilder, String> {
+    if let Some(ca) = &tls.ca_cert {
+        let certs = Certificate::from_pem_bundle(&ca.pem)
+            .ok()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                format!(
+                    "{}: no PEM certificate in it (a CA file holds `-----BEGIN CERTIFICATE-----` blocks)",
+                    ca.describe("--cacert")
+                )
+            })?;
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some(cert) = &tls.client_cert {
+        builder = builder.identity(identity(cert, tls.client_key.as_ref())?);
+    }
+    if tls.insecure {
+        builder = builder.danger_accept_invalid_certs(true);
+    }
+    Ok(builder)
+}
+
+/// The client certificate with its key: from two files, or one that holds both.
+fn identity(cert: &PemFile, key: Option<&PemFile>) -> Result<Identity, String> {
+    let mut pem = cert.pem.clone();
+    if let Some(key) = key {
+        pem.push(b'\n');
+        pem.extend_from_slice(&key.pem);
+    }
+    let has_key = std::str::from_utf8(&pem).is_ok_and(|t| t.contains("PRIVATE KEY-----"));
+    if !has_key {
+        return Err(format!(
+            "{}: no private key for the client certificate (give it with --key or `client_key`)",
+            cert.describe("--cert")
+        ));
+    }
+    Identity::from_pem(&pem).map_err(|e| {
+        format!(
+            "{}: not a usable PEM certificate and key ({})",
+            cert.describe("--cert"),
+            e.source().map_or(e.to_string(), |s| s.to_string())
+        )
+    })
+}
+
+/// What went wrong in the TLS handshake with `host`, in words a person can
+/// act on; `None` when `error` is no TLS failure.
+pub fn explain(error: &(dyn std::error::Error + 'static), host: &str) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(explain_rustls(tls, host));
+        }
+        // An io::Error's source is its inner error's source, not the inner
+        // error (where rustls puts its own).
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|i| i as &(dyn std::error::Error + 'static));
+        cause = inner.or_else(|| e.source());
+    }
+    None
+}
+
+const TRUST: &str = "trust its CA with --cacert FILE, `defaults.tls.ca_cert` or SSL_CERT_FILE, or skip the check with --insecure";
+
+fn explain_rustls(error: &rustls::Error, host: &str) -> String {
+    match error {
+        rustls::Error::InvalidCertificate(c) => explain_certificate(c, host),
+        rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired | AlertDescription::HandshakeFailure,
+        ) => format!(
+            "{host} asks for a client certificate and none was accepted: give one with --cert/--key or `defaults.tls.client_cert`"
+        ),
+        rustls::Error::AlertReceived(
+            AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::AccessDenied,
+        ) => format!("{host} refused the client certificate"),
+        other => format!("TLS with {host} failed: {other}"),
+    }
+}
+
+fn explain_certificate(error: &CertificateError, host: &str) -> String {
+    match error {
+        CertificateError::UnknownIssuer => format!(
+            "the certificate of {host} is self-signed or signed by a CA this machine does not trust: {TRUST}"
+        ),
+        CertificateError::Other(o) if o.to_string().contains("CaUsedAsEndEntity") => format!(
+            "the certificate of {host} is self-signed (a CA certificate serves as the server's own): {TRUST}"
+        ),
+        CertificateError::NotValidForNameContext { presented, .. } => format!(
+            "the certificate of {host} is for {}, not for {host}",
+            names(presented)
+        ),
+        CertificateError::NotValidForName => {
+            format!("the certificate of {host} is not for {host}")
+        }
+        CertificateError::ExpiredContext { not_after, .. } => format!(
+            "the certificate of {host} expired on {}",
+            date(not_after.as_secs())
+        ),
+        CertificateError::Expired => format!("the certificate of {host} has expired"),
+        CertificateError::NotValidYetContext { not_before, .. } => format!(
+            "the certificate of {host} is not valid before {}",
+            date(not_before.as_secs())
+        ),
+        CertificateError::NotValidYet => format!("the certificate of {host} is not valid yet"),
+        other => format!("the certificate of {host} was rejected: {other:?}"),
+    }
+}
+
+fn names(presented: &[String]) -> String {
+    if presented.is_empty() {
+        return "no name at all".into();
+    }
+    // rustls gives each name as its Debug form: `DnsName("a.example")`.
+    let plain = |n: &str| {
+        n.strip_prefix("DnsName(\"")
+            .and_then(|n| n.strip_suffix("\")"))
+            .map(str::to_string)
+            .unwrap_or_else(|| n.to_string())
+    };
+    presented
+        .iter()
+        .map(|n| format!("`{}`", plain(n)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn date(secs: u64) -> String {
+    chrono::DateTime::from_timestamp(secs as i64, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| format!("{secs} s after 1970"))
+}
