@@ -161,6 +161,28 @@ struct VarArgs {
     vars_file: Option<PathBuf>,
     #[command(flatten)]
     tls: TlsArgs,
+    #[command(flatten)]
+    proxy: ProxyArgs,
+}
+
+/// A proxy as curl spells it; wins over `defaults.proxy` and the environment.
+#[derive(Args)]
+struct ProxyArgs {
+    /// Send every request through this proxy (`http://[user:password@]host:port`).
+    #[arg(long, short = 'x', value_name = "URL")]
+    proxy: Option<String>,
+    /// Hosts that go direct, comma-separated (as NO_PROXY).
+    #[arg(long, value_name = "HOSTS")]
+    noproxy: Option<String>,
+}
+
+impl ProxyArgs {
+    fn options(&self) -> reqtest::resolve::ProxyOptions {
+        reqtest::resolve::ProxyOptions {
+            proxy: self.proxy.clone(),
+            noproxy: self.noproxy.clone(),
+        }
+    }
 }
 
 /// TLS as curl spells it; each wins over the collections' `defaults.tls`.
@@ -362,7 +384,8 @@ fn run_command(run: RunArgs) -> i32 {
     };
     let mut suite = Suite::new(run.paths)
         .report(run.report.options())
-        .tls(run.vars.tls.options());
+        .tls(run.vars.tls.options())
+        .proxy(run.vars.proxy.options());
     if let Some(env) = &run.vars.env {
         suite = suite.env(env);
     }
@@ -403,7 +426,8 @@ fn login_command(login: LoginArgs) -> i32 {
 fn suite_for(collection: PathBuf, vars: &VarArgs, standins: bool) -> Result<Suite, SuiteError> {
     let mut suite = Suite::new([collection])
         .vars(collect_vars(vars)?)
-        .tls(vars.tls.options());
+        .tls(vars.tls.options())
+        .proxy(vars.proxy.options());
     if let Some(env) = &vars.env {
         suite = suite.env(env);
     }

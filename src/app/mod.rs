@@ -159,11 +159,18 @@ impl Suite {
         // before anything is sent.
         for planned in &plan.collections {
             let tls = &planned.tls;
-            if tls.ca_cert.is_some() || tls.client_cert.is_some() {
-                crate::execute::client(tls).map_err(SuiteError::Tls)?;
+            if tls.ca_cert.is_some() || tls.client_cert.is_some() || planned.proxy.url.is_some() {
+                crate::execute::client(planned, &plan.secrets).map_err(SuiteError::Tls)?;
             }
         }
         Ok(plan)
+    }
+
+    /// `--proxy` and `--noproxy`: they win over every collection's
+    /// `defaults.proxy` and the environment.
+    pub fn proxy(mut self, proxy: resolve::ProxyOptions) -> Self {
+        self.options.proxy = proxy;
+        self
     }
 
     /// `--cacert`, `--cert`, `--key` and `--insecure`: they win over every

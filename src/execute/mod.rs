@@ -2,6 +2,7 @@
 //! over the collection's one client and returns what came back, timed.
 
 pub mod auth;
+pub mod proxy;
 pub mod tls;
 pub mod transfer;
 
@@ -13,7 +14,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 pub use crate::exchange::Exchange;
 use crate::load::{Body, PartKind, Pos, Text, DEFAULT_MAX_BODY};
-use crate::resolve::{PlannedCollection, RenderError, Templates, Tls, Vars};
+use crate::resolve::{PlannedCollection, RenderError, Templates, Vars};
+use crate::secrets::Secrets;
 pub use transfer::Limits;
 use transfer::TransferError;
 
@@ -68,13 +70,14 @@ pub struct NotAnswered {
 /// One client per collection: its connections are kept alive and its
 /// cookies kept between the collection's requests. Redirects are not
 /// followed, so a test sees the 30x it was answered.
-pub fn client(tls: &Tls) -> Result<reqwest::Client, String> {
+pub fn client(planned: &PlannedCollection, secrets: &Secrets) -> Result<reqwest::Client, String> {
     let builder = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
         .user_agent(concat!("reqtest/", env!("CARGO_PKG_VERSION")));
-    tls::configure(builder, tls)?
+    let builder = tls::configure(builder, &planned.tls)?;
+    proxy::configure(builder, &planned.proxy, secrets)?
         .build()
         .map_err(|e| format!("could not create an HTTP client: {e}"))
 }
@@ -120,7 +123,7 @@ impl<'p> Session<'p> {
         traffic: bool,
     ) -> Result<Self, String> {
         Ok(Session {
-            client: client(&planned.tls)?,
+            client: client(planned, templates.secrets())?,
             planned,
             templates,
             tokens: auth::Tokens::new(
@@ -128,6 +131,7 @@ impl<'p> Session<'p> {
                 shared,
                 planned.collection.defaults.timeout,
                 &planned.tls,
+                &planned.proxy,
             ),
             traffic,
         })

@@ -454,7 +454,29 @@ fn defaults(cx: &Converter, raw: &RawDefaults) -> Result<Defaults> {
             .as_ref()
             .map(|t| tls(cx, &dp.key("tls"), t))
             .transpose()?,
+        proxy: raw.proxy.as_ref().map(|p| proxy(cx, &dp.key("proxy"), p)),
     })
+}
+
+fn proxy(cx: &Converter, p: &YamlPath, raw: &RawProxy) -> ProxySpec {
+    match raw {
+        RawProxy::Url(url) => ProxySpec {
+            url: cx.text(p, url),
+            username: None,
+            password: None,
+            no_proxy: None,
+        },
+        RawProxy::Full(full) => {
+            let text =
+                |key: &str, v: &Option<String>| v.as_deref().map(|s| cx.text(&p.key(key), s));
+            ProxySpec {
+                url: cx.text(&p.key("url"), &full.url),
+                username: text("username", &full.username),
+                password: text("password", &full.password),
+                no_proxy: text("no_proxy", &full.no_proxy),
+            }
+        }
+    }
 }
 
 fn tls(cx: &Converter, p: &YamlPath, raw: &RawTls) -> Result<TlsSpec> {

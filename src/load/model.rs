@@ -326,6 +326,22 @@ pub struct Defaults {
     pub max_body: Option<u64>,
     /// What to trust and which certificate to show, if set.
     pub tls: Option<TlsSpec>,
+    /// The proxy every request goes through, if set.
+    pub proxy: Option<ProxySpec>,
+}
+
+/// `defaults.proxy`: a forward proxy for every request of the collection
+/// (instead of the environment's `HTTPS_PROXY` and the like).
+#[derive(Debug, Clone)]
+pub struct ProxySpec {
+    /// `http://host:port`; credentials in it are masked like any secret.
+    pub url: Text,
+    /// The proxy's user name.
+    pub username: Option<Text>,
+    /// The proxy's password: a secret.
+    pub password: Option<Text>,
+    /// Hosts that bypass the proxy, as in `NO_PROXY`.
+    pub no_proxy: Option<Text>,
 }
 
 /// `defaults.tls`: the CAs to trust besides the system's, a client

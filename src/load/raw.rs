@@ -76,6 +76,34 @@ pub struct RawDefaults {
     /// What to trust and which certificate to show (curl's --cacert,
     /// --cert, --key and --insecure); the command line's options win.
     pub tls: Option<RawTls>,
+    /// A forward proxy for every request: its URL, or a mapping with
+    /// `url`, `username`, `password` and `no_proxy`. Without it, the
+    /// environment's HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY apply.
+    pub proxy: Option<RawProxy>,
+}
+
+/// A proxy: its URL alone, or with credentials and the hosts that bypass it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawProxy {
+    /// `http://host:port` (credentials may be in it).
+    Url(String),
+    /// The URL with credentials and exceptions.
+    Full(RawProxyFull),
+}
+
+/// A proxy with credentials and the hosts that bypass it.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxyFull {
+    /// `http://host:port`.
+    pub url: String,
+    /// The proxy's user name.
+    pub username: Option<String>,
+    /// The proxy's password (masked in every output).
+    pub password: Option<String>,
+    /// Hosts that bypass the proxy, comma-separated as in NO_PROXY.
+    pub no_proxy: Option<String>,
 }
 
 /// TLS settings; every value may be a template.

@@ -4,6 +4,7 @@
 
 mod calls;
 mod helpers;
+mod proxy;
 mod requests;
 pub mod templates;
 mod tls;
@@ -16,6 +17,7 @@ use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use crate::load::{AuthSpec, Collection, Pos, Template};
+pub use proxy::{url_password, Proxy, ProxyOptions};
 pub use templates::{is_template, RenderError, Templates, Vars};
 pub use tls::{PemFile, Tls, TlsOptions};
 
@@ -67,6 +69,8 @@ pub struct Options {
     pub token_cache: Option<std::path::PathBuf>,
     /// `--cacert`, `--cert`, `--key`, `--insecure`.
     pub tls: TlsOptions,
+    /// `--proxy`, `--noproxy`.
+    pub proxy: ProxyOptions,
 }
 
 /// Everything ready to run: the collections checked, their templates compiled.
@@ -100,6 +104,8 @@ pub struct PlannedCollection {
     pub requests: Vec<PlannedRequest>,
     /// What its client trusts and which certificate it shows.
     pub tls: Tls,
+    /// Where its requests go through.
+    pub proxy: Proxy,
 }
 
 /// Which collection defaults apply to a request. A default header or query
@@ -182,6 +188,7 @@ fn plan_collection(
     let vars = vars::starting_vars(&c, env.as_deref(), options, templates)?;
     register_secrets(&c, &vars, templates)?;
     let tls = tls::plan_tls(&c, &vars, templates, &options.tls)?;
+    let proxy = proxy::plan_proxy(&c, &vars, templates, &options.proxy)?;
     let mut known: BTreeSet<String> = vars.keys().cloned().collect();
     let defaults = DefaultReads::of(&c, templates, &known)?;
     for spec in c.auths.values() {
@@ -202,6 +209,7 @@ fn plan_collection(
         vars,
         requests,
         tls,
+        proxy,
     })
 }
 

@@ -112,6 +112,25 @@ pub(super) fn plan_tls(
     })
 }
 
+/// A connection setting rendered with the starting variables: it is set
+/// up before any request, so a captured variable cannot be read.
+pub(super) fn render_setting(
+    templates: &mut Templates,
+    vars: &Vars,
+    text: &Text,
+) -> Result<String, ResolveError> {
+    let known: BTreeSet<String> = vars.keys().cloned().collect();
+    let used = templates.compile_text(text)?;
+    check_defined(
+        &used,
+        &known,
+        &text.at,
+        " (connections are set up before any request)",
+    )?;
+    let ctx = Value::from(vars.clone());
+    Ok(templates.render_text(text, &ctx)?.trim().to_string())
+}
+
 fn read(path: &Path, named_at: Option<Pos>) -> Result<PemFile, ResolveError> {
     let where_ = match &named_at {
         Some(at) => at.to_string(),

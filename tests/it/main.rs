@@ -15,6 +15,7 @@ mod faults;
 mod leaks;
 mod oidc;
 mod postman;
+mod proxy;
 mod reports;
 mod schema;
 mod tls;

@@ -50,7 +50,7 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
     };
     let (ctx, later) = words.context(planned, index);
     let request = &planned.collection.requests[index];
-    let client = execute::client(&planned.tls)?;
+    let client = execute::client(planned, &plan.secrets)?;
     let mut outgoing = execute::outgoing(planned, index);
     // Multipart bodies are streams: written as -F from the model below.
     if let Some(Body::Multipart(_)) = &request.body {

@@ -39,6 +39,8 @@ pub struct CodeFlow<'a> {
     pub login_origins: Vec<String>,
     /// The collection's TLS settings, for the login pages too.
     pub tls: &'a Tls,
+    /// The collection's proxy, for the login pages too.
+    pub proxy: &'a crate::resolve::Proxy,
 }
 
 /// Where a headless login stands between two pages.
@@ -150,6 +152,7 @@ impl CodeFlow<'_> {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("reqtest/", env!("CARGO_PKG_VERSION")));
         let browser = crate::execute::tls::configure(browser, self.tls)
+            .and_then(|b| crate::execute::proxy::configure(b, self.proxy, self.call.secrets))
             .map_err(|e| self.error(e))?
             .build()
             .map_err(|e| self.error(format!("cannot create a client: {e}")))?;

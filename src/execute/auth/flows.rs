@@ -91,6 +91,7 @@ fn code_flow<'a>(spec: &AuthSpec, auth: &'a Rendered<'_>) -> Result<CodeFlow<'a>
             .map(|o| auth.text(o))
             .collect::<Result<_, _>>()?,
         tls: auth.tls,
+        proxy: auth.proxy,
     })
 }
 

@@ -47,6 +47,8 @@ pub struct Tokens<'p> {
     specs: &'p IndexMap<String, AuthSpec>,
     /// The collection's TLS settings, for the login pages.
     tls: &'p crate::resolve::Tls,
+    /// The collection's proxy, for the login pages.
+    proxy: &'p crate::resolve::Proxy,
     /// The collection's `defaults.timeout`, for auths without their own.
     default_timeout: Option<Duration>,
     shared: Arc<Shared>,
@@ -62,10 +64,12 @@ impl<'p> Tokens<'p> {
         shared: Arc<Shared>,
         default_timeout: Option<Duration>,
         tls: &'p crate::resolve::Tls,
+        proxy: &'p crate::resolve::Proxy,
     ) -> Self {
         Tokens {
             specs,
             tls,
+            proxy,
             default_timeout,
             shared,
             tokens: HashMap::new(),
@@ -81,6 +85,7 @@ impl<'p> Tokens<'p> {
         Rendered {
             auth: name,
             tls: self.tls,
+            proxy: self.proxy,
             templates,
             ctx: Value::from(vars.clone()),
             // Each network step of the auth: its own timeout, else the

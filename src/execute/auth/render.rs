@@ -19,6 +19,8 @@ pub struct Rendered<'a> {
     pub limits: Limits,
     /// The collection's TLS settings.
     pub tls: &'a crate::resolve::Tls,
+    /// The collection's proxy.
+    pub proxy: &'a crate::resolve::Proxy,
 }
 
 impl Rendered<'_> {
