@@ -20,6 +20,8 @@ pub struct Exchange {
     pub request_body: Option<bytes::Bytes>,
     /// The response's status.
     pub status: StatusCode,
+    /// The HTTP version the response came in.
+    pub version: http::Version,
     /// The response's headers.
     pub headers: HeaderMap,
     /// The response's body.
@@ -37,5 +39,17 @@ impl Exchange {
     /// The response's content type, if it says one.
     pub fn content_type(&self) -> Option<&str> {
         self.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// `1.1`, `2`, as users write versions.
+pub fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "0.9",
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_11 => "1.1",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => "?",
     }
 }

@@ -23,6 +23,8 @@ pub struct Detail {
     pub url: String,
     /// The response's status.
     pub status: u16,
+    /// The HTTP version it came in: `1.1`, `2`.
+    pub http_version: &'static str,
     /// From sending the request to the last byte of the body.
     pub duration: Duration,
     /// Every assertion checked, passed or not.
@@ -53,6 +55,7 @@ impl Detail {
                 method: ex.method.to_string(),
                 url,
                 status: ex.status.as_u16(),
+                http_version: crate::exchange::version_name(ex.version),
                 duration: ex.duration,
                 assertions,
                 request_headers: Vec::new(),
@@ -78,6 +81,7 @@ impl Detail {
             method: ex.method.to_string(),
             url,
             status: ex.status.as_u16(),
+            http_version: crate::exchange::version_name(ex.version),
             duration: ex.duration,
             assertions,
             request_headers: headers(&ex.request_headers),

@@ -7,8 +7,8 @@ use serde_json::Value as Json;
 use super::predicate::Eval;
 use super::{hides, json, Recorder, Response, Show};
 use crate::load::{
-    format_duration, BodyExpect, Expect, HeaderCheck, HeaderExpect, JsonAssert, OpenApiCheck,
-    SchemaCheck, StatusExpect,
+    format_duration, BodyExpect, Expect, HeaderCheck, HeaderExpect, HttpVersion, JsonAssert,
+    OpenApiCheck, Pos, SchemaCheck, StatusExpect,
 };
 use crate::resolve::Templates;
 use crate::secrets::{is_secret_header, Secrets, MASK};
@@ -44,6 +44,21 @@ impl Checker<'_> {
         if let Some(o) = &expect.openapi {
             self.openapi(o);
         }
+        if let Some((version, at)) = &expect.http_version {
+            self.http_version(*version, at);
+        }
+    }
+
+    fn http_version(&mut self, wanted: HttpVersion, at: &Pos) {
+        let came = crate::exchange::version_name(self.response.exchange.version);
+        let problem = (came != wanted.name()).then(|| {
+            format!(
+                "http_version: expected HTTP/{}, the response came in HTTP/{came}",
+                wanted.name()
+            )
+        });
+        self.rec
+            .record(at, "http_version", Some(Json::from(came)), problem);
     }
 
     fn status(&mut self, status: &StatusExpect) {

@@ -42,6 +42,7 @@ impl Canned<'_> {
             request_headers: HeaderMap::new(),
             request_body: None,
             status: StatusCode::from_u16(self.status).unwrap(),
+            version: http::Version::HTTP_11,
             headers,
             body: bytes::Bytes::copy_from_slice(self.body.as_bytes()),
             duration: Duration::from_millis(12),

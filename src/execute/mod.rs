@@ -6,14 +6,16 @@ pub mod proxy;
 pub mod tls;
 pub mod transfer;
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minijinja::Value;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 pub use crate::exchange::Exchange;
-use crate::load::{Body, PartKind, Pos, Text, DEFAULT_MAX_BODY};
+use crate::load::{Body, Defaults, HttpVersion, PartKind, Pos, Request, Text, DEFAULT_MAX_BODY};
 use crate::resolve::{PlannedCollection, RenderError, Templates, Vars};
 use crate::secrets::Secrets;
 pub use transfer::Limits;
@@ -52,6 +54,9 @@ pub enum ExecError {
     /// The request's token could not be obtained.
     #[error("{0}")]
     Auth(#[from] auth::AuthError),
+    /// A client for the request's connection settings could not be made.
+    #[error("{0}")]
+    Client(String),
 }
 
 /// A request that got no response: why, and which request it was.
@@ -71,11 +76,54 @@ pub struct NotAnswered {
 /// cookies kept between the collection's requests. Redirects are not
 /// followed, so a test sees the 30x it was answered.
 pub fn client(planned: &PlannedCollection, secrets: &Secrets) -> Result<reqwest::Client, String> {
-    let builder = reqwest::Client::builder()
-        .cookie_store(true)
+    let connection = Connection::of(&planned.collection.defaults, None);
+    client_with(planned, secrets, connection, Arc::default())
+}
+
+/// What may differ between two requests' clients of one collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Connection {
+    /// The HTTP version to speak; `None`: HTTP/2 where TLS offers it.
+    pub http_version: Option<HttpVersion>,
+    /// How long connecting may take; `None`: only the request's timeout.
+    pub connect_timeout: Option<Duration>,
+}
+
+impl Connection {
+    /// A request's connection: its own settings over the collection's.
+    pub fn of(defaults: &Defaults, request: Option<&Request>) -> Connection {
+        Connection {
+            http_version: request
+                .and_then(|r| r.http_version)
+                .or(defaults.http_version),
+            connect_timeout: request
+                .and_then(|r| r.connect_timeout)
+                .or(defaults.connect_timeout),
+        }
+    }
+}
+
+/// A client for `connection`, keeping its cookies in `jar` (shared by the
+/// collection's clients).
+fn client_with(
+    planned: &PlannedCollection,
+    secrets: &Secrets,
+    connection: Connection,
+    jar: Arc<reqwest::cookie::Jar>,
+) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
         .user_agent(concat!("reqtest/", env!("CARGO_PKG_VERSION")));
+    builder = match connection.http_version {
+        None => builder,
+        Some(HttpVersion::Http1) => builder.http1_only(),
+        Some(HttpVersion::Http2) => builder.http2_prior_knowledge(),
+    };
+    if let Some(limit) = connection.connect_timeout {
+        builder = builder.connect_timeout(limit);
+    }
     let builder = tls::configure(builder, &planned.tls)?;
     proxy::configure(builder, &planned.proxy, secrets)?
         .build()
@@ -99,6 +147,8 @@ pub struct Outgoing<'a> {
     pub body: Option<&'a Body>,
     /// How long the request may take and how large its response may be.
     pub limits: Limits,
+    /// The client settings it needs.
+    pub connection: Connection,
     /// Multipart files are named relative to this collection file.
     pub collection_file: &'a str,
 }
@@ -106,6 +156,10 @@ pub struct Outgoing<'a> {
 /// A collection's connection to the world: its client, its tokens.
 pub struct Session<'p> {
     client: reqwest::Client,
+    /// Clients for requests whose connection differs from the collection's.
+    others: HashMap<Connection, reqwest::Client>,
+    /// The cookies of all of them.
+    jar: Arc<reqwest::cookie::Jar>,
     planned: &'p PlannedCollection,
     templates: &'p Templates,
     /// The collection's tokens, by auth.
@@ -122,8 +176,12 @@ impl<'p> Session<'p> {
         shared: std::sync::Arc<auth::Shared>,
         traffic: bool,
     ) -> Result<Self, String> {
+        let jar = Arc::<reqwest::cookie::Jar>::default();
+        let connection = Connection::of(&planned.collection.defaults, None);
         Ok(Session {
-            client: client(planned, templates.secrets())?,
+            client: client_with(planned, templates.secrets(), connection, jar.clone())?,
+            others: HashMap::new(),
+            jar,
             planned,
             templates,
             tokens: auth::Tokens::new(
@@ -170,6 +228,26 @@ impl<'p> Session<'p> {
         })
     }
 
+    /// The client for `connection`: the collection's, or one made for it
+    /// (sharing the cookies).
+    fn client_for(&mut self, connection: Connection) -> Result<reqwest::Client, ExecError> {
+        if connection == Connection::of(&self.planned.collection.defaults, None) {
+            return Ok(self.client.clone());
+        }
+        if let Some(c) = self.others.get(&connection) {
+            return Ok(c.clone());
+        }
+        let made = client_with(
+            self.planned,
+            self.templates.secrets(),
+            connection,
+            self.jar.clone(),
+        )
+        .map_err(ExecError::Client)?;
+        self.others.insert(connection, made.clone());
+        Ok(made)
+    }
+
     /// The URL of request `index` as far as it renders without its auth.
     fn shown_url(&self, index: usize, vars: &Vars) -> String {
         let outgoing = outgoing(self.planned, index);
@@ -205,11 +283,12 @@ impl<'p> Session<'p> {
             }
             let ctx = self.tokens.context(vars, auth_name);
             let outgoing = outgoing(self.planned, index);
-            let mut built = build(&self.client, self.templates, &outgoing, &ctx).await?;
+            let client = self.client_for(outgoing.connection)?;
+            let mut built = build(&client, self.templates, &outgoing, &ctx).await?;
             if let Some(name) = auth_name {
                 self.tokens.apply(name, &mut built)?;
             }
-            let mut exchange = exchange(&self.client, built, outgoing.limits, self.traffic)
+            let mut exchange = exchange(&client, built, outgoing.limits, self.traffic)
                 .await
                 .map_err(|e| match (e, auth_name) {
                     (
@@ -285,8 +364,10 @@ pub fn outgoing(planned: &PlannedCollection, index: usize) -> Outgoing<'_> {
                 .max_body
                 .or(defaults.max_body)
                 .unwrap_or(DEFAULT_MAX_BODY),
+            connect_timeout: request.connect_timeout.or(defaults.connect_timeout),
         },
         collection_file: &collection.file,
+        connection: Connection::of(defaults, Some(request)),
     }
 }
 
@@ -441,6 +522,7 @@ pub async fn exchange(
         request_headers,
         request_body,
         status: fetched.status,
+        version: fetched.version,
         headers: fetched.headers,
         body: fetched.body,
         duration: started.elapsed(),

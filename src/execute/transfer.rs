@@ -20,6 +20,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// The largest body read, in bytes, after decompression.
     pub max_body: u64,
+    /// How long connecting may take, if less than `timeout`.
+    pub connect_timeout: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -27,6 +29,7 @@ impl Default for Limits {
         Limits {
             timeout: super::DEFAULT_TIMEOUT,
             max_body: crate::load::DEFAULT_MAX_BODY,
+            connect_timeout: None,
         }
     }
 }
@@ -49,6 +52,8 @@ pub struct Fetched {
 pub enum TransferError {
     /// The deadline passed; the duration is the timeout.
     Timeout(Duration),
+    /// No connection within `connect_timeout`.
+    ConnectTimeout(Duration),
     /// The body is larger than `max_body`.
     TooLarge {
         /// The cap, in bytes.
@@ -64,7 +69,16 @@ pub enum TransferError {
 impl std::fmt::Display for TransferError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            TransferError::Timeout(t) => write!(f, "timed out after {}", format_duration(*t)),
+            TransferError::Timeout(t) => write!(
+                f,
+                "timed out after {} (the `timeout` of the whole request)",
+                format_duration(*t)
+            ),
+            TransferError::ConnectTimeout(t) => write!(
+                f,
+                "could not connect within {} (`connect_timeout`)",
+                format_duration(*t)
+            ),
             TransferError::TooLarge {
                 max_body,
                 announced,
@@ -85,7 +99,9 @@ impl std::fmt::Display for TransferError {
 }
 
 fn http_error(e: reqwest::Error, limits: Limits) -> TransferError {
-    if e.is_timeout() {
+    if let (true, true, Some(limit)) = (e.is_connect(), e.is_timeout(), limits.connect_timeout) {
+        TransferError::ConnectTimeout(limit)
+    } else if e.is_timeout() {
         TransferError::Timeout(limits.timeout)
     } else {
         TransferError::Http(e)

@@ -455,7 +455,34 @@ fn defaults(cx: &Converter, raw: &RawDefaults) -> Result<Defaults> {
             .map(|t| tls(cx, &dp.key("tls"), t))
             .transpose()?,
         proxy: raw.proxy.as_ref().map(|p| proxy(cx, &dp.key("proxy"), p)),
+        http_version: raw
+            .http_version
+            .as_ref()
+            .map(|v| http_version(cx, &dp.key("http_version"), v))
+            .transpose()?,
+        connect_timeout: raw
+            .connect_timeout
+            .as_ref()
+            .map(|t| cx.duration(&dp.key("connect_timeout"), t))
+            .transpose()?,
     })
+}
+
+/// `"1.1"` or `"2"` (also written as numbers).
+fn http_version(cx: &Converter, p: &YamlPath, value: &Json) -> Result<HttpVersion> {
+    let text = match value {
+        Json::String(s) => s.trim().to_string(),
+        Json::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    match text.as_str() {
+        "1.1" | "1" => Ok(HttpVersion::Http1),
+        "2" | "2.0" => Ok(HttpVersion::Http2),
+        _ => Err(cx.err(
+            p,
+            format!("`http_version` is \"1.1\" or \"2\", not {value}"),
+        )),
+    }
 }
 
 fn proxy(cx: &Converter, p: &YamlPath, raw: &RawProxy) -> ProxySpec {
@@ -629,6 +656,16 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
             .as_ref()
             .map(|t| cx.duration(&p.key("delay"), t))
             .transpose()?,
+        http_version: r
+            .http_version
+            .as_ref()
+            .map(|v| http_version(cx, &p.key("http_version"), v))
+            .transpose()?,
+        connect_timeout: r
+            .connect_timeout
+            .as_ref()
+            .map(|t| cx.duration(&p.key("connect_timeout"), t))
+            .transpose()?,
         auth,
         ignore,
         expect: expect(cx, &p.key("expect"), *r.expect)?,
@@ -758,6 +795,13 @@ fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
         .as_ref()
         .map(|o| super::contract::openapi_check(cx, &p.key("openapi"), o))
         .transpose()?;
+    let http_version = match &raw.http_version {
+        Some(v) => {
+            let vp = p.key("http_version");
+            Some((http_version(cx, &vp, v)?, cx.pos(&vp)))
+        }
+        None => None,
+    };
     Ok(Expect {
         status,
         headers,
@@ -766,6 +810,7 @@ fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
         body,
         schema,
         openapi,
+        http_version,
     })
 }
 

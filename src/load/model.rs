@@ -328,6 +328,29 @@ pub struct Defaults {
     pub tls: Option<TlsSpec>,
     /// The proxy every request goes through, if set.
     pub proxy: Option<ProxySpec>,
+    /// The HTTP version to speak (default: HTTP/2 where TLS offers it).
+    pub http_version: Option<HttpVersion>,
+    /// How long connecting may take (default: the whole `timeout`).
+    pub connect_timeout: Option<Duration>,
+}
+
+/// An HTTP version a request is sent with, or a response came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpVersion {
+    /// HTTP/1.1 only.
+    Http1,
+    /// HTTP/2: over TLS by ALPN, over plain HTTP with prior knowledge (h2c).
+    Http2,
+}
+
+impl HttpVersion {
+    /// As users write it: `1.1` or `2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            HttpVersion::Http1 => "1.1",
+            HttpVersion::Http2 => "2",
+        }
+    }
 }
 
 /// `defaults.proxy`: a forward proxy for every request of the collection
@@ -390,6 +413,10 @@ pub struct Request {
     pub max_body: Option<u64>,
     /// How long to wait before sending.
     pub delay: Option<Duration>,
+    /// The HTTP version to speak; overrides the default.
+    pub http_version: Option<HttpVersion>,
+    /// How long connecting may take; overrides the default.
+    pub connect_timeout: Option<Duration>,
     /// Which auth's token it sends.
     pub auth: AuthChoice,
     /// `Some(reason)` when the request is marked `ignore`.
@@ -455,6 +482,8 @@ pub struct Expect {
     pub schema: Option<SchemaCheck>,
     /// An OpenAPI operation whose documented response the body must match.
     pub openapi: Option<OpenApiCheck>,
+    /// The HTTP version the response must have come in, and where that is written.
+    pub http_version: Option<(HttpVersion, Pos)>,
 }
 
 /// A compiled JSON Schema.

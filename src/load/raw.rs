@@ -80,6 +80,11 @@ pub struct RawDefaults {
     /// `url`, `username`, `password` and `no_proxy`. Without it, the
     /// environment's HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY apply.
     pub proxy: Option<RawProxy>,
+    /// `"1.1"` or `"2"` (over plain HTTP: prior knowledge, h2c); default:
+    /// HTTP/2 where the server offers it over TLS, else 1.1.
+    pub http_version: Option<Json>,
+    /// How long connecting may take (`2s`); the whole `timeout` still applies.
+    pub connect_timeout: Option<Json>,
 }
 
 /// A proxy: its URL alone, or with credentials and the hosts that bypass it.
@@ -153,6 +158,10 @@ pub struct RawRequest {
     pub max_body: Option<Json>,
     /// Wait this long before sending (polling, letting a token expire).
     pub delay: Option<Json>,
+    /// `"1.1"` or `"2"`, over `defaults.http_version`.
+    pub http_version: Option<Json>,
+    /// How long connecting may take, over `defaults.connect_timeout`.
+    pub connect_timeout: Option<Json>,
     /// `none`, `default`, or the name of one of the collection's `auths`.
     pub auth: Option<String>,
     pub ignore: Option<Json>,
@@ -180,6 +189,8 @@ pub struct RawExpect {
     /// An operation of an OpenAPI 3 or Swagger 2.0 document whose response
     /// schema the body must satisfy.
     pub openapi: Option<RawOpenApi>,
+    /// The HTTP version the response must come in: `"1.1"` or `"2"`.
+    pub http_version: Option<Json>,
 }
 
 /// An OpenAPI operation whose documented response schema the body must satisfy.

@@ -158,7 +158,8 @@ impl Reporter {
             }
         }
         out.push_str(&format!(
-            "< {} ({})\n",
+            "< HTTP/{} {} ({})\n",
+            d.http_version,
             d.status,
             crate::load::format_duration(d.duration)
         ));

@@ -42,6 +42,9 @@ struct ReportedRequest<'a> {
     url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
+    /// `1.1` or `2`: the version the response came in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_version: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     assertions: Option<Vec<ReportedAssertion<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,6 +130,7 @@ impl JsonReport {
                 .map(|d| d.url.as_str())
                 .or(no_answer.map(|r| r.url.as_str())),
             status: detail.map(|d| d.status),
+            http_version: detail.map(|d| d.http_version),
             assertions: detail.map(|d| {
                 d.assertions
                     .iter()

@@ -235,6 +235,7 @@ fn exchange(input: &[u8]) -> Exchange {
         request_headers: Default::default(),
         request_body: None,
         status,
+        version: reqwest::Version::HTTP_11,
         headers,
         body: bytes::Bytes::copy_from_slice(&input[split.min(input.len())..]),
         duration: Duration::from_millis(input.len() as u64 % 3000),

@@ -382,7 +382,7 @@ fn verbose_shows_each_exchange_masked_and_nothing_extra_without_a_terminal() {
     );
     assert!(err.contains("> authorization: Bearer ***"), "{err}");
     assert!(
-        err.contains("< 200 (") && err.contains("< content-type: application/json"),
+        err.contains("< HTTP/1.1 200 (") && err.contains("< content-type: application/json"),
         "{err}"
     );
     assert!(err.contains("< {\"Uuid\""), "{err}");

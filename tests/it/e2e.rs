@@ -550,7 +550,50 @@ requests:
 "#;
     let message = failure(&run(yaml, &server.url), "r");
     assert!(
-        message.contains("/slow?ms=2000: timed out after 100ms"),
+        message
+            .contains("/slow?ms=2000: timed out after 100ms (the `timeout` of the whole request)"),
+        "{message}"
+    );
+}
+
+/// A listener whose accept queue is full: a new connection's handshake
+/// gets no answer, as with a firewall that drops packets.
+fn unanswering_listener() -> (std::net::TcpListener, Vec<std::net::TcpStream>) {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Linux lets listen() shrink the backlog of a listening socket.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let addr = listener.local_addr().unwrap();
+    let queued = (0..2)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200)).ok()
+        })
+        .collect();
+    (listener, queued)
+}
+
+#[test]
+fn a_connect_timeout_says_it_was_the_connection_not_the_response() {
+    let (listener, _queued) = unanswering_listener();
+    let yaml = format!(
+        "requests:\n  - name: r\n    url: http://{}/x\n    connect_timeout: 300ms\n    timeout: 10s\n",
+        listener.local_addr().unwrap()
+    );
+    let started = std::time::Instant::now();
+    let message = failure(&run(&yaml, "http://unused"), "r");
+    assert!(
+        message.contains("could not connect within 300ms (`connect_timeout`)"),
+        "{message}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // From the collection's defaults too.
+    let yaml = format!(
+        "defaults: {{connect_timeout: 200ms}}\nrequests:\n  - name: r\n    url: http://{}/x\n",
+        listener.local_addr().unwrap()
+    );
+    let message = failure(&run(&yaml, "http://unused"), "r");
+    assert!(
+        message.contains("could not connect within 200ms"),
         "{message}"
     );
 }

@@ -54,8 +54,9 @@ const EXPIRED: (i32, i32) = (2020, 2021);
 struct Nginx {
     child: Child,
     dir: PathBuf,
-    /// good, expired, wrong name, self-signed, client certificate required
-    ports: [u16; 5],
+    /// good, expired, wrong name, self-signed, client certificate
+    /// required, plain HTTP/2 (h2c)
+    ports: [u16; 6],
 }
 
 impl Drop for Nginx {
@@ -150,13 +151,12 @@ impl Nginx {
     fn start(pki: &Pki) -> Nginx {
         let bin = nginx_binary();
         let dir = pki.dir.clone();
-        let ports = [
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-        ];
+        // Held open together, so that no two are the same.
+        let held: Vec<std::net::TcpListener> = (0..6)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let ports: [u16; 6] = std::array::from_fn(|i| held[i].local_addr().unwrap().port());
+        drop(held);
         let mtls = format!(
             "ssl_client_certificate {}/client-ca.pem; ssl_verify_client on;",
             dir.display()
@@ -167,6 +167,10 @@ impl Nginx {
             server_block(ports[2], "wrong", &dir, ""),
             server_block(ports[3], "self", &dir, ""),
             server_block(ports[4], "good", &dir, &mtls),
+            format!(
+                "  server {{\n    listen 127.0.0.1:{} http2;\n    location /json {{ default_type application/json; return 200 '{{\"ok\": true}}'; }}\n  }}\n",
+                ports[5]
+            ),
         ]
         .concat();
         let d = dir.display();
@@ -220,6 +224,7 @@ const EXPIRED_HOST: usize = 1;
 const WRONG_NAME: usize = 2;
 const SELF_SIGNED: usize = 3;
 const MTLS: usize = 4;
+const H2C: usize = 5;
 
 /// Runs a one-request collection against `url` with `tls` as its
 /// `defaults.tls` block (YAML lines, may be empty) and `args`.
@@ -480,6 +485,72 @@ fn unusable_certificate_files_are_bad_input_with_their_place() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out).contains("--cert") && text(&out).contains("no private key"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Runs `yaml` (a whole collection, written next to the PKI) with `args`.
+fn run_yaml(pki: &Pki, yaml: &str, args: &[&str]) -> Output {
+    let file = pki.dir.join(format!("v-{}.yaml", free_port()));
+    std::fs::write(&file, yaml).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .arg("run")
+        .arg(&file)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn http2_is_negotiated_over_tls_and_a_version_can_be_asked_for_and_asserted() {
+    let (pki, nginx) = setup();
+    let tls = nginx.url(GOOD, "localhost");
+    let h2c = format!("http://127.0.0.1:{}", nginx.ports[H2C]);
+    let yaml = format!(
+        r#"name: versions
+defaults:
+  tls: {{ca_cert: ca.pem}}
+requests:
+  - name: alpn
+    url: {tls}/json
+    expect: {{status: 200, http_version: "2"}}
+  - name: one-one
+    url: {tls}/json
+    http_version: "1.1"
+    expect: {{status: 200, http_version: "1.1"}}
+  - name: prior-knowledge
+    url: {h2c}/json
+    http_version: 2
+    expect: {{status: 200, http_version: "2"}}
+"#
+    );
+    let json = pki.dir.join("versions.json");
+    let out = run_yaml(
+        &pki,
+        &yaml,
+        &["--json", json.to_str().unwrap(), "--verbose"],
+    );
+    passes(&out);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let versions: Vec<&str> = report["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["http_version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["2", "1.1", "2"]);
+    assert!(text(&out).contains("< HTTP/2 200"), "{}", text(&out));
+
+    let wrong = format!(
+        "name: wrong\ndefaults:\n  tls: {{ca_cert: ca.pem}}\nrequests:\n  - name: r\n    url: {tls}/json\n    expect: {{http_version: \"1.1\"}}\n"
+    );
+    let out = run_yaml(&pki, &wrong, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains(":7:14: http_version: expected HTTP/1.1, the response came in HTTP/2"),
         "{}",
         text(&out)
     );

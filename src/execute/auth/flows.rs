@@ -135,6 +135,11 @@ async fn custom(
             ..auth.limits
         },
         collection_file: &request.at.file,
+        // The token request goes out on the collection's client as it is.
+        connection: execute::Connection {
+            http_version: None,
+            connect_timeout: None,
+        },
     };
     let built = execute::build(client, auth.templates, &outgoing, &auth.ctx)
         .await
