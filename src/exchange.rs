@@ -28,6 +28,21 @@ pub struct Exchange {
     pub body: bytes::Bytes,
     /// From sending the request to the last byte of the body.
     pub duration: Duration,
+    /// The redirects followed to get here, in order (none unless asked for).
+    pub redirects: Vec<Redirect>,
+}
+
+/// One redirect followed.
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    /// The redirect's status (301, 302, 303, 307, 308).
+    pub status: u16,
+    /// The URL that answered it.
+    pub url: String,
+    /// Where it pointed.
+    pub location: String,
+    /// Whether it left the first origin, so credentials stayed behind.
+    pub left_origin: bool,
 }
 
 impl Exchange {

@@ -163,6 +163,9 @@ struct VarArgs {
     tls: TlsArgs,
     #[command(flatten)]
     proxy: ProxyArgs,
+    /// Follow redirects (up to 50) where a collection does not say otherwise.
+    #[arg(long, short = 'L')]
+    location: bool,
 }
 
 /// A proxy as curl spells it; wins over `defaults.proxy` and the environment.
@@ -385,7 +388,8 @@ fn run_command(run: RunArgs) -> i32 {
     let mut suite = Suite::new(run.paths)
         .report(run.report.options())
         .tls(run.vars.tls.options())
-        .proxy(run.vars.proxy.options());
+        .proxy(run.vars.proxy.options())
+        .location(run.vars.location);
     if let Some(env) = &run.vars.env {
         suite = suite.env(env);
     }
@@ -427,7 +431,8 @@ fn suite_for(collection: PathBuf, vars: &VarArgs, standins: bool) -> Result<Suit
     let mut suite = Suite::new([collection])
         .vars(collect_vars(vars)?)
         .tls(vars.tls.options())
-        .proxy(vars.proxy.options());
+        .proxy(vars.proxy.options())
+        .location(vars.location);
     if let Some(env) = &vars.env {
         suite = suite.env(env);
     }

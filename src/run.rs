@@ -25,6 +25,8 @@ pub struct Detail {
     pub status: u16,
     /// The HTTP version it came in: `1.1`, `2`.
     pub http_version: &'static str,
+    /// The redirects followed, their URLs masked.
+    pub redirects: Vec<crate::exchange::Redirect>,
     /// From sending the request to the last byte of the body.
     pub duration: Duration,
     /// Every assertion checked, passed or not.
@@ -37,6 +39,18 @@ pub struct Detail {
     pub response_headers: Vec<(String, String)>,
     /// The start of the response body.
     pub response_body: String,
+}
+
+/// The redirects of `ex` as they may be shown.
+fn masked_redirects(ex: &execute::Exchange, secrets: &Secrets) -> Vec<crate::exchange::Redirect> {
+    ex.redirects
+        .iter()
+        .map(|r| crate::exchange::Redirect {
+            url: secrets.redact(&r.url).into_owned(),
+            location: secrets.redact(&r.location).into_owned(),
+            ..r.clone()
+        })
+        .collect()
 }
 
 /// How much of a body a [`Detail`] keeps.
@@ -56,6 +70,7 @@ impl Detail {
                 url,
                 status: ex.status.as_u16(),
                 http_version: crate::exchange::version_name(ex.version),
+                redirects: masked_redirects(ex, secrets),
                 duration: ex.duration,
                 assertions,
                 request_headers: Vec::new(),
@@ -82,6 +97,7 @@ impl Detail {
             url,
             status: ex.status.as_u16(),
             http_version: crate::exchange::version_name(ex.version),
+            redirects: masked_redirects(ex, secrets),
             duration: ex.duration,
             assertions,
             request_headers: headers(&ex.request_headers),

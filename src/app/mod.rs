@@ -166,6 +166,13 @@ impl Suite {
         Ok(plan)
     }
 
+    /// `--location`: requests follow redirects unless their collection or
+    /// they themselves say otherwise.
+    pub fn location(mut self, follow: bool) -> Self {
+        self.options.location = follow;
+        self
+    }
+
     /// `--proxy` and `--noproxy`: they win over every collection's
     /// `defaults.proxy` and the environment.
     pub fn proxy(mut self, proxy: resolve::ProxyOptions) -> Self {

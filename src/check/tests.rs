@@ -46,6 +46,7 @@ impl Canned<'_> {
             headers,
             body: bytes::Bytes::copy_from_slice(self.body.as_bytes()),
             duration: Duration::from_millis(12),
+            redirects: Vec::new(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod proxy;
+pub mod redirect;
 pub mod tls;
 pub mod transfer;
 
@@ -288,25 +289,36 @@ impl<'p> Session<'p> {
             if let Some(name) = auth_name {
                 self.tokens.apply(name, &mut built)?;
             }
-            let mut exchange = exchange(&client, built, outgoing.limits, self.traffic)
-                .await
-                .map_err(|e| match (e, auth_name) {
-                    (
-                        ExecError::Send {
-                            method,
-                            url,
-                            cause,
-                            elapsed,
-                        },
-                        Some(name),
-                    ) => ExecError::Send {
+            let hops = request
+                .follow_redirects
+                .unwrap_or(self.planned.follow_redirects);
+            let token_header = auth_name.and_then(|n| self.tokens.token_header(n));
+            let mut exchange = redirect::send_following(
+                &client,
+                built,
+                outgoing.limits,
+                self.traffic,
+                hops,
+                token_header.as_ref(),
+            )
+            .await
+            .map_err(|e| match (e, auth_name) {
+                (
+                    ExecError::Send {
                         method,
-                        url: self.tokens.mask(name, &url),
+                        url,
                         cause,
                         elapsed,
                     },
-                    (e, _) => e,
-                })?;
+                    Some(name),
+                ) => ExecError::Send {
+                    method,
+                    url: self.tokens.mask(name, &url),
+                    cause,
+                    elapsed,
+                },
+                (e, _) => e,
+            })?;
             if let Some(name) = auth_name {
                 exchange.url = self.tokens.mask(name, &exchange.url);
             }
@@ -526,6 +538,7 @@ pub async fn exchange(
         headers: fetched.headers,
         body: fetched.body,
         duration: started.elapsed(),
+        redirects: Vec::new(),
     })
 }
 

@@ -465,7 +465,29 @@ fn defaults(cx: &Converter, raw: &RawDefaults) -> Result<Defaults> {
             .as_ref()
             .map(|t| cx.duration(&dp.key("connect_timeout"), t))
             .transpose()?,
+        follow_redirects: raw
+            .follow_redirects
+            .as_ref()
+            .map(|f| follow_redirects(cx, &dp.key("follow_redirects"), f))
+            .transpose()?,
     })
+}
+
+/// `true` (curl's 50 hops), `false` (none) or a number of hops.
+fn follow_redirects(cx: &Converter, p: &YamlPath, value: &Json) -> Result<u32> {
+    match value {
+        Json::Bool(true) => Ok(MAX_REDIRECTS),
+        Json::Bool(false) => Ok(0),
+        Json::Number(n) => n
+            .as_u64()
+            .filter(|n| *n <= 1000)
+            .map(|n| n as u32)
+            .ok_or_else(|| cx.err(p, format!("`follow_redirects` takes true, false or a number of hops up to 1000, not {n}"))),
+        other => Err(cx.err(
+            p,
+            format!("`follow_redirects` takes true, false or a number of hops, not {other}"),
+        )),
+    }
 }
 
 /// `"1.1"` or `"2"` (also written as numbers).
@@ -665,6 +687,11 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
             .connect_timeout
             .as_ref()
             .map(|t| cx.duration(&p.key("connect_timeout"), t))
+            .transpose()?,
+        follow_redirects: r
+            .follow_redirects
+            .as_ref()
+            .map(|f| follow_redirects(cx, &p.key("follow_redirects"), f))
             .transpose()?,
         auth,
         ignore,

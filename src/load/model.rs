@@ -332,7 +332,13 @@ pub struct Defaults {
     pub http_version: Option<HttpVersion>,
     /// How long connecting may take (default: the whole `timeout`).
     pub connect_timeout: Option<Duration>,
+    /// How many redirects to follow (default: none).
+    pub follow_redirects: Option<u32>,
 }
+
+/// The most redirects `follow_redirects: true` and `--location` follow
+/// (curl's own default).
+pub const MAX_REDIRECTS: u32 = 50;
 
 /// An HTTP version a request is sent with, or a response came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -417,6 +423,8 @@ pub struct Request {
     pub http_version: Option<HttpVersion>,
     /// How long connecting may take; overrides the default.
     pub connect_timeout: Option<Duration>,
+    /// How many redirects to follow; overrides the default.
+    pub follow_redirects: Option<u32>,
     /// Which auth's token it sends.
     pub auth: AuthChoice,
     /// `Some(reason)` when the request is marked `ignore`.

@@ -85,6 +85,9 @@ pub struct RawDefaults {
     pub http_version: Option<Json>,
     /// How long connecting may take (`2s`); the whole `timeout` still applies.
     pub connect_timeout: Option<Json>,
+    /// `true` (up to 50 hops, as curl -L), a number of hops, or `false`
+    /// (the default: a test sees the 30x it was answered).
+    pub follow_redirects: Option<Json>,
 }
 
 /// A proxy: its URL alone, or with credentials and the hosts that bypass it.
@@ -162,6 +165,8 @@ pub struct RawRequest {
     pub http_version: Option<Json>,
     /// How long connecting may take, over `defaults.connect_timeout`.
     pub connect_timeout: Option<Json>,
+    /// `true`, a number of hops or `false`, over `defaults.follow_redirects`.
+    pub follow_redirects: Option<Json>,
     /// `none`, `default`, or the name of one of the collection's `auths`.
     pub auth: Option<String>,
     pub ignore: Option<Json>,

@@ -157,6 +157,17 @@ impl Reporter {
                 out.push_str(&format!("> {line}\n"));
             }
         }
+        for hop in &d.redirects {
+            let dropped = if hop.left_origin {
+                " (another origin: Authorization, the token and cookies stay behind)"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "< {} from {}\n> followed to {}{dropped}\n",
+                hop.status, hop.url, hop.location
+            ));
+        }
         out.push_str(&format!(
             "< HTTP/{} {} ({})\n",
             d.http_version,

@@ -45,10 +45,24 @@ struct ReportedRequest<'a> {
     /// `1.1` or `2`: the version the response came in.
     #[serde(skip_serializing_if = "Option::is_none")]
     http_version: Option<&'static str>,
+    /// The redirects followed, in order.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    redirects: Vec<ReportedRedirect<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     assertions: Option<Vec<ReportedAssertion<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
+}
+
+/// One redirect followed on the way to the response.
+#[derive(Serialize)]
+struct ReportedRedirect<'a> {
+    status: u16,
+    url: &'a str,
+    location: &'a str,
+    /// It left the first origin: credentials and cookies stayed behind
+    /// (not named after them: the report masks such keys).
+    left_origin: bool,
 }
 
 /// One assertion of a request, passed or not, and the value it saw.
@@ -131,6 +145,19 @@ impl JsonReport {
                 .or(no_answer.map(|r| r.url.as_str())),
             status: detail.map(|d| d.status),
             http_version: detail.map(|d| d.http_version),
+            redirects: detail
+                .map(|d| {
+                    d.redirects
+                        .iter()
+                        .map(|r| ReportedRedirect {
+                            status: r.status,
+                            url: &r.url,
+                            location: &r.location,
+                            left_origin: r.left_origin,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             assertions: detail.map(|d| {
                 d.assertions
                     .iter()

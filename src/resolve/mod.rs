@@ -71,6 +71,8 @@ pub struct Options {
     pub tls: TlsOptions,
     /// `--proxy`, `--noproxy`.
     pub proxy: ProxyOptions,
+    /// `--location`: follow redirects where a collection does not say.
+    pub location: bool,
 }
 
 /// Everything ready to run: the collections checked, their templates compiled.
@@ -106,6 +108,8 @@ pub struct PlannedCollection {
     pub tls: Tls,
     /// Where its requests go through.
     pub proxy: Proxy,
+    /// How many redirects its requests follow unless they say otherwise.
+    pub follow_redirects: u32,
 }
 
 /// Which collection defaults apply to a request. A default header or query
@@ -189,6 +193,11 @@ fn plan_collection(
     register_secrets(&c, &vars, templates)?;
     let tls = tls::plan_tls(&c, &vars, templates, &options.tls)?;
     let proxy = proxy::plan_proxy(&c, &vars, templates, &options.proxy)?;
+    let follow_redirects = c.defaults.follow_redirects.unwrap_or(if options.location {
+        crate::load::MAX_REDIRECTS
+    } else {
+        0
+    });
     let mut known: BTreeSet<String> = vars.keys().cloned().collect();
     let defaults = DefaultReads::of(&c, templates, &known)?;
     for spec in c.auths.values() {
@@ -210,6 +219,7 @@ fn plan_collection(
         requests,
         tls,
         proxy,
+        follow_redirects,
     })
 }
 

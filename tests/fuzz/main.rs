@@ -239,6 +239,7 @@ fn exchange(input: &[u8]) -> Exchange {
         headers,
         body: bytes::Bytes::copy_from_slice(&input[split.min(input.len())..]),
         duration: Duration::from_millis(input.len() as u64 % 3000),
+        redirects: Vec::new(),
     }
 }
 

@@ -78,7 +78,7 @@ fn router() -> Router {
         .route("/authorize-forged", get(authorize_forged))
         .route("/authorize-check", get(authorize_check))
         .route("/login-elsewhere", get(login_elsewhere))
-        .route("/redirect-to", get(redirect_to))
+        .route("/redirect-to", any(redirect_to))
         .route("/steal", any(steal))
         .route(
             "/html-error",
@@ -209,9 +209,15 @@ async fn login_elsewhere(Query(q): Query<HashMap<String, String>>) -> Response {
     ([(header::CONTENT_TYPE, "text/html")], page).into_response()
 }
 
+/// A redirect to `to`, with status `code` (302 unless given).
 async fn redirect_to(Query(q): Query<HashMap<String, String>>) -> Response {
     let to = q.get("to").cloned().unwrap_or_default();
-    (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+    let code = q
+        .get("code")
+        .and_then(|c| c.parse().ok())
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .unwrap_or(StatusCode::FOUND);
+    (code, [(header::LOCATION, to)]).into_response()
 }
 
 /// Requests that reached `/steal`, the credentials' wrong destination.

@@ -16,6 +16,7 @@ mod leaks;
 mod oidc;
 mod postman;
 mod proxy;
+mod redirects;
 mod reports;
 mod schema;
 mod tls;

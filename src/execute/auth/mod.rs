@@ -235,6 +235,14 @@ impl<'p> Tokens<'p> {
         }
     }
 
+    /// The header auth `name` sends its token in, if it sends it in one.
+    pub fn token_header(&self, name: &str) -> Option<HeaderName> {
+        match &self.specs[name].send {
+            SendToken::Header { name, .. } => HeaderName::from_bytes(name.as_bytes()).ok(),
+            SendToken::Query { .. } => None,
+        }
+    }
+
     /// Puts the token of auth `name` on a built request.
     pub fn apply(&self, name: &str, request: &mut reqwest::Request) -> Result<(), AuthError> {
         let spec = &self.specs[name];
