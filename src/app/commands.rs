@@ -78,7 +78,7 @@ impl Suite {
             let mut session = crate::execute::Session::new(planned, &plan.templates, shared, false)
                 .map_err(SuiteError::Usage)?;
             session.tokens.interactive_allowed = true;
-            let client = session.client().clone();
+            let client = session.auth_client(&name);
             session
                 .tokens
                 .login_and_cache(&name, &client, &plan.templates, &planned.vars)

@@ -159,8 +159,13 @@ impl Suite {
         // before anything is sent.
         for planned in &plan.collections {
             let tls = &planned.tls;
-            if tls.ca_cert.is_some() || tls.client_cert.is_some() || planned.proxy.url.is_some() {
-                crate::execute::client(planned, &plan.secrets).map_err(SuiteError::Tls)?;
+            if tls.ca_cert.is_some()
+                || tls.client_cert.is_some()
+                || tls.pkcs12.is_some()
+                || planned.proxy.url.is_some()
+                || !planned.auth_tls.is_empty()
+            {
+                crate::execute::check_clients(planned, &plan.secrets).map_err(SuiteError::Tls)?;
             }
         }
         Ok(plan)

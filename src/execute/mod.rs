@@ -78,7 +78,19 @@ pub struct NotAnswered {
 /// followed, so a test sees the 30x it was answered.
 pub fn client(planned: &PlannedCollection, secrets: &Secrets) -> Result<reqwest::Client, String> {
     let connection = Connection::of(&planned.collection.defaults, None);
-    client_with(planned, secrets, connection, Arc::default())
+    client_with(planned, &planned.tls, secrets, connection, Arc::default())
+}
+
+/// Makes the clients `planned` needs (the collection's, and each auth's
+/// with TLS of its own) to find unusable certificates, keys and proxies
+/// before anything is sent.
+pub fn check_clients(planned: &PlannedCollection, secrets: &Secrets) -> Result<(), String> {
+    client(planned, secrets)?;
+    let connection = Connection::of(&planned.collection.defaults, None);
+    for tls in planned.auth_tls.values() {
+        client_with(planned, tls, secrets, connection, Arc::default())?;
+    }
+    Ok(())
 }
 
 /// What may differ between two requests' clients of one collection.
@@ -108,6 +120,7 @@ impl Connection {
 /// collection's clients).
 fn client_with(
     planned: &PlannedCollection,
+    tls: &crate::resolve::Tls,
     secrets: &Secrets,
     connection: Connection,
     jar: Arc<reqwest::cookie::Jar>,
@@ -125,7 +138,7 @@ fn client_with(
     if let Some(limit) = connection.connect_timeout {
         builder = builder.connect_timeout(limit);
     }
-    let builder = tls::configure(builder, &planned.tls)?;
+    let builder = tls::configure(builder, tls)?;
     proxy::configure(builder, &planned.proxy, secrets)?
         .build()
         .map_err(|e| format!("could not create an HTTP client: {e}"))
@@ -161,6 +174,8 @@ pub struct Session<'p> {
     others: HashMap<Connection, reqwest::Client>,
     /// The cookies of all of them.
     jar: Arc<reqwest::cookie::Jar>,
+    /// Clients for the auths with TLS settings of their own.
+    auth_clients: HashMap<String, reqwest::Client>,
     planned: &'p PlannedCollection,
     templates: &'p Templates,
     /// The collection's tokens, by auth.
@@ -179,10 +194,22 @@ impl<'p> Session<'p> {
     ) -> Result<Self, String> {
         let jar = Arc::<reqwest::cookie::Jar>::default();
         let connection = Connection::of(&planned.collection.defaults, None);
+        let mut auth_clients = HashMap::new();
+        for (name, tls) in &planned.auth_tls {
+            let made = client_with(planned, tls, templates.secrets(), connection, jar.clone())?;
+            auth_clients.insert(name.clone(), made);
+        }
         Ok(Session {
-            client: client_with(planned, templates.secrets(), connection, jar.clone())?,
+            client: client_with(
+                planned,
+                &planned.tls,
+                templates.secrets(),
+                connection,
+                jar.clone(),
+            )?,
             others: HashMap::new(),
             jar,
+            auth_clients,
             planned,
             templates,
             tokens: auth::Tokens::new(
@@ -190,6 +217,7 @@ impl<'p> Session<'p> {
                 shared,
                 planned.collection.defaults.timeout,
                 &planned.tls,
+                &planned.auth_tls,
                 &planned.proxy,
             ),
             traffic,
@@ -199,6 +227,12 @@ impl<'p> Session<'p> {
     /// The collection's HTTP client.
     pub fn client(&self) -> &reqwest::Client {
         &self.client
+    }
+
+    /// The client auth `name`'s own requests go out on: its own when it
+    /// has TLS settings of its own, else the collection's.
+    pub fn auth_client(&self, name: &str) -> reqwest::Client {
+        self.auth_clients.get(name).unwrap_or(&self.client).clone()
     }
 
     /// Sends request `index` with the variables in `vars`: gets or renews
@@ -240,6 +274,7 @@ impl<'p> Session<'p> {
         }
         let made = client_with(
             self.planned,
+            &self.planned.tls,
             self.templates.secrets(),
             connection,
             self.jar.clone(),
@@ -271,7 +306,7 @@ impl<'p> Session<'p> {
         for name in &self.planned.requests[index].auths {
             if Some(name.as_str()) != auth_name {
                 self.tokens
-                    .ensure(name, &self.client, self.templates, vars, false)
+                    .ensure(name, &self.auth_client(name), self.templates, vars, false)
                     .await?;
             }
         }
@@ -279,7 +314,7 @@ impl<'p> Session<'p> {
         loop {
             if let Some(name) = auth_name {
                 self.tokens
-                    .ensure(name, &self.client, self.templates, vars, renewed)
+                    .ensure(name, &self.auth_client(name), self.templates, vars, renewed)
                     .await?;
             }
             let ctx = self.tokens.context(vars, auth_name);

@@ -30,6 +30,9 @@ pub fn configure(mut builder: ClientBuilder, tls: &Tls) -> Result<ClientBuilder,
     if let Some(cert) = &tls.client_cert {
         builder = builder.identity(identity(cert, tls.client_key.as_ref())?);
     }
+    if let Some((archive, password)) = &tls.pkcs12 {
+        builder = builder.identity(pkcs12::identity(archive, password)?);
+    }
     if tls.insecure {
         builder = builder.danger_accept_invalid_certs(true);
     }
@@ -149,4 +152,64 @@ fn date(secs: u64) -> String {
     chrono::DateTime::from_timestamp(secs as i64, 0)
         .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| format!("{secs} s after 1970"))
+}
+
+/// PKCS#12 archives, opened into the PEM rustls reads.
+#[cfg(feature = "pkcs12")]
+mod pkcs12 {
+    use base64::Engine as _;
+    use reqwest::Identity;
+
+    use crate::resolve::PemFile;
+
+    /// The client certificate chain and key of `archive`.
+    pub fn identity(archive: &PemFile, password: &str) -> Result<Identity, String> {
+        let place = archive.describe("pkcs12");
+        let store = p12_keystore::KeyStore::from_pkcs12(
+            &archive.pem,
+            password,
+            p12_keystore::Pkcs12ImportPolicy::Relaxed,
+        )
+        .map_err(|e| {
+            format!("{place}: cannot open the PKCS#12 file ({e}); is the password right?")
+        })?;
+        let (_, chain) = store.private_key_chain().ok_or_else(|| {
+            format!("{place}: the PKCS#12 file holds no private key with its certificate")
+        })?;
+        let mut pem = block("PRIVATE KEY", chain.key().as_der());
+        for cert in chain.certs() {
+            pem.push_str(&block("CERTIFICATE", cert.as_der()));
+        }
+        Identity::from_pem(pem.as_bytes())
+            .map_err(|e| format!("{place}: the PKCS#12 certificate or key is not usable ({e})"))
+    }
+
+    fn block(label: &str, der: &[u8]) -> String {
+        let text = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = text
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    }
+}
+
+/// Without the `pkcs12` feature: says how to get one or what to use instead.
+#[cfg(not(feature = "pkcs12"))]
+mod pkcs12 {
+    use reqwest::Identity;
+
+    use crate::resolve::PemFile;
+
+    /// Always an error: this build cannot open PKCS#12 files.
+    pub fn identity(archive: &PemFile, _password: &str) -> Result<Identity, String> {
+        Err(format!(
+            "{}: this reqtest was built without PKCS#12 support (cargo feature `pkcs12`); convert the file with `openssl pkcs12 -in FILE.p12 -out client.pem -nodes` and use `client_cert`",
+            archive.describe("pkcs12")
+        ))
+    }
 }

@@ -51,6 +51,10 @@ pub fn spec(cx: &Converter, p: &YamlPath, name: &str, block: &Json) -> Result<Au
             .timeout
             .map(|t| cx.duration(&p.key("timeout"), t))
             .transpose()?,
+        tls: common
+            .tls
+            .map(|t| super::convert::tls(cx, &p.key("tls"), t))
+            .transpose()?,
     })
 }
 

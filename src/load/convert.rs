@@ -528,11 +528,24 @@ fn proxy(cx: &Converter, p: &YamlPath, raw: &RawProxy) -> ProxySpec {
     }
 }
 
-fn tls(cx: &Converter, p: &YamlPath, raw: &RawTls) -> Result<TlsSpec> {
+/// A `tls` block (the collection's `defaults.tls`, or an auth's own).
+pub(super) fn tls(cx: &Converter, p: &YamlPath, raw: &RawTls) -> Result<TlsSpec> {
     if raw.client_key.is_some() && raw.client_cert.is_none() {
         return Err(cx.err(
             &p.key("client_key"),
             "`client_key` goes with `client_cert`, the certificate it belongs to",
+        ));
+    }
+    if raw.pkcs12.is_some() && raw.client_cert.is_some() {
+        return Err(cx.err(
+            &p.key("pkcs12"),
+            "a client certificate comes from `pkcs12` or from `client_cert`, not both",
+        ));
+    }
+    if raw.password.is_some() && raw.pkcs12.is_none() {
+        return Err(cx.err(
+            &p.key("password"),
+            "`password` opens a `pkcs12` file (PEM keys are not encrypted here)",
         ));
     }
     let text = |key: &str, v: &Option<String>| v.as_deref().map(|s| cx.text(&p.key(key), s));
@@ -544,6 +557,8 @@ fn tls(cx: &Converter, p: &YamlPath, raw: &RawTls) -> Result<TlsSpec> {
         ca_cert: text("ca_cert", &raw.ca_cert),
         client_cert: text("client_cert", &raw.client_cert),
         client_key: text("client_key", &raw.client_key),
+        pkcs12: text("pkcs12", &raw.pkcs12),
+        password: text("password", &raw.password),
         insecure,
         at: cx.pos(p),
     })

@@ -115,6 +115,8 @@ pub struct AuthSpec {
     pub cache: bool,
     /// How long each network step of the auth may take.
     pub timeout: Option<Duration>,
+    /// TLS for the auth's own requests, instead of the collection's.
+    pub tls: Option<TlsSpec>,
 }
 
 /// How an auth obtains its token.
@@ -385,6 +387,10 @@ pub struct TlsSpec {
     pub client_cert: Option<Text>,
     /// A PEM file with the client certificate's private key.
     pub client_key: Option<Text>,
+    /// A PKCS#12 file (`.p12`, `.pfx`) with the client certificate and key.
+    pub pkcs12: Option<Text>,
+    /// The PKCS#12 file's password: a secret.
+    pub password: Option<Text>,
     /// `true` (or a template rendering `true`): certificates are not checked.
     pub insecure: Option<Text>,
     /// Where `tls` is written.

@@ -126,6 +126,12 @@ pub struct RawTls {
     pub client_cert: Option<String>,
     /// A PEM file with the client certificate's private key.
     pub client_key: Option<String>,
+    /// A PKCS#12 file (.p12, .pfx) with the client certificate and its key,
+    /// instead of `client_cert` (needs reqtest built with the `pkcs12`
+    /// feature).
+    pub pkcs12: Option<String>,
+    /// The PKCS#12 file's password (a secret: masked in every output).
+    pub password: Option<String>,
     /// `true`: do not check the server's certificate (curl -k). A warning
     /// is printed and the reports say so.
     pub insecure: Option<BoolOrText>,

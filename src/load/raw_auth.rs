@@ -39,6 +39,9 @@ macro_rules! auth_flow {
             /// How long each of the auth's network steps may take (default:
             /// the collection's `defaults.timeout`, else 30s).
             pub timeout: Option<Json>,
+            /// TLS for the auth's own requests (token endpoint, login
+            /// pages) instead of the collection's `defaults.tls`.
+            pub tls: Option<super::raw::RawTls>,
         }
 
         impl $name {
@@ -52,6 +55,7 @@ macro_rules! auth_flow {
                     query_param: self.query_param.as_deref(),
                     cache: self.cache,
                     timeout: self.timeout.as_ref(),
+                    tls: self.tls.as_ref(),
                 }
             }
         }
@@ -67,6 +71,7 @@ pub struct Common<'a> {
     pub query_param: Option<&'a str>,
     pub cache: Option<bool>,
     pub timeout: Option<&'a Json>,
+    pub tls: Option<&'a super::raw::RawTls>,
 }
 
 /// A token endpoint's keys, whichever OAuth2 flow they belong to.

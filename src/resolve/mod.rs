@@ -90,7 +90,9 @@ pub struct Plan {
 impl Plan {
     /// Whether any collection skips certificate checks (`--insecure`).
     pub fn insecure(&self) -> bool {
-        self.collections.iter().any(|c| c.tls.insecure)
+        self.collections
+            .iter()
+            .any(|c| c.tls.insecure || c.auth_tls.values().any(|t| t.insecure))
     }
 }
 
@@ -108,6 +110,8 @@ pub struct PlannedCollection {
     pub tls: Tls,
     /// Where its requests go through.
     pub proxy: Proxy,
+    /// The TLS of the auths that have their own, by auth name.
+    pub auth_tls: IndexMap<String, Tls>,
     /// How many redirects its requests follow unless they say otherwise.
     pub follow_redirects: u32,
 }
@@ -192,6 +196,7 @@ fn plan_collection(
     let vars = vars::starting_vars(&c, env.as_deref(), options, templates)?;
     register_secrets(&c, &vars, templates)?;
     let tls = tls::plan_tls(&c, &vars, templates, &options.tls)?;
+    let auth_tls = tls::plan_auth_tls(&c, &vars, templates, &options.tls)?;
     let proxy = proxy::plan_proxy(&c, &vars, templates, &options.proxy)?;
     let follow_redirects = c.defaults.follow_redirects.unwrap_or(if options.location {
         crate::load::MAX_REDIRECTS
@@ -219,6 +224,7 @@ fn plan_collection(
         requests,
         tls,
         proxy,
+        auth_tls,
         follow_redirects,
     })
 }

@@ -54,6 +54,9 @@ pub struct Tls {
     pub client_cert: Option<PemFile>,
     /// The client certificate's private key.
     pub client_key: Option<PemFile>,
+    /// A PKCS#12 archive with the client certificate and key, and its
+    /// password (registered as a secret).
+    pub pkcs12: Option<(PemFile, String)>,
     /// Certificates are not checked at all.
     pub insecure: bool,
 }
@@ -67,21 +70,40 @@ pub(super) fn plan_tls(
     templates: &mut Templates,
     cli: &TlsOptions,
 ) -> Result<Tls, ResolveError> {
-    let spec = c.defaults.tls.as_ref();
-    let known: BTreeSet<String> = vars.keys().cloned().collect();
-    let ctx = Value::from(vars.clone());
+    plan_spec(c.defaults.tls.as_ref(), c, vars, templates, cli)
+}
+
+/// The TLS of each auth that has its own `tls`, by auth name.
+pub(super) fn plan_auth_tls(
+    c: &Collection,
+    vars: &Vars,
+    templates: &mut Templates,
+    cli: &TlsOptions,
+) -> Result<indexmap::IndexMap<String, Tls>, ResolveError> {
+    let mut out = indexmap::IndexMap::new();
+    for (name, spec) in &c.auths {
+        if let Some(tls) = &spec.tls {
+            out.insert(name.clone(), plan_spec(Some(tls), c, vars, templates, cli)?);
+        }
+    }
+    Ok(out)
+}
+
+fn plan_spec(
+    spec: Option<&crate::load::TlsSpec>,
+    c: &Collection,
+    vars: &Vars,
+    templates: &mut Templates,
+    cli: &TlsOptions,
+) -> Result<Tls, ResolveError> {
+    let secrets = templates.secrets().clone();
     let folder = Path::new(&*c.file).parent().unwrap_or(Path::new(""));
     let mut render = |text: Option<&Text>| -> Result<Option<(String, Pos)>, ResolveError> {
         let Some(text) = text else { return Ok(None) };
-        let used = templates.compile_text(text)?;
-        check_defined(
-            &used,
-            &known,
-            &text.at,
-            " (TLS is set up before any request)",
-        )?;
-        let value = templates.render_text(text, &ctx)?.trim().to_string();
-        Ok(Some((value, text.at.clone())))
+        Ok(Some((
+            render_setting(templates, vars, text)?,
+            text.at.clone(),
+        )))
     };
     let from_file = |rendered: Option<(String, Pos)>| -> Result<Option<PemFile>, ResolveError> {
         rendered
@@ -92,6 +114,16 @@ pub(super) fn plan_tls(
     let ca = render(spec.and_then(|s| s.ca_cert.as_ref()))?;
     let cert = render(spec.and_then(|s| s.client_cert.as_ref()))?;
     let key = render(spec.and_then(|s| s.client_key.as_ref()))?;
+    let pkcs12 = match render(spec.and_then(|s| s.pkcs12.as_ref()))? {
+        Some((path, at)) if cli.client_cert.is_none() && !path.is_empty() => {
+            let password = render(spec.and_then(|s| s.password.as_ref()))?
+                .map(|(p, _)| p)
+                .unwrap_or_default();
+            secrets.add(&password);
+            Some((read(&folder.join(path), Some(at))?, password))
+        }
+        _ => None,
+    };
     let insecure = match render(spec.and_then(|s| s.insecure.as_ref()))? {
         None => false,
         Some((v, at)) => parse_bool(&v, &at)?,
@@ -109,6 +141,7 @@ pub(super) fn plan_tls(
             from_cli(&cli.client_key)?.map_or_else(|| from_file(key), |f| Ok(Some(f)))?
         },
         insecure: cli.insecure || insecure,
+        pkcs12,
     })
 }
 

@@ -555,3 +555,84 @@ requests:
         text(&out)
     );
 }
+
+/// `client.pem` and `client.key` as a PKCS#12 archive, as `openssl pkcs12
+/// -export` makes it (modern, or `-legacy` RC2/3DES for older tools).
+#[cfg(feature = "pkcs12")]
+fn export_pkcs12(pki: &Pki, password: &str, legacy: bool) -> String {
+    let out = pki
+        .dir
+        .join(if legacy { "legacy.p12" } else { "client.p12" });
+    let mut command = Command::new("openssl");
+    command
+        .args(["pkcs12", "-export", "-in"])
+        .arg(pki.path("client.pem"));
+    command.arg("-inkey").arg(pki.path("client.key"));
+    command.arg("-out").arg(&out);
+    command.arg("-passout").arg(format!("pass:{password}"));
+    if legacy {
+        command.arg("-legacy");
+    }
+    let status = command
+        .status()
+        .expect("the PKCS#12 test needs the openssl command: apt-get install openssl");
+    assert!(status.success());
+    out.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+#[cfg(feature = "pkcs12")]
+#[test]
+fn a_pkcs12_client_certificate_with_its_password_opens_the_server() {
+    let (pki, nginx) = setup();
+    let url = nginx.url(MTLS, "localhost");
+    let password = "p12-Secret-9f3";
+    for legacy in [false, true] {
+        let file = export_pkcs12(&pki, password, legacy);
+        let tls = format!("ca_cert: ca.pem\npkcs12: {file}\npassword: \"{{{{ p12_password }}}}\"");
+        let out = run(
+            &pki,
+            &url,
+            &tls,
+            &["--var", &format!("p12_password={password}")],
+            &[],
+        );
+        passes(&out);
+        let wrong = run(&pki, &url, &tls, &["--var", "p12_password=nope"], &[]);
+        assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong));
+        let all = text(&wrong);
+        assert!(all.contains("cannot open the PKCS#12 file"), "{all}");
+        assert!(!text(&out).contains(password) && !all.contains(password));
+    }
+}
+
+#[test]
+fn an_auth_can_trust_its_own_ca_for_its_token_endpoint() {
+    let (pki, nginx) = setup();
+    let api = crate::common::server();
+    let collection = |auth_tls: &str| {
+        format!(
+            r#"name: auth-tls
+auth:
+  type: request
+  request: {{url: "{token}/json"}}
+  token: $.server
+{auth_tls}requests:
+  - name: r
+    url: {api}/echo
+    expect:
+      json: {{$.headers.authorization: Bearer good}}
+"#,
+            token = nginx.url(GOOD, "localhost"),
+            api = api.url,
+        )
+    };
+    let out = run_yaml(&pki, &collection("  tls: {ca_cert: ca.pem}\n"), &[]);
+    passes(&out);
+    let out = run_yaml(&pki, &collection(""), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("is self-signed or signed by a CA this machine does not trust"),
+        "{}",
+        text(&out)
+    );
+}

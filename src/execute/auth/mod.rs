@@ -47,6 +47,8 @@ pub struct Tokens<'p> {
     specs: &'p IndexMap<String, AuthSpec>,
     /// The collection's TLS settings, for the login pages.
     tls: &'p crate::resolve::Tls,
+    /// The TLS of the auths that have their own.
+    auth_tls: &'p IndexMap<String, crate::resolve::Tls>,
     /// The collection's proxy, for the login pages.
     proxy: &'p crate::resolve::Proxy,
     /// The collection's `defaults.timeout`, for auths without their own.
@@ -64,11 +66,13 @@ impl<'p> Tokens<'p> {
         shared: Arc<Shared>,
         default_timeout: Option<Duration>,
         tls: &'p crate::resolve::Tls,
+        auth_tls: &'p IndexMap<String, crate::resolve::Tls>,
         proxy: &'p crate::resolve::Proxy,
     ) -> Self {
         Tokens {
             specs,
             tls,
+            auth_tls,
             proxy,
             default_timeout,
             shared,
@@ -84,7 +88,7 @@ impl<'p> Tokens<'p> {
         let spec = &self.specs[name];
         Rendered {
             auth: name,
-            tls: self.tls,
+            tls: self.auth_tls.get(name).unwrap_or(self.tls),
             proxy: self.proxy,
             templates,
             ctx: Value::from(vars.clone()),
