@@ -354,6 +354,16 @@ fn a_private_ca_is_trusted_by_cacert_ssl_cert_file_or_the_collection() {
         &[],
         &[("SSL_CERT_FILE", &pki.path("ca.pem"))],
     ));
+    let only_ca = pki.dir.join("cert-dir");
+    std::fs::create_dir_all(&only_ca).unwrap();
+    std::fs::copy(pki.dir.join("ca.pem"), only_ca.join("ca.pem")).unwrap();
+    passes(&run(
+        &pki,
+        &url,
+        "",
+        &[],
+        &[("SSL_CERT_DIR", only_ca.to_str().unwrap())],
+    ));
     // Relative to the collection file, and a template an environment sets.
     passes(&run(&pki, &url, "ca_cert: ca.pem", &[], &[]));
     passes(&run(
