@@ -27,6 +27,8 @@ pub struct Detail {
     pub http_version: &'static str,
     /// The redirects followed, their URLs masked.
     pub redirects: Vec<crate::exchange::Redirect>,
+    /// With `retry`: every attempt before the one shown, in order.
+    pub attempts: Vec<Attempt>,
     /// From sending the request to the last byte of the body.
     pub duration: Duration,
     /// Every assertion checked, passed or not.
@@ -53,6 +55,19 @@ fn masked_redirects(ex: &execute::Exchange, secrets: &Secrets) -> Vec<crate::exc
         .collect()
 }
 
+/// An attempt of a retried request that did not stop the retries.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The status it got; `None` when no response came.
+    pub status: Option<u16>,
+    /// From sending it to its last byte, or to giving up.
+    pub duration: Duration,
+    /// Its first failure, masked.
+    pub failure: String,
+    /// How long reqtest waited after it.
+    pub waited: Duration,
+}
+
 /// How much of a body a [`Detail`] keeps.
 const BODY_KEPT: usize = 4096;
 
@@ -71,6 +86,7 @@ impl Detail {
                 status: ex.status.as_u16(),
                 http_version: crate::exchange::version_name(ex.version),
                 redirects: masked_redirects(ex, secrets),
+                attempts: Vec::new(),
                 duration: ex.duration,
                 assertions,
                 request_headers: Vec::new(),
@@ -98,6 +114,7 @@ impl Detail {
             status: ex.status.as_u16(),
             http_version: crate::exchange::version_name(ex.version),
             redirects: masked_redirects(ex, secrets),
+            attempts: Vec::new(),
             duration: ex.duration,
             assertions,
             request_headers: headers(&ex.request_headers),
@@ -465,6 +482,91 @@ struct RunFailure {
 
 /// A request that got no response, as reports show it: the cause, then
 /// the request (when the cause does not already name it) and the time.
+/// Sends request `ri` until its response satisfies the retry's `until`
+/// (else its `expect`) or the retries run out; the last exchange comes
+/// back with the attempts before it. Each attempt is rendered and
+/// authorised afresh.
+async fn retrying(
+    retry: &crate::load::Retry,
+    expect: &crate::load::Expect,
+    ri: usize,
+    templates: &Templates,
+    session: &mut execute::Session<'_>,
+    vars: &Vars,
+) -> Result<(execute::Exchange, Value, Vec<Attempt>), RunFailure> {
+    let secrets = templates.secrets();
+    let until = retry.until.as_deref().unwrap_or(expect);
+    let mut attempts = Vec::new();
+    let mut wait = retry.interval;
+    loop {
+        let last = attempts.len() as u32 >= retry.times;
+        let (failure, status, duration, retry_after) = match session.send(ri, vars).await {
+            Err(e) if last => {
+                let mut failed = not_answered(e, secrets);
+                failed.message = with_attempts(failed.message, &attempts);
+                return Err(failed);
+            }
+            Err(e) => (e.error.to_string(), None, e.elapsed, None),
+            Ok((exchange, ctx)) => {
+                let response = Response::new(&exchange, secrets);
+                let failed = check::failures(&check::check(&response, until, templates, &ctx));
+                if failed.is_empty() || last {
+                    return Ok((exchange, ctx, attempts));
+                }
+                let after = retry_after(&exchange);
+                (
+                    failed[0].message.clone(),
+                    Some(exchange.status.as_u16()),
+                    exchange.duration,
+                    after,
+                )
+            }
+        };
+        let waited = retry_after
+            .map_or(wait, |after| after.max(wait))
+            .min(retry.max_wait);
+        attempts.push(Attempt {
+            status,
+            duration,
+            failure: secrets.redact(&failure).into_owned(),
+            waited,
+        });
+        tokio::time::sleep(waited).await;
+        wait = wait.mul_f64(retry.backoff).min(retry.max_wait);
+    }
+}
+
+/// A 429's or 503's `Retry-After`, in seconds or as an HTTP date.
+fn retry_after(exchange: &execute::Exchange) -> Option<Duration> {
+    if !matches!(exchange.status.as_u16(), 429 | 503) {
+        return None;
+    }
+    let value = exchange
+        .headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let from_now = at.signed_duration_since(chrono::Utc::now());
+    Some(from_now.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// A failure message, saying how many attempts it took when it took more
+/// than one.
+fn with_attempts(message: String, attempts: &[Attempt]) -> String {
+    if attempts.is_empty() {
+        return message;
+    }
+    format!(
+        "after {} attempts (the last one shown; retry's `until` or `expect` never held):\n{message}",
+        attempts.len() + 1
+    )
+}
+
 fn not_answered(e: execute::NotAnswered, secrets: &Secrets) -> RunFailure {
     let mut message = e.error.to_string();
     if !matches!(e.error, execute::ExecError::Send { .. }) {
@@ -495,10 +597,20 @@ async fn run_request(
 ) -> Result<(Detail, Captured), RunFailure> {
     let request = &planned.collection.requests[ri];
     let secrets = templates.secrets();
-    let (exchange, ctx) = session
-        .send(ri, vars)
-        .await
-        .map_err(|e| not_answered(e, secrets))?;
+    let retry = request
+        .retry
+        .as_ref()
+        .or(planned.collection.defaults.retry.as_ref());
+    let (exchange, ctx, attempts) = match retry {
+        None => {
+            let (exchange, ctx) = session
+                .send(ri, vars)
+                .await
+                .map_err(|e| not_answered(e, secrets))?;
+            (exchange, ctx, Vec::new())
+        }
+        Some(retry) => retrying(retry, &request.expect, ri, templates, session, vars).await?,
+    };
     let response = Response::new(&exchange, secrets);
     let assertions = check::check(&response, &request.expect, templates, &ctx);
     let mut failures = check::failures(&assertions);
@@ -513,11 +625,15 @@ async fn run_request(
     } else {
         None
     };
-    let detail = Detail::of(&exchange, assertions, session.traffic, secrets);
+    let mut detail = Detail::of(&exchange, assertions, session.traffic, secrets);
+    detail.attempts = attempts;
     match captured {
         Some(values) => Ok((detail, values)),
         None => Err(RunFailure {
-            message: check::describe(&failures, &exchange, secrets),
+            message: with_attempts(
+                check::describe(&failures, &exchange, secrets),
+                &detail.attempts,
+            ),
             detail: Some(detail),
             request: None,
         }),

@@ -470,6 +470,42 @@ fn defaults(cx: &Converter, raw: &RawDefaults) -> Result<Defaults> {
             .as_ref()
             .map(|f| follow_redirects(cx, &dp.key("follow_redirects"), f))
             .transpose()?,
+        retry: raw
+            .retry
+            .as_ref()
+            .map(|r| retry(cx, &dp.key("retry"), r))
+            .transpose()?,
+    })
+}
+
+fn retry(cx: &Converter, p: &YamlPath, raw: &RawRetry) -> Result<Retry> {
+    if raw.times > MAX_RETRIES {
+        return Err(cx.err(
+            &p.key("times"),
+            format!("`times` is at most {MAX_RETRIES}, not {}", raw.times),
+        ));
+    }
+    let backoff = raw.backoff.unwrap_or(1.0);
+    if !(1.0..=10.0).contains(&backoff) {
+        return Err(cx.err(
+            &p.key("backoff"),
+            format!("`backoff` multiplies each wait: between 1 and 10, not {backoff}"),
+        ));
+    }
+    let duration = |key: &str, v: &Option<Json>, default: Duration| match v {
+        Some(v) => cx.duration(&p.key(key), v),
+        None => Ok(default),
+    };
+    let until = match &raw.until {
+        Some(u) => Some(Box::new(expect(cx, &p.key("until"), (**u).clone())?)),
+        None => None,
+    };
+    Ok(Retry {
+        times: raw.times,
+        interval: duration("interval", &raw.interval, Duration::from_secs(1))?,
+        backoff,
+        max_wait: duration("max_wait", &raw.max_wait, Duration::from_secs(60))?,
+        until,
     })
 }
 
@@ -707,6 +743,11 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
             .follow_redirects
             .as_ref()
             .map(|f| follow_redirects(cx, &p.key("follow_redirects"), f))
+            .transpose()?,
+        retry: r
+            .retry
+            .as_ref()
+            .map(|rt| retry(cx, &p.key("retry"), rt))
             .transpose()?,
         auth,
         ignore,

@@ -336,7 +336,27 @@ pub struct Defaults {
     pub connect_timeout: Option<Duration>,
     /// How many redirects to follow (default: none).
     pub follow_redirects: Option<u32>,
+    /// Send requests again until they pass (default: once).
+    pub retry: Option<Retry>,
 }
+
+/// `retry`: a request sent again, afresh, until its response passes.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// How many more times it may be sent.
+    pub times: u32,
+    /// The wait before the first retry.
+    pub interval: Duration,
+    /// Each wait is the one before times this (1: a fixed interval).
+    pub backoff: f64,
+    /// The longest wait, `Retry-After` included.
+    pub max_wait: Duration,
+    /// What stops the retries; `None`: the request's own `expect`.
+    pub until: Option<Box<Expect>>,
+}
+
+/// The most retries a request may ask for.
+pub const MAX_RETRIES: u32 = 1000;
 
 /// The most redirects `follow_redirects: true` and `--location` follow
 /// (curl's own default).
@@ -431,6 +451,8 @@ pub struct Request {
     pub connect_timeout: Option<Duration>,
     /// How many redirects to follow; overrides the default.
     pub follow_redirects: Option<u32>,
+    /// Send again until the response passes; overrides the default.
+    pub retry: Option<Retry>,
     /// Which auth's token it sends.
     pub auth: AuthChoice,
     /// `Some(reason)` when the request is marked `ignore`.

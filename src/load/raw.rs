@@ -88,6 +88,26 @@ pub struct RawDefaults {
     /// `true` (up to 50 hops, as curl -L), a number of hops, or `false`
     /// (the default: a test sees the 30x it was answered).
     pub follow_redirects: Option<Json>,
+    /// Send every request again until it passes (a request's own wins).
+    pub retry: Option<RawRetry>,
+}
+
+/// Retries: each attempt is sent afresh (templates rendered again, a token
+/// renewed if needed) until the response satisfies `until` (default: the
+/// request's `expect`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// How many more times it may be sent (up to 1000).
+    pub times: u32,
+    /// The wait before the first retry (default `1s`).
+    pub interval: Option<Json>,
+    /// Each wait is the one before times this (default 1: a fixed interval).
+    pub backoff: Option<f64>,
+    /// The longest wait, a server's `Retry-After` included (default `1m`).
+    pub max_wait: Option<Json>,
+    /// What the response must satisfy to stop retrying (the keys of `expect`).
+    pub until: Option<Box<RawExpect>>,
 }
 
 /// A proxy: its URL alone, or with credentials and the hosts that bypass it.
@@ -173,6 +193,8 @@ pub struct RawRequest {
     pub connect_timeout: Option<Json>,
     /// `true`, a number of hops or `false`, over `defaults.follow_redirects`.
     pub follow_redirects: Option<Json>,
+    /// Send it again until it passes (polling an asynchronous job).
+    pub retry: Option<RawRetry>,
     /// `none`, `default`, or the name of one of the collection's `auths`.
     pub auth: Option<String>,
     pub ignore: Option<Json>,
@@ -184,7 +206,7 @@ pub struct RawRequest {
 }
 
 /// What the response must be: status, headers, time, JSON values, body, schema.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
     pub status: Option<Json>,
@@ -205,7 +227,7 @@ pub struct RawExpect {
 }
 
 /// An OpenAPI operation whose documented response schema the body must satisfy.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawOpenApi {
     /// The OpenAPI or Swagger file, relative to the collection.
@@ -220,7 +242,7 @@ pub struct RawOpenApi {
 }
 
 /// Checks of the whole response body.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBodyExpect {
     pub json: Option<Json>,
@@ -232,7 +254,7 @@ pub struct RawBodyExpect {
 }
 
 /// One string or a list of them.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(String),

@@ -147,7 +147,20 @@ impl Reporter {
     /// The request and the response, as `curl -v` shows them, masked.
     fn print_traffic(&self, name: &str, d: &Detail) {
         let mut out = String::new();
-        out.push_str(&format!("* {name}\n> {} {}\n", d.method, d.url));
+        out.push_str(&format!("* {name}\n"));
+        for (i, a) in d.attempts.iter().enumerate() {
+            let status = a
+                .status
+                .map_or("no response".to_string(), |s| s.to_string());
+            let failure = a.failure.lines().next().unwrap_or("");
+            out.push_str(&format!(
+                "* attempt {}: {status} in {}: {failure}; waited {}\n",
+                i + 1,
+                crate::load::format_duration(a.duration),
+                crate::load::format_duration(a.waited)
+            ));
+        }
+        out.push_str(&format!("> {} {}\n", d.method, d.url));
         for (k, v) in &d.request_headers {
             out.push_str(&format!("> {k}: {v}\n"));
         }

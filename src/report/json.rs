@@ -48,10 +48,23 @@ struct ReportedRequest<'a> {
     /// The redirects followed, in order.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     redirects: Vec<ReportedRedirect<'a>>,
+    /// With `retry`: the attempts before the one reported.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    attempts: Vec<ReportedAttempt<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     assertions: Option<Vec<ReportedAssertion<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
+}
+
+/// An attempt of a retried request before the one reported.
+#[derive(Serialize)]
+struct ReportedAttempt<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    duration_ms: f64,
+    failure: &'a str,
+    waited_ms: f64,
 }
 
 /// One redirect followed on the way to the response.
@@ -154,6 +167,19 @@ impl JsonReport {
                             url: &r.url,
                             location: &r.location,
                             left_origin: r.left_origin,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            attempts: detail
+                .map(|d| {
+                    d.attempts
+                        .iter()
+                        .map(|a| ReportedAttempt {
+                            status: a.status,
+                            duration_ms: millis(a.duration),
+                            failure: &a.failure,
+                            waited_ms: millis(a.waited),
                         })
                         .collect()
                 })

@@ -12,6 +12,7 @@ mod contracts;
 mod e2e;
 mod errors;
 mod faults;
+mod flow;
 mod leaks;
 mod oidc;
 mod postman;

@@ -1,0 +1,181 @@
+//! Flow: polling an asynchronous job with `retry`, against a local server
+//! whose jobs finish after a few polls and that asks to wait with
+//! `Retry-After`.
+
+use std::collections::HashMap;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::common::write_collection;
+
+/// Polls per job so far.
+type Polls = Arc<Mutex<HashMap<String, u32>>>;
+
+/// A job is `running` until its third poll, then `done`.
+async fn job(State(polls): State<Polls>, Path(id): Path<String>) -> Json<Value> {
+    let mut polls = polls.lock().unwrap();
+    let n = polls.entry(id.clone()).or_insert(0);
+    *n += 1;
+    let state = if *n >= 3 { "done" } else { "running" };
+    Json(json!({"id": id, "state": state, "polls": *n}))
+}
+
+/// Busy (503, `Retry-After: 1`) on the first call, then fine.
+async fn busy(State(polls): State<Polls>, Path(id): Path<String>) -> Response {
+    let mut polls = polls.lock().unwrap();
+    let n = polls.entry(format!("busy-{id}")).or_insert(0);
+    *n += 1;
+    if *n == 1 {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "busy",
+        )
+            .into_response()
+    } else {
+        Json(json!({"ok": true})).into_response()
+    }
+}
+
+struct Jobs {
+    url: String,
+    _thread: reqtest::standins::ServerThread,
+}
+
+fn jobs() -> Jobs {
+    let (thread, addr) = reqtest::standins::ServerThread::spawn(|stop| {
+        let app = Router::new()
+            .route("/jobs/{id}", get(job))
+            .route("/busy/{id}", get(busy))
+            .with_state(Polls::default());
+        reqtest::standins::serve(app, stop)
+    })
+    .unwrap();
+    Jobs {
+        url: format!("http://{addr}"),
+        _thread: thread,
+    }
+}
+
+/// Runs `yaml` with a JSON report; the output and the report.
+fn run(yaml: &str, args: &[&str]) -> (Output, Value) {
+    let path = write_collection(yaml);
+    let report = path.with_extension("json");
+    let out = Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .arg("run")
+        .arg(&path)
+        .arg("--json")
+        .arg(&report)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let json = std::fs::read_to_string(&report)
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(Value::Null);
+    (out, json)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_job_polled_until_done_passes_and_every_attempt_is_reported() {
+    let server = jobs();
+    let yaml = format!(
+        r#"name: poll
+requests:
+  - name: wait for the job
+    url: {url}/jobs/a
+    retry:
+      times: 5
+      interval: 20ms
+      backoff: 2
+      until: {{json: {{$.state: done}}}}
+    expect:
+      status: 200
+      json: {{$.polls: 3}}
+"#,
+        url = server.url
+    );
+    let (out, report) = run(&yaml, &["--verbose"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let attempts = report["requests"][0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{report}");
+    assert_eq!(attempts[0]["waited_ms"], 20.0);
+    assert_eq!(attempts[1]["waited_ms"], 40.0);
+    assert!(
+        attempts[0]["failure"]
+            .as_str()
+            .unwrap()
+            .contains(r#"$.state: expected "done", got "running""#),
+        "{report}"
+    );
+    assert!(text(&out).contains("* attempt 1: 200 in"), "{}", text(&out));
+}
+
+#[test]
+fn a_job_that_never_finishes_fails_with_the_attempt_count_and_the_last_failure() {
+    let server = jobs();
+    let yaml = format!(
+        r#"name: poll
+requests:
+  - name: wait for the job
+    url: {url}/jobs/b
+    retry: {{times: 1, interval: 10ms}}
+    expect:
+      json: {{$.state: done}}
+"#,
+        url = server.url
+    );
+    let (out, _) = run(&yaml, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("after 2 attempts"), "{all}");
+    assert!(
+        all.contains(r#"$.state: expected "done", got "running""#),
+        "{all}"
+    );
+}
+
+#[test]
+fn retry_after_on_a_503_is_honoured_within_max_wait() {
+    let server = jobs();
+    let yaml = format!(
+        r#"name: busy
+defaults:
+  retry: {{times: 3, interval: 10ms, max_wait: 5s}}
+requests:
+  - name: honoured
+    url: {url}/busy/a
+    expect: {{status: 200}}
+  - name: capped
+    url: {url}/busy/b
+    retry: {{times: 3, interval: 10ms, max_wait: 200ms}}
+    expect: {{status: 200}}
+"#,
+        url = server.url
+    );
+    let (out, report) = run(&yaml, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let waited = |i: usize| {
+        report["requests"][i]["attempts"][0]["waited_ms"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(waited(0), 1000.0, "{report}");
+    assert_eq!(waited(1), 200.0, "{report}");
+    assert_eq!(report["requests"][0]["attempts"][0]["status"], 503);
+}
