@@ -168,6 +168,11 @@ pub enum Outcome {
         /// The request when no response came.
         request: Option<RequestLine>,
     },
+    /// Its `when` was false, so it was not sent.
+    Skipped {
+        /// Why: `when: {{ environment == 'real' }}` was false.
+        reason: String,
+    },
     /// An earlier request of the collection failed, so this one was not sent.
     NotRun {
         /// The name of the request that failed.
@@ -179,6 +184,9 @@ pub enum Outcome {
         blocker_reported: bool,
         /// Why that request failed.
         blocker_message: String,
+        /// For an `always` request: the variable it reads that the failure
+        /// left uncaptured.
+        missing: Option<String>,
     },
 }
 
@@ -363,12 +371,25 @@ struct Blocker {
 }
 
 impl Blocker {
+    /// An `always` request that reads `missing`, which the failure left
+    /// uncaptured: not run, saying so.
+    fn without(&self, missing: &str) -> Outcome {
+        Outcome::NotRun {
+            blocked_by: self.name.clone(),
+            at: self.at.clone(),
+            blocker_reported: self.reported,
+            blocker_message: self.message.clone(),
+            missing: Some(missing.to_string()),
+        }
+    }
+
     fn outcome(&self) -> Outcome {
         Outcome::NotRun {
             blocked_by: self.name.clone(),
             at: self.at.clone(),
             blocker_reported: self.reported,
             blocker_message: self.message.clone(),
+            missing: None,
         }
     }
 }
@@ -415,11 +436,40 @@ async fn run_collection(
         if *mode == Mode::Skip {
             continue;
         }
-        if let Some(b) = &blocker {
-            emit(ri, b.outcome());
-            continue;
-        }
         let request = &planned.collection.requests[ri];
+        if let Some(b) = &blocker {
+            match (request.always, missing_capture(planned, ri, &vars)) {
+                (true, None) => {}
+                (true, Some(name)) => {
+                    emit(ri, b.without(&name));
+                    continue;
+                }
+                (false, _) => {
+                    emit(ri, b.outcome());
+                    continue;
+                }
+            }
+        }
+        match when(request, templates, &vars) {
+            Ok(true) => {}
+            Ok(false) => {
+                let src = request.when.as_ref().map_or("", |w| w.src.as_str());
+                let reason = format!("`when: {src}` was false");
+                emit(ri, Outcome::Skipped { reason });
+                continue;
+            }
+            Err(message) => {
+                emit(
+                    ri,
+                    Outcome::Failed {
+                        message,
+                        detail: None,
+                        request: None,
+                    },
+                );
+                continue;
+            }
+        }
         match run_request(planned, ri, templates, &mut session, &vars).await {
             Ok((detail, captured)) => {
                 keep_captures(request, captured, templates, &mut vars);
@@ -432,7 +482,8 @@ async fn run_collection(
                 );
             }
             Err(failure) => {
-                blocker = Some(Blocker {
+                // A failed cleanup does not hide the failure it followed.
+                blocker.get_or_insert_with(|| Blocker {
                     name: request.name.clone(),
                     at: request.at.clone(),
                     reported: *mode == Mode::Report,
@@ -448,6 +499,39 @@ async fn run_collection(
                 );
             }
         }
+    }
+}
+
+/// The first variable request `ri` reads that is not set yet (a capture
+/// an earlier failure prevented).
+fn missing_capture(planned: &PlannedCollection, ri: usize, vars: &Vars) -> Option<String> {
+    planned.requests[ri]
+        .reads
+        .iter()
+        .find(|name| !vars.contains_key(*name) && !matches!(name.as_str(), "auth" | "auths"))
+        .cloned()
+}
+
+/// Whether request `ri`'s `when` holds now; `true` without one.
+fn when(
+    request: &crate::load::Request,
+    templates: &Templates,
+    vars: &Vars,
+) -> Result<bool, String> {
+    let Some(when) = &request.when else {
+        return Ok(true);
+    };
+    let rendered = templates
+        .render_text(when, &Value::from(vars.clone()))
+        .map_err(|e| e.message)?;
+    // A comparison renders `True` or `False`.
+    match rendered.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" | "" => Ok(false),
+        other => Err(format!(
+            "{}: `when` renders {other:?}, not true or false",
+            when.at
+        )),
     }
 }
 

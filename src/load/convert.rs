@@ -470,11 +470,16 @@ fn defaults(cx: &Converter, raw: &RawDefaults) -> Result<Defaults> {
             .as_ref()
             .map(|f| follow_redirects(cx, &dp.key("follow_redirects"), f))
             .transpose()?,
-        retry: raw
-            .retry
-            .as_ref()
-            .map(|r| retry(cx, &dp.key("retry"), r))
-            .transpose()?,
+        retry: match &raw.retry {
+            Some(r) if r.until.is_some() => {
+                return Err(cx.err(
+                    &dp.key("retry").key("until"),
+                    "`until` belongs to a request's own `retry`: what ends the polling differs from request to request",
+                ))
+            }
+            Some(r) => Some(retry(cx, &dp.key("retry"), r)?),
+            None => None,
+        },
     })
 }
 
@@ -749,6 +754,8 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
             .as_ref()
             .map(|rt| retry(cx, &p.key("retry"), rt))
             .transpose()?,
+        when: r.when.as_deref().map(|w| cx.text(&p.key("when"), w)),
+        always: r.always.unwrap_or(false),
         auth,
         ignore,
         expect: expect(cx, &p.key("expect"), *r.expect)?,

@@ -453,6 +453,10 @@ pub struct Request {
     pub follow_redirects: Option<u32>,
     /// Send again until the response passes; overrides the default.
     pub retry: Option<Retry>,
+    /// Sent only when this renders `true`, evaluated when its turn comes.
+    pub when: Option<Text>,
+    /// Sent even after an earlier request of its collection failed (cleanup).
+    pub always: bool,
     /// Which auth's token it sends.
     pub auth: AuthChoice,
     /// `Some(reason)` when the request is marked `ignore`.

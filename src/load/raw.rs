@@ -195,6 +195,13 @@ pub struct RawRequest {
     pub follow_redirects: Option<Json>,
     /// Send it again until it passes (polling an asynchronous job).
     pub retry: Option<RawRetry>,
+    /// Send it only when this renders `true` (`"{{ environment == 'real' }}"`),
+    /// evaluated when its turn comes, with the captures so far; otherwise it
+    /// is reported ignored, saying why.
+    pub when: Option<String>,
+    /// Send it even when an earlier request of the collection failed (a
+    /// cleanup such as `DELETE /items/{{ id }}`).
+    pub always: Option<bool>,
     /// `none`, `default`, or the name of one of the collection's `auths`.
     pub auth: Option<String>,
     pub ignore: Option<Json>,

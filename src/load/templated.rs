@@ -48,6 +48,22 @@ fn predicate_templates<'a>(predicates: &'a [Predicate], out: &mut Vec<Template<'
     }
 }
 
+/// The expected values of `expect` (a request's, or a retry's `until`).
+fn expect_templates<'a>(expect: &'a Expect, out: &mut Vec<Template<'a>>) {
+    for check in expect.headers.iter().flat_map(|h| &h.checks) {
+        if let HeaderCheck::Equals(t) | HeaderCheck::Contains(t) = check {
+            out.push(Template::Text(t));
+        }
+    }
+    if let Some(b) = &expect.body {
+        out.extend(b.equals.iter().chain(&b.contains).map(Template::Text));
+        out.extend(b.json.iter().map(Template::Data));
+    }
+    for a in &expect.json {
+        predicate_templates(&a.predicates, out);
+    }
+}
+
 impl Request {
     /// Its URL, query, headers, body and every expected value.
     pub fn templates(&self) -> Vec<Template<'_>> {
@@ -57,18 +73,11 @@ impl Request {
         if let Some(body) = &self.body {
             body.templates(&mut out);
         }
-        for check in self.expect.headers.iter().flat_map(|h| &h.checks) {
-            if let HeaderCheck::Equals(t) | HeaderCheck::Contains(t) = check {
-                out.push(Template::Text(t));
-            }
+        expect_templates(&self.expect, &mut out);
+        if let Some(until) = self.retry.as_ref().and_then(|r| r.until.as_deref()) {
+            expect_templates(until, &mut out);
         }
-        if let Some(b) = &self.expect.body {
-            out.extend(b.equals.iter().chain(&b.contains).map(Template::Text));
-            out.extend(b.json.iter().map(Template::Data));
-        }
-        for a in &self.expect.json {
-            predicate_templates(&a.predicates, &mut out);
-        }
+        out.extend(self.when.iter().map(Template::Text));
         out
     }
 }

@@ -80,6 +80,10 @@ impl Reporter {
         let redact = |text: &str| self.secrets.redact(text).into_owned();
         let (verdict, message, skipped) = match &e.outcome {
             Outcome::Passed { .. } => (Verdict::Pass, None, false),
+            Outcome::Skipped { reason } => {
+                let reason = redact(&format!("not run: {reason}"));
+                (Verdict::Ignore(reason.clone()), Some(reason), true)
+            }
             Outcome::Failed { message, .. } => {
                 let m = redact(message);
                 (Verdict::Fail(m.clone()), Some(m), false)
@@ -87,19 +91,25 @@ impl Reporter {
             Outcome::NotRun {
                 blocked_by,
                 blocker_reported: true,
+                missing,
                 ..
             } => {
-                let reason = redact(&format!("not run: `{blocked_by}` failed"));
+                let reason = redact(&format!(
+                    "not run: `{blocked_by}` failed{}",
+                    uncaptured(missing)
+                ));
                 (Verdict::Ignore(reason.clone()), Some(reason), true)
             }
             Outcome::NotRun {
                 blocked_by,
                 at,
                 blocker_message,
+                missing,
                 ..
             } => {
                 let m = redact(&format!(
-                    "not run: `{blocked_by}` ({at}), which this request depends on, failed:\n{blocker_message}"
+                    "not run: `{blocked_by}` ({at}), which this request depends on, failed{}:\n{blocker_message}",
+                    uncaptured(missing)
                 ));
                 (Verdict::Fail(m.clone()), Some(m), false)
             }
@@ -115,7 +125,7 @@ impl Reporter {
             let detail = match &e.outcome {
                 Outcome::Passed { detail, .. } => Some(&**detail),
                 Outcome::Failed { detail, .. } => detail.as_deref(),
-                Outcome::NotRun { .. } => None,
+                Outcome::NotRun { .. } | Outcome::Skipped { .. } => None,
             };
             if let Some(d) = detail {
                 self.print_traffic(&format!("{}::{}", collection.name, request.name), d);
@@ -218,4 +228,13 @@ impl Reporter {
         }
         Ok(())
     }
+}
+
+/// `, and it reads `id`, which was never captured` for an `always` request
+/// whose variable the failure left unset.
+fn uncaptured(missing: &Option<String>) -> String {
+    missing
+        .as_ref()
+        .map(|m| format!(", and it reads `{m}`, which was never captured"))
+        .unwrap_or_default()
 }

@@ -55,7 +55,7 @@ impl Row<'_> {
         match self.outcome {
             Outcome::Passed { detail, .. } => Some(detail),
             Outcome::Failed { detail, .. } => detail.as_deref(),
-            Outcome::NotRun { .. } => None,
+            Outcome::NotRun { .. } | Outcome::Skipped { .. } => None,
         }
     }
 
@@ -77,8 +77,8 @@ impl Row<'_> {
         match self.outcome {
             Outcome::Passed { .. } => "passed",
             Outcome::Failed { .. } => "failed",
-            Outcome::NotRun { .. } if self.skipped => "not_run",
-            Outcome::NotRun { .. } => "failed",
+            Outcome::NotRun { .. } | Outcome::Skipped { .. } if self.skipped => "not_run",
+            Outcome::NotRun { .. } | Outcome::Skipped { .. } => "failed",
         }
     }
 }

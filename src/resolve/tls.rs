@@ -181,7 +181,7 @@ fn read(path: &Path, named_at: Option<Pos>) -> Result<PemFile, ResolveError> {
 }
 
 fn parse_bool(value: &str, at: &Pos) -> Result<bool, ResolveError> {
-    match value {
+    match value.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" | "" => Ok(false),
         other => Err(ResolveError::Environment {

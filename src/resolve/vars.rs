@@ -47,6 +47,14 @@ pub fn starting_vars(
             defs.insert(name, Def { data, reads });
         }
     }
+    // The environment's name, for `when` and messages, unless a variable
+    // of that name is set.
+    if let Some(env) = env {
+        if !defs.contains_key("environment") {
+            vars.entry("environment".into())
+                .or_insert_with(|| Value::from(env));
+        }
+    }
     let mut state: HashMap<&str, State> = HashMap::with_capacity(defs.len());
     for root in defs.keys() {
         if !state.contains_key(root) {

@@ -179,3 +179,111 @@ requests:
     assert_eq!(waited(1), 200.0, "{report}");
     assert_eq!(report["requests"][0]["attempts"][0]["status"], 503);
 }
+
+/// Runs `yaml` against the shared test API (`{{ base }}`) and returns each
+/// request's result and message from the JSON report.
+fn results(yaml: &str, args: &[&str]) -> (Output, Vec<(String, String)>) {
+    let api = crate::common::server();
+    let mut all = vec!["--var", "base=URL"];
+    let base = format!("base={}", api.url);
+    all[1] = &base;
+    all.extend(args);
+    let (out, report) = run(yaml, &all);
+    let rows = report["requests"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| {
+                    (
+                        r["result"].as_str().unwrap_or("").to_string(),
+                        r["message"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    (out, rows)
+}
+
+#[test]
+fn cleanup_marked_always_runs_after_a_failure_once_and_only_with_its_captures() {
+    let yaml = r#"name: cleanup
+requests:
+  - name: create
+    method: POST
+    url: "{{ base }}/echo"
+    json: {id: 7}
+    capture: {id: $.json.id}
+  - name: check fails
+    url: "{{ base }}/echo"
+    expect: {status: 418}
+  - name: skipped by the failure
+    url: "{{ base }}/echo"
+  - name: delete
+    method: DELETE
+    url: "{{ base }}/echo?id={{ id }}"
+    always: true
+    expect: {json: {$.method: DELETE, $.query.id: "7"}}
+  - name: never captured
+    url: "{{ base }}/echo"
+    capture: {other: $.method}
+    always: false
+  - name: needs what never came
+    url: "{{ base }}/echo?other={{ other }}"
+    always: true
+"#;
+    let (out, rows) = results(yaml, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let got: Vec<&str> = rows.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(
+        got,
+        ["passed", "failed", "not_run", "passed", "not_run", "not_run"],
+        "{rows:?}"
+    );
+    assert_eq!(
+        rows[5].1,
+        "not run: `check fails` failed, and it reads `other`, which was never captured"
+    );
+    let all = text(&out);
+    let delete_ran = all
+        .lines()
+        .filter(|l| l.starts_with("test cleanup::delete ") && l.ends_with("... ok"))
+        .count();
+    assert_eq!(delete_ran, 1, "{all}");
+}
+
+#[test]
+fn when_decides_at_its_turn_with_the_environment_and_the_captures_so_far() {
+    let yaml = r#"name: cond
+default_env: local
+environments:
+  local: {}
+  real: {}
+requests:
+  - name: capture a flag
+    url: "{{ base }}/echo?mode=fast"
+    capture: {mode: $.query.mode}
+  - name: only on real
+    url: "{{ base }}/echo"
+    when: "{{ environment == 'real' }}"
+  - name: only when fast
+    url: "{{ base }}/echo"
+    when: "{{ mode == 'fast' }}"
+"#;
+    let (out, rows) = results(yaml, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let got: Vec<&str> = rows.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(got, ["passed", "not_run", "passed"]);
+    assert_eq!(
+        rows[1].1,
+        "not run: `when: {{ environment == 'real' }}` was false"
+    );
+    assert!(
+        text(&out).contains("... ignored (not run: `when: {{ environment == 'real' }}` was false)"),
+        "{}",
+        text(&out)
+    );
+    let (out, rows) = results(yaml, &["--env", "real"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(rows.iter().all(|(r, _)| r == "passed"), "{rows:?}");
+}
