@@ -166,6 +166,10 @@ struct VarArgs {
     /// Follow redirects (up to 50) where a collection does not say otherwise.
     #[arg(long, short = 'L')]
     location: bool,
+    /// Run each collection once per row of this CSV, YAML or JSON file
+    /// (the row is the variable `row`; tests are named `collection[N]::request`).
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
 }
 
 /// A proxy as curl spells it; wins over `defaults.proxy` and the environment.
@@ -398,6 +402,12 @@ fn run_command(run: RunArgs) -> i32 {
         Err(e) => return exit_code(Err(e)),
     };
     suite = suite.vars(vars);
+    if let Some(file) = &run.vars.data {
+        match reqtest::load::load_rows(file) {
+            Ok(rows) => suite = suite.data(rows),
+            Err(e) => return exit_code(Err(e.into())),
+        }
+    }
     if run.standins {
         suite = suite.with_standins();
     }

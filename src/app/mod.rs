@@ -171,6 +171,12 @@ impl Suite {
         Ok(plan)
     }
 
+    /// `--data`: each collection runs once per row, the row as `row`.
+    pub fn data(mut self, rows: Vec<Json>) -> Self {
+        self.options.data = rows;
+        self
+    }
+
     /// `--location`: requests follow redirects unless their collection or
     /// they themselves say otherwise.
     pub fn location(mut self, follow: bool) -> Self {
@@ -233,7 +239,21 @@ impl Suite {
         }
         if args.list {
             // Listing needs names only: no environment, no secrets, no server.
-            return Ok(dispatch::list(&self.load()?, args));
+            let mut collections = self.load()?;
+            if !self.options.data.is_empty() {
+                // The copies `--data` makes, named as they will run.
+                let rows = self.options.data.len();
+                collections = collections
+                    .into_iter()
+                    .flat_map(|c| {
+                        (1..=rows).map(move |i| Collection {
+                            name: format!("{}[{i}]", c.name),
+                            ..c.clone()
+                        })
+                    })
+                    .collect();
+            }
+            return Ok(dispatch::list(&collections, args));
         }
         let (plan, _standins) = self.plan_with_standins()?;
         dispatch::run_plan(plan, args, &self.report)

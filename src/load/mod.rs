@@ -6,6 +6,7 @@
 mod auth;
 mod contract;
 mod convert;
+mod data;
 pub use auth::{PASSWORD_FIELD, USERNAME_FIELD};
 pub mod model;
 mod positions;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
+pub use data::{load_rows, MAX_ROWS};
 pub use model::*;
 pub use positions::{LineCol, PositionIndex, Seg};
 pub use templated::Template;

@@ -73,6 +73,8 @@ pub struct Options {
     pub proxy: ProxyOptions,
     /// `--location`: follow redirects where a collection does not say.
     pub location: bool,
+    /// `--data`: each collection runs once per row, the row as `row`.
+    pub data: Vec<Json>,
 }
 
 /// Everything ready to run: the collections checked, their templates compiled.
@@ -139,7 +141,18 @@ pub fn resolve(collections: Vec<Collection>, options: &Options) -> Result<Plan, 
     let mut templates = Templates::with_secrets(secrets.clone());
     let mut planned = Vec::with_capacity(collections.len());
     for collection in collections {
-        planned.push(plan_collection(collection, options, &mut templates)?);
+        if options.data.is_empty() {
+            planned.push(plan_collection(collection, options, &mut templates)?);
+            continue;
+        }
+        // Data-driven: one copy per row, named `name[1]`, `name[2]`...
+        for (i, row) in options.data.iter().enumerate() {
+            let mut copy = collection.clone();
+            copy.name = format!("{}[{}]", collection.name, i + 1);
+            let mut with_row = options.clone();
+            with_row.vars.insert("row".into(), row.clone());
+            planned.push(plan_collection(copy, &with_row, &mut templates)?);
+        }
     }
     Ok(Plan {
         templates: Arc::new(templates),

@@ -287,3 +287,67 @@ requests:
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(rows.iter().all(|(r, _)| r == "passed"), "{rows:?}");
 }
+
+#[test]
+fn data_runs_each_collection_once_per_row_named_by_its_number() {
+    let dir = std::env::temp_dir().join(format!("reqtest-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("users.csv");
+    std::fs::write(&csv, "login,role\nalice,admin\nbob,user\ncarol,admin\n").unwrap();
+    let json = dir.join("users.json");
+    std::fs::write(
+        &json,
+        r#"[{"login": "dave", "n": 1}, {"login": "erin", "n": 2}]"#,
+    )
+    .unwrap();
+    let yaml = r#"name: users
+requests:
+  - name: echo the row
+    url: "{{ base }}/echo?login={{ row.login }}"
+    expect:
+      json: {$.query.login: "{{ row.login }}"}
+  - name: admins only
+    url: "{{ base }}/echo"
+    expect:
+      json: {$.method: "{{ 'GET' if row.role == 'admin' else 'POST' }}"}
+"#;
+    let (out, rows) = results(yaml, &["--data", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Collections run side by side: the report's order is theirs.
+    let failed = rows.iter().filter(|(r, _)| r == "failed").count();
+    assert_eq!((rows.len(), failed), (6, 1), "{rows:?}");
+    let all = text(&out);
+    assert!(
+        all.contains("test users[2]::admins only  ... FAILED"),
+        "{all}"
+    );
+    assert!(all.contains("test users[3]::echo the row"), "{all}");
+
+    let path = write_collection(yaml);
+    let listed = Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--list",
+            "--data",
+            json.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("users[1]::echo the row: test")
+            && listed.contains("users[2]::admins only: test"),
+        "{listed}"
+    );
+
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"login": "x"}"#).unwrap();
+    let (out, _) = results(yaml, &["--data", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("a data file is a list of objects"),
+        "{}",
+        text(&out)
+    );
+}
