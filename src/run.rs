@@ -432,11 +432,27 @@ async fn run_collection(
     };
     let mut vars = planned.vars.clone();
     let mut blocker: Option<Blocker> = None;
+    // A failed `for_each` copy: its siblings still run; it blocks the
+    // requests after them.
+    let mut pending: Option<(usize, Blocker)> = None;
     for (ri, mode) in modes.iter().enumerate() {
         if *mode == Mode::Skip {
             continue;
         }
         let request = &planned.collection.requests[ri];
+        let group = request.item.as_ref().map(|i| i.group);
+        if pending.as_ref().is_some_and(|(g, _)| Some(*g) != group) {
+            let (_, failed) = pending.take().expect("checked");
+            blocker.get_or_insert(failed);
+        }
+        let item_vars;
+        let vars_here = match &request.item {
+            Some(item) => {
+                item_vars = with_item(&vars, item);
+                &item_vars
+            }
+            None => &vars,
+        };
         if let Some(b) = &blocker {
             match (request.always, missing_capture(planned, ri, &vars)) {
                 (true, None) => {}
@@ -450,7 +466,7 @@ async fn run_collection(
                 }
             }
         }
-        match when(request, templates, &vars) {
+        match when(request, templates, vars_here) {
             Ok(true) => {}
             Ok(false) => {
                 let src = request.when.as_ref().map_or("", |w| w.src.as_str());
@@ -470,7 +486,7 @@ async fn run_collection(
                 continue;
             }
         }
-        match run_request(planned, ri, templates, &mut session, &vars).await {
+        match run_request(planned, ri, templates, &mut session, vars_here).await {
             Ok((detail, captured)) => {
                 keep_captures(request, captured, templates, &mut vars);
                 emit(
@@ -482,13 +498,21 @@ async fn run_collection(
                 );
             }
             Err(failure) => {
-                // A failed cleanup does not hide the failure it followed.
-                blocker.get_or_insert_with(|| Blocker {
+                let failed = Blocker {
                     name: request.name.clone(),
                     at: request.at.clone(),
                     reported: *mode == Mode::Report,
                     message: failure.message.clone(),
-                });
+                };
+                // A failed cleanup does not hide the failure it followed.
+                match group {
+                    Some(g) if blocker.is_none() => {
+                        pending.get_or_insert((g, failed));
+                    }
+                    _ => {
+                        blocker.get_or_insert(failed);
+                    }
+                }
                 emit(
                     ri,
                     Outcome::Failed {
@@ -510,6 +534,13 @@ fn missing_capture(planned: &PlannedCollection, ri: usize, vars: &Vars) -> Optio
         .iter()
         .find(|name| !vars.contains_key(*name) && !matches!(name.as_str(), "auth" | "auths"))
         .cloned()
+}
+
+/// The variables with a `for_each` copy's item bound.
+fn with_item(vars: &Vars, item: &crate::load::Item) -> Vars {
+    let mut with = vars.clone();
+    with.insert(item.name.clone(), Value::from_serialize(&item.value));
+    with
 }
 
 /// Whether request `ri`'s `when` holds now; `true` without one.

@@ -240,6 +240,19 @@ impl Suite {
         if args.list {
             // Listing needs names only: no environment, no secrets, no server.
             let mut collections = self.load()?;
+            if collections
+                .iter()
+                .any(|c| c.requests.iter().any(|r| r.for_each.is_some()))
+            {
+                // `for_each` copies are named by their items: resolved first.
+                let plan = resolve::resolve(collections, &self.options)?;
+                collections = plan
+                    .collections
+                    .iter()
+                    .map(|p| (*p.collection).clone())
+                    .collect();
+                return Ok(dispatch::list(&collections, args));
+            }
             if !self.options.data.is_empty() {
                 // The copies `--data` makes, named as they will run.
                 let rows = self.options.data.len();

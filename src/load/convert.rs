@@ -514,6 +514,41 @@ fn retry(cx: &Converter, p: &YamlPath, raw: &RawRetry) -> Result<Retry> {
     })
 }
 
+/// A request's `for_each`: an inline list, a template rendering one, or a
+/// data file read now (relative to the collection).
+fn for_each(cx: &Converter, p: &YamlPath, value: &Json, name: Option<&str>) -> Result<ForEach> {
+    let fp = p.key("for_each");
+    let name = name.unwrap_or("item").to_string();
+    if !is_identifier(&name) {
+        return Err(cx.err(&p.key("as"), format!("`{name}` cannot name a variable")));
+    }
+    match value {
+        Json::Array(items) => Ok(ForEach::List {
+            items: items.clone(),
+            name,
+        }),
+        Json::String(s) if s.contains("{{") => Ok(ForEach::Var {
+            data: Data {
+                value: value.clone(),
+                at: cx.pos(&fp),
+            },
+            name,
+        }),
+        Json::Object(o) if o.len() == 1 && o.get("file").is_some_and(Json::is_string) => {
+            let file = o["file"].as_str().unwrap_or_default();
+            let dir = std::path::Path::new(&**cx.file).parent().unwrap_or(std::path::Path::new(""));
+            let items = super::data::load_rows(&dir.join(file)).map_err(|e| {
+                cx.err(&fp.key("file"), format!("cannot use `{file}`: {e}"))
+            })?;
+            Ok(ForEach::List { items, name })
+        }
+        other => Err(cx.err(
+            &fp,
+            format!("`for_each` takes a list, a template holding one (\"{{{{ users }}}}\") or {{file: data.csv}}, not {other}"),
+        )),
+    }
+}
+
 /// `true` (curl's 50 hops), `false` (none) or a number of hops.
 fn follow_redirects(cx: &Converter, p: &YamlPath, value: &Json) -> Result<u32> {
     match value {
@@ -756,6 +791,14 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
             .transpose()?,
         when: r.when.as_deref().map(|w| cx.text(&p.key("when"), w)),
         always: r.always.unwrap_or(false),
+        for_each: match &r.for_each {
+            Some(f) => Some(for_each(cx, p, f, r.item_name.as_deref())?),
+            None if r.item_name.is_some() => {
+                return Err(cx.err(&p.key("as"), "`as` names the item of a `for_each`"))
+            }
+            None => None,
+        },
+        item: None,
         auth,
         ignore,
         expect: expect(cx, &p.key("expect"), *r.expect)?,

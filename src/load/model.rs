@@ -355,6 +355,38 @@ pub struct Retry {
     pub until: Option<Box<Expect>>,
 }
 
+/// Where a `for_each` request's items come from.
+#[derive(Debug, Clone)]
+pub enum ForEach {
+    /// A list written inline, or read from a data file.
+    List {
+        /// The items.
+        items: Vec<Json>,
+        /// The variable each item is bound to.
+        name: String,
+    },
+    /// A template that renders a list (`"{{ users }}"`), from the
+    /// starting variables.
+    Var {
+        /// The template.
+        data: Data,
+        /// The variable each item is bound to.
+        name: String,
+    },
+}
+
+/// One item of a `for_each` request's copy.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// The variable it is bound to (`item`, or `as`).
+    pub name: String,
+    /// Its value.
+    pub value: Json,
+    /// The index of the `for_each` request it was copied from: copies of
+    /// one request run on when one of them fails.
+    pub group: usize,
+}
+
 /// The most retries a request may ask for.
 pub const MAX_RETRIES: u32 = 1000;
 
@@ -457,6 +489,11 @@ pub struct Request {
     pub when: Option<Text>,
     /// Sent even after an earlier request of its collection failed (cleanup).
     pub always: bool,
+    /// Sent once per item of a list, as `item` (or the name `as` gives).
+    pub for_each: Option<ForEach>,
+    /// The item this copy of a `for_each` request is sent with (set when
+    /// the resolve stage expands the request into one copy per item).
+    pub item: Option<Item>,
     /// Which auth's token it sends.
     pub auth: AuthChoice,
     /// `Some(reason)` when the request is marked `ignore`.

@@ -202,6 +202,14 @@ pub struct RawRequest {
     /// Send it even when an earlier request of the collection failed (a
     /// cleanup such as `DELETE /items/{{ id }}`).
     pub always: Option<bool>,
+    /// Send it once per item: a list, a variable holding one
+    /// (`"{{ users }}"`), or `{file: data/users.csv}` (CSV with a header
+    /// row, or a YAML/JSON list). One test per item, named by `name`
+    /// (`create {{ item.login }}`), else `name[N]`.
+    pub for_each: Option<Json>,
+    /// The variable each item is bound to (default `item`).
+    #[serde(rename = "as")]
+    pub item_name: Option<String>,
     /// `none`, `default`, or the name of one of the collection's `auths`.
     pub auth: Option<String>,
     pub ignore: Option<Json>,

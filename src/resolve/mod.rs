@@ -3,6 +3,7 @@
 //! sent, that each template only reads variables that will exist when it runs.
 
 mod calls;
+mod foreach;
 mod helpers;
 mod proxy;
 mod requests;
@@ -208,6 +209,7 @@ fn plan_collection(
     let env = choose_env(&c, options)?;
     let vars = vars::starting_vars(&c, env.as_deref(), options, templates)?;
     register_secrets(&c, &vars, templates)?;
+    let c = foreach::expand(c, &vars, templates)?;
     let tls = tls::plan_tls(&c, &vars, templates, &options.tls)?;
     let auth_tls = tls::plan_auth_tls(&c, &vars, templates, &options.tls)?;
     let proxy = proxy::plan_proxy(&c, &vars, templates, &options.proxy)?;
@@ -227,7 +229,16 @@ fn plan_collection(
     }
     let mut requests = Vec::with_capacity(c.requests.len());
     for index in 0..c.requests.len() {
-        requests.push(plan_request(&c, index, templates, &known, &defaults)?);
+        // A `for_each` copy also reads its item.
+        let with_item;
+        let known_here = match &c.requests[index].item {
+            Some(item) => {
+                with_item = known.iter().cloned().chain([item.name.clone()]).collect();
+                &with_item
+            }
+            None => &known,
+        };
+        requests.push(plan_request(&c, index, templates, known_here, &defaults)?);
         known.extend(c.requests[index].captures.iter().map(|cap| cap.var.clone()));
     }
     Ok(PlannedCollection {

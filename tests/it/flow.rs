@@ -351,3 +351,93 @@ requests:
         text(&out)
     );
 }
+
+#[test]
+fn for_each_runs_one_test_per_item_from_a_list_a_variable_or_a_file() {
+    let dir = std::env::temp_dir().join(format!("reqtest-foreach-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("users.csv"),
+        "login,ok\nalice,yes\nbob,no\ncarol,yes\n",
+    )
+    .unwrap();
+    let yaml = r#"name: each
+vars:
+  ids: [1, 2]
+requests:
+  - name: "inline {{ item }}"
+    url: "{{ base }}/echo?n={{ item }}"
+    for_each: [a, b]
+  - name: by variable
+    url: "{{ base }}/echo?id={{ id }}"
+    for_each: "{{ ids }}"
+    as: id
+    expect: {json: {$.query.id: "{{ id | string }}"}}
+  - name: "user {{ user.login }}"
+    url: "{{ base }}/echo?login={{ user.login }}"
+    for_each: {file: users.csv}
+    as: user
+    expect: {json: {$.method: "{{ 'GET' if user.ok == 'yes' else 'POST' }}"}}
+  - name: after the users
+    url: "{{ base }}/echo"
+"#;
+    let file = dir.join("each.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let api = crate::common::server();
+    let base = format!("base={}", api.url);
+    let out = Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .args(["run", file.to_str().unwrap(), "--var", &base])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    for line in [
+        "test each::inline a ",
+        "test each::inline b ",
+        "test each::by variable[1] ",
+        "test each::by variable[2] ",
+        "test each::user alice ",
+        "test each::user carol ",
+    ] {
+        assert!(
+            all.lines()
+                .any(|l| l.starts_with(line) && l.ends_with("... ok")),
+            "{line}: {all}"
+        );
+    }
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("test each::user bob ") && l.ends_with("FAILED")),
+        "{all}"
+    );
+    assert!(
+        all.contains("ignored (not run: `user bob` failed)"),
+        "the request after the items waits for all of them: {all}"
+    );
+    let listed = Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .args(["run", file.to_str().unwrap(), "--var", &base, "--list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("each::user carol: test"), "{listed}");
+}
+
+#[test]
+fn a_for_each_over_a_capture_is_refused_before_anything_is_sent() {
+    let yaml = r#"requests:
+  - name: list
+    url: "{{ base }}/echo"
+    capture: {methods: $.method}
+  - name: each
+    url: "{{ base }}/echo"
+    for_each: "{{ methods }}"
+"#;
+    let (out, _) = results(yaml, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("`for_each` reads `methods`, which is not set before the run"),
+        "{}",
+        text(&out)
+    );
+}

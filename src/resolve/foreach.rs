@@ -1,0 +1,147 @@
+//! `for_each` requests expanded into one copy per item before the run, so
+//! that every item is a test of its own, listed and filtered like any.
+
+use std::collections::{BTreeSet, HashMap};
+
+use minijinja::Value;
+use serde_json::Value as Json;
+
+use super::{is_template, ResolveError, Templates, Vars};
+use crate::load::{Collection, ForEach, Item, Pos, Request, Text, MAX_ROWS};
+
+/// `c` with each `for_each` request replaced by its copies, one per item,
+/// named by the request's name rendered with the item (else `name[N]`).
+pub(super) fn expand(
+    mut c: Collection,
+    vars: &Vars,
+    templates: &mut Templates,
+) -> Result<Collection, ResolveError> {
+    if c.requests.iter().all(|r| r.for_each.is_none()) {
+        return Ok(c);
+    }
+    let mut out = Vec::with_capacity(c.requests.len());
+    for (index, request) in std::mem::take(&mut c.requests).into_iter().enumerate() {
+        match request.for_each.clone() {
+            None => out.push(request),
+            Some(each) => {
+                let (items, name) = items(each, vars, templates)?;
+                copies(&request, index, items, &name, vars, templates, &mut out)?;
+            }
+        }
+    }
+    unique_names(&out)?;
+    c.requests = out;
+    Ok(c)
+}
+
+fn error(at: &Pos, message: String) -> ResolveError {
+    ResolveError::Environment {
+        file: at.to_string(),
+        message,
+    }
+}
+
+/// The items of a `for_each` and the variable they are bound to.
+fn items(
+    each: ForEach,
+    vars: &Vars,
+    templates: &mut Templates,
+) -> Result<(Vec<Json>, String), ResolveError> {
+    let (items, name, at) = match each {
+        ForEach::List { items, name } => (items, name, None),
+        ForEach::Var { data, name } => {
+            let known: BTreeSet<&String> = vars.keys().collect();
+            let used = templates.compile_data(&data)?;
+            if let Some(missing) = used.iter().find(|u| !known.contains(u)) {
+                return Err(error(
+                    &data.at,
+                    format!("`for_each` reads `{missing}`, which is not set before the run: the tests are counted before anything is sent, so a captured list cannot drive `for_each` (yet)"),
+                ));
+            }
+            match templates.render_data(&data, &Value::from(vars.clone()))? {
+                Json::Array(items) => (items, name, Some(data.at)),
+                other => {
+                    return Err(error(
+                        &data.at,
+                        format!("`for_each` gives {other}, not a list"),
+                    ))
+                }
+            }
+        }
+    };
+    if items.len() > MAX_ROWS {
+        let at = at.map(|a| a.to_string()).unwrap_or_default();
+        return Err(ResolveError::Environment {
+            file: at,
+            message: format!("`for_each` has {} items: at most {MAX_ROWS}", items.len()),
+        });
+    }
+    Ok((items, name))
+}
+
+/// One copy of `request` per item, each bound to its item.
+fn copies(
+    request: &Request,
+    index: usize,
+    items: Vec<Json>,
+    name: &str,
+    vars: &Vars,
+    templates: &mut Templates,
+    out: &mut Vec<Request>,
+) -> Result<(), ResolveError> {
+    if items.is_empty() {
+        return Err(error(
+            &request.at,
+            format!(
+                "`for_each` of `{}` has no items: no test would run",
+                request.name
+            ),
+        ));
+    }
+    let title = Text {
+        src: request.name.clone(),
+        at: request.at.clone(),
+    };
+    let templated = is_template(&title.src);
+    if templated {
+        templates.compile_text(&title)?;
+    }
+    for (i, item) in items.into_iter().enumerate() {
+        let mut copy = request.clone();
+        copy.name = if templated {
+            let mut with_item = vars.clone();
+            with_item.insert(name.to_string(), Value::from_serialize(&item));
+            templates
+                .render_text(&title, &Value::from(with_item))?
+                .trim()
+                .to_string()
+        } else {
+            format!("{}[{}]", request.name, i + 1)
+        };
+        copy.for_each = None;
+        copy.item = Some(Item {
+            name: name.to_string(),
+            value: item,
+            group: index,
+        });
+        out.push(copy);
+    }
+    Ok(())
+}
+
+/// Test names stay unique once `for_each` names are rendered.
+fn unique_names(requests: &[Request]) -> Result<(), ResolveError> {
+    let mut seen: HashMap<&str, &Pos> = HashMap::new();
+    for r in requests {
+        if let Some(first) = seen.insert(&r.name, &r.at) {
+            return Err(error(
+                &r.at,
+                format!(
+                    "two tests are named `{}` (the first from line {}): give `for_each` items names that differ, such as `create {{{{ item.id }}}}`",
+                    r.name, first.line
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
