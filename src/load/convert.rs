@@ -71,6 +71,19 @@ impl YamlPath {
     }
 }
 
+impl<'a> Converter<'a> {
+    /// A converter for the file `file`, whose nodes `index` locates.
+    pub(super) fn new(file: &'a Arc<str>, index: &'a PositionIndex) -> Self {
+        Converter {
+            file,
+            index,
+            jsonpaths: RefCell::default(),
+            documents: RefCell::default(),
+            schemas: RefCell::default(),
+        }
+    }
+}
+
 impl Converter<'_> {
     pub(super) fn pos(&self, path: &YamlPath) -> Pos {
         let at = self.index.find(&path.0);
@@ -364,15 +377,9 @@ pub fn collection(
     file: &Arc<str>,
     index: &PositionIndex,
 ) -> Result<Collection> {
-    let cx = Converter {
-        file,
-        index,
-        jsonpaths: RefCell::default(),
-        documents: RefCell::default(),
-        schemas: RefCell::default(),
-    };
+    let cx = Converter::new(file, index);
     let root = YamlPath::default();
-    let environments = environments(&cx, &raw)?;
+    let mut environments = environments(&cx, &raw.environments)?;
     let name = match raw.name {
         Some(n) if !n.trim().is_empty() => n,
         _ => std::path::Path::new(&**file)
@@ -380,13 +387,38 @@ pub fn collection(
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "collection".into()),
     };
-    let vars = raw
+    let mut vars = raw
         .vars
         .iter()
         .map(|(k, v)| (k.clone(), cx.data(&root.key("vars").key(k), v.clone())))
         .collect();
-    let defaults = defaults(&cx, &raw.defaults)?;
-    let auths = auths(&cx, raw.auth, raw.auths)?;
+    let mut defaults = defaults(&cx, &raw.defaults)?;
+    let mut auths = auths(&cx, raw.auth, raw.auths)?;
+    if let Some(paths) = raw.include {
+        let site = cx.pos(&root.key("include"));
+        let mut stack = Vec::from_iter(std::path::Path::new(&**file).canonicalize().ok());
+        let included = super::include::pieces(
+            std::path::Path::new(&**file),
+            &paths.into_vec(),
+            &site,
+            &mut stack,
+        )?;
+        let mut own = Collection {
+            name: String::new(),
+            file: file.clone(),
+            default_env: None,
+            environments,
+            vars,
+            secrets: Vec::new(),
+            defaults,
+            auths,
+            requests: Vec::new(),
+        };
+        super::include::apply(&mut own, included);
+        (environments, vars, defaults, auths) =
+            (own.environments, own.vars, own.defaults, own.auths);
+    }
+    check_default_env(&cx, raw.default_env.as_ref(), &environments)?;
     let requests = requests(&cx, raw.requests, &auths)?;
     Ok(Collection {
         name,
@@ -401,12 +433,30 @@ pub fn collection(
     })
 }
 
+/// The parts of an included file, converted with its own positions.
+pub(super) fn piece(cx: &Converter, raw: RawPiece) -> Result<super::include::Piece> {
+    let root = YamlPath::default();
+    Ok(super::include::Piece {
+        environments: environments(cx, &raw.environments)?,
+        vars: raw
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), cx.data(&root.key("vars").key(k), v.clone())))
+            .collect(),
+        defaults: raw.defaults.as_ref().map(|d| defaults(cx, d)).transpose()?,
+        auths: auths(cx, raw.auth, raw.auths)?,
+    })
+}
+
 type Environments = IndexMap<String, IndexMap<String, Data>>;
 
-fn environments(cx: &Converter, raw: &RawCollection) -> Result<Environments> {
+fn environments(
+    cx: &Converter,
+    raw: &IndexMap<String, IndexMap<String, Json>>,
+) -> Result<Environments> {
     let root = YamlPath::default();
     let mut environments = IndexMap::new();
-    for (env_name, vars) in &raw.environments {
+    for (env_name, vars) in raw {
         let p = root.key("environments").key(env_name);
         let vars = vars
             .iter()
@@ -414,11 +464,17 @@ fn environments(cx: &Converter, raw: &RawCollection) -> Result<Environments> {
             .collect();
         environments.insert(env_name.clone(), vars);
     }
-    if let Some(default) = raw
-        .default_env
-        .as_ref()
-        .filter(|d| !environments.contains_key(*d))
-    {
+    Ok(environments)
+}
+
+/// `default_env` names one of the environments (included ones too).
+fn check_default_env(
+    cx: &Converter,
+    default_env: Option<&String>,
+    environments: &Environments,
+) -> Result<()> {
+    let root = YamlPath::default();
+    if let Some(default) = default_env.filter(|d| !environments.contains_key(*d)) {
         return Err(cx.err(
             &root.key("default_env"),
             format!(
@@ -427,7 +483,7 @@ fn environments(cx: &Converter, raw: &RawCollection) -> Result<Environments> {
             ),
         ));
     }
-    Ok(environments)
+    Ok(())
 }
 
 fn defaults(cx: &Converter, raw: &RawDefaults) -> Result<Defaults> {

@@ -7,6 +7,7 @@ mod auth;
 mod contract;
 mod convert;
 mod data;
+mod include;
 pub use auth::{PASSWORD_FIELD, USERNAME_FIELD};
 pub mod model;
 mod positions;

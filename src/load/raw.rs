@@ -17,6 +17,10 @@ use super::raw_auth::RawAuthBlock;
 #[serde(deny_unknown_fields)]
 pub struct RawCollection {
     pub name: Option<String>,
+    /// Files of shared pieces (`environments`, `vars`, `auth`, `auths`,
+    /// `defaults`), relative to this one; later ones win, and this file's
+    /// own keys win over all of them.
+    pub include: Option<OneOrMany>,
     pub default_env: Option<String>,
     #[serde(default)]
     pub environments: IndexMap<String, IndexMap<String, Json>>,
@@ -33,6 +37,23 @@ pub struct RawCollection {
     #[serde(default)]
     pub auths: IndexMap<String, RawAuthBlock>,
     pub requests: Vec<RawRequest>,
+}
+
+/// A file of shared pieces that collections `include`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPiece {
+    /// More pieces this one builds on.
+    pub include: Option<OneOrMany>,
+    #[serde(default)]
+    pub environments: IndexMap<String, IndexMap<String, Json>>,
+    #[serde(default)]
+    pub vars: IndexMap<String, Json>,
+    pub defaults: Option<RawDefaults>,
+    /// An auth the including collections use as their `auth`.
+    pub auth: Option<RawAuthBlock>,
+    #[serde(default)]
+    pub auths: IndexMap<String, RawAuthBlock>,
 }
 
 /// One form a headless login fills in and submits.

@@ -44,6 +44,26 @@ async fn busy(State(polls): State<Polls>, Path(id): Path<String>) -> Response {
     }
 }
 
+/// A token per call, counted: `t1`, `t2`...
+async fn token(State(polls): State<Polls>) -> Json<Value> {
+    let mut polls = polls.lock().unwrap();
+    let n = polls.entry("logins".into()).or_insert(0);
+    *n += 1;
+    Json(json!({"access_token": format!("t{n}"), "expires_in": 3600}))
+}
+
+/// Who the bearer is, and the header the defaults add.
+async fn me(headers: axum::http::HeaderMap) -> Json<Value> {
+    let get = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    Json(json!({"authorization": get("authorization"), "team": get("x-team")}))
+}
+
 struct Jobs {
     url: String,
     _thread: reqtest::standins::ServerThread,
@@ -54,6 +74,8 @@ fn jobs() -> Jobs {
         let app = Router::new()
             .route("/jobs/{id}", get(job))
             .route("/busy/{id}", get(busy))
+            .route("/token", axum::routing::post(token))
+            .route("/me", get(me))
             .with_state(Polls::default());
         reqtest::standins::serve(app, stop)
     })
@@ -439,5 +461,85 @@ fn a_for_each_over_a_capture_is_refused_before_anything_is_sent() {
         text(&out).contains("`for_each` reads `methods`, which is not set before the run"),
         "{}",
         text(&out)
+    );
+}
+
+#[test]
+fn included_pieces_give_environments_vars_defaults_and_one_shared_login() {
+    let server = jobs();
+    let dir = std::env::temp_dir().join(format!("reqtest-include-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("shared")).unwrap();
+    std::fs::write(
+        dir.join("shared/auth.yaml"),
+        "auth:\n  type: request\n  request: {method: POST, url: \"{{ api }}/token\"}\n  token: $.access_token\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("shared/env.yaml"),
+        format!("include: auth.yaml\nenvironments:\n  local: {{api: \"{}\"}}\nvars: {{team: blue, who: included}}\ndefaults:\n  headers: {{X-Team: \"{{{{ team }}}}\"}}\n", server.url),
+    )
+    .unwrap();
+    let collection = |name: &str| {
+        format!(
+            "name: {name}\ninclude: [shared/env.yaml]\nvars: {{team: red}}\nrequests:\n  - name: me\n    url: \"{{{{ api }}}}/me\"\n    expect:\n      json: {{$.authorization: Bearer t1, $.team: red}}\n"
+        )
+    };
+    std::fs::write(dir.join("one.yaml"), collection("one")).unwrap();
+    std::fs::write(dir.join("two.yaml"), collection("two")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .arg("run")
+        .arg(dir.join("one.yaml"))
+        .arg(dir.join("two.yaml"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    // Both collections log in once between them (t1), and the collection's
+    // own `team` wins over the included one.
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn an_include_cycle_and_a_bad_line_inside_an_included_file_name_both_places() {
+    let dir = std::env::temp_dir().join(format!("reqtest-include-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.yaml"), "include: b.yaml\n").unwrap();
+    std::fs::write(dir.join("b.yaml"), "vars: {x: 1}\ninclude: a.yaml\n").unwrap();
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "vars: {x: 1}\nauth:\n  type: password\n  tokn_url: x\n",
+    )
+    .unwrap();
+    let run = |yaml: &str| {
+        let file = dir.join("c.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_reqtest"))
+            .arg("run")
+            .arg(&file)
+            .output()
+            .unwrap()
+    };
+    let out = run("include: a.yaml\nrequests:\n  - {name: r, url: http://127.0.0.1:9/}\n");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("these files include each other in a circle:"),
+        "{all}"
+    );
+    assert!(
+        all.contains("a.yaml → ") && all.contains("b.yaml → "),
+        "{all}"
+    );
+    let out = run(
+        "vars: {y: 2}\ninclude: [bad.yaml]\nrequests:\n  - {name: r, url: http://127.0.0.1:9/}\n",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("bad.yaml:4:3:"),
+        "the included file's line: {all}"
+    );
+    assert!(
+        all.contains("(in a file included at ") && all.contains("c.yaml:2:1)"),
+        "the include site: {all}"
     );
 }
