@@ -371,6 +371,16 @@ struct Blocker {
 }
 
 impl Blocker {
+    /// `request`, failed with `message`.
+    fn of(request: &crate::load::Request, mode: Mode, message: &str) -> Blocker {
+        Blocker {
+            name: request.name.clone(),
+            at: request.at.clone(),
+            reported: mode == Mode::Report,
+            message: message.to_string(),
+        }
+    }
+
     /// An `always` request that reads `missing`, which the failure left
     /// uncaptured: not run, saying so.
     fn without(&self, missing: &str) -> Outcome {
@@ -445,13 +455,28 @@ async fn run_collection(
             let (_, failed) = pending.take().expect("checked");
             blocker.get_or_insert(failed);
         }
-        let item_vars;
-        let vars_here = match &request.item {
-            Some(item) => {
-                item_vars = with_item(&vars, item);
-                &item_vars
+        let bound_vars;
+        let vars_here = if request.item.is_none() && request.with.is_empty() {
+            &vars
+        } else {
+            match bind(&vars, request, templates) {
+                Ok(v) => {
+                    bound_vars = v;
+                    &bound_vars
+                }
+                Err(message) => {
+                    blocker.get_or_insert(Blocker::of(request, *mode, &message));
+                    emit(
+                        ri,
+                        Outcome::Failed {
+                            message,
+                            detail: None,
+                            request: None,
+                        },
+                    );
+                    continue;
+                }
             }
-            None => &vars,
         };
         if let Some(b) = &blocker {
             match (request.always, missing_capture(planned, ri, &vars)) {
@@ -475,6 +500,7 @@ async fn run_collection(
                 continue;
             }
             Err(message) => {
+                blocker.get_or_insert(Blocker::of(request, *mode, &message));
                 emit(
                     ri,
                     Outcome::Failed {
@@ -536,11 +562,24 @@ fn missing_capture(planned: &PlannedCollection, ri: usize, vars: &Vars) -> Optio
         .cloned()
 }
 
-/// The variables with a `for_each` copy's item bound.
-fn with_item(vars: &Vars, item: &crate::load::Item) -> Vars {
-    let mut with = vars.clone();
-    with.insert(item.name.clone(), Value::from_serialize(&item.value));
-    with
+/// The variables with what the request binds: its include's `with`
+/// values (rendered now, with the captures so far) and its `for_each` item.
+fn bind(
+    vars: &Vars,
+    request: &crate::load::Request,
+    templates: &Templates,
+) -> Result<Vars, String> {
+    let mut bound = vars.clone();
+    for (name, data) in &request.with {
+        let value = templates
+            .render_data(data, &Value::from(bound.clone()))
+            .map_err(|e| e.to_string())?;
+        bound.insert(name.clone(), Value::from_serialize(&value));
+    }
+    if let Some(item) = &request.item {
+        bound.insert(item.name.clone(), Value::from_serialize(&item.value));
+    }
+    Ok(bound)
 }
 
 /// Whether request `ri`'s `when` holds now; `true` without one.

@@ -724,7 +724,7 @@ fn auths(
 /// The requests, each named once and naming only auths that exist.
 fn requests(
     cx: &Converter,
-    raw: Vec<RawRequest>,
+    raw: Vec<RawRequestEntry>,
     auths: &IndexMap<String, AuthSpec>,
 ) -> Result<Vec<Request>> {
     let root = YamlPath::default();
@@ -734,11 +734,12 @@ fn requests(
             "`requests` is empty: a collection needs at least one request",
         ));
     }
-    let mut requests = Vec::with_capacity(raw.len());
+    let mut stack = Vec::from_iter(std::path::Path::new(&**cx.file).canonicalize().ok());
+    let mut all = Vec::with_capacity(raw.len());
+    entries(cx, &root.key("requests"), raw, &mut stack, &mut all)?;
+    let mut requests = Vec::with_capacity(all.len());
     let mut seen: HashMap<String, u32> = HashMap::new();
-    for (i, r) in raw.into_iter().enumerate() {
-        let p = root.key("requests").index(i);
-        let request = request(cx, &p, r)?;
+    for (request, p) in all {
         if let Some(first) = seen.get(&request.name) {
             return Err(LoadError::invalid(
                 request.at.clone(),
@@ -754,8 +755,8 @@ fn requests(
                     .into_iter()
                     .chain(auths.keys().map(String::as_str))
                     .collect();
-                return Err(cx.err(
-                    &p.key("auth"),
+                return Err(LoadError::invalid(
+                    p,
                     format!(
                         "no auth named `{name}`; this collection has {}",
                         expected_one_of(&known)
@@ -767,6 +768,62 @@ fn requests(
         requests.push(request);
     }
     Ok(requests)
+}
+
+/// The requests of `raw` (entries under `at`), included files spliced in;
+/// each with the place of its `auth` key, for messages.
+pub(super) fn entries(
+    cx: &Converter,
+    at: &YamlPath,
+    raw: Vec<RawRequestEntry>,
+    stack: &mut Vec<std::path::PathBuf>,
+    out: &mut Vec<(Request, Pos)>,
+) -> Result<()> {
+    for (i, entry) in raw.into_iter().enumerate() {
+        let p = at.index(i);
+        if entry.0.get("include").is_some() {
+            let include: RawRequestInclude = read_entry(cx, &p, &entry.0)?;
+            let with: Vec<(String, Data)> = include
+                .with
+                .iter()
+                .map(|(k, v)| (k.clone(), cx.data(&p.key("with").key(k), v.clone())))
+                .collect();
+            let site = cx.pos(&p.key("include"));
+            let start = out.len();
+            super::include::requests(cx.file, &include.include, &site, stack, out)?;
+            for (request, _) in &mut out[start..] {
+                // The outer include's values come first: inner ones win.
+                let mut bound = with.clone();
+                bound.append(&mut request.with);
+                request.with = bound;
+            }
+            continue;
+        }
+        let raw: RawRequest = read_entry(cx, &p, &entry.0)?;
+        let request = request(cx, &p, raw)?;
+        let auth_at = cx.pos(&p.key("auth"));
+        out.push((request, auth_at));
+    }
+    Ok(())
+}
+
+/// A `requests` entry read as `T`, an error pointing at the key it is about.
+fn read_entry<T: serde::de::DeserializeOwned>(
+    cx: &Converter,
+    p: &YamlPath,
+    value: &Json,
+) -> Result<T> {
+    cx.read_typed(p, value).map_err(|m| match &m.unknown {
+        Some((key, expected)) => {
+            let place = m.at.describe();
+            let place = place.strip_suffix(&format!(".{key}")).unwrap_or(&place);
+            cx.err(
+                &m.at.key(key),
+                format!("{place}: unknown field `{key}`, {expected}"),
+            )
+        }
+        None => cx.err(&m.at, format!("{}: {}", m.at.describe(), m.message)),
+    })
 }
 
 fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
@@ -855,6 +912,7 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
             None => None,
         },
         item: None,
+        with: Vec::new(),
         auth,
         ignore,
         expect: expect(cx, &p.key("expect"), *r.expect)?,

@@ -105,29 +105,7 @@ pub(super) fn pieces(
 }
 
 fn piece(path: &Path, site: &Pos, stack: &mut Vec<PathBuf>) -> Result<Piece, LoadError> {
-    let canonical = path.canonicalize().map_err(|e| {
-        LoadError::invalid(
-            site.clone(),
-            format!("cannot include {}: {e}", path.display()),
-        )
-    })?;
-    if let Some(i) = stack.iter().position(|p| *p == canonical) {
-        let circle: Vec<String> = stack[i..]
-            .iter()
-            .chain([&canonical])
-            .map(|p| p.display().to_string())
-            .collect();
-        return Err(LoadError::invalid(
-            site.clone(),
-            format!(
-                "these files include each other in a circle: {}",
-                circle.join(" → ")
-            ),
-        ));
-    }
-    if stack.len() >= MAX_INCLUDES {
-        return Err(LoadError::invalid(site.clone(), "includes nest too deep"));
-    }
+    let canonical = enter(path, site, stack)?;
     let text = super::read(path)?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
     let file: Arc<str> = Arc::from(path.display().to_string());
@@ -159,4 +137,74 @@ fn included_from(e: LoadError, site: &Pos) -> LoadError {
         LoadError::Invalid { .. } => e,
         other => LoadError::invalid(site.clone(), format!("in an included file: {other}")),
     }
+}
+
+/// `- include: FILE` in `requests`: the requests of `path` (a YAML list,
+/// relative to `from`), nested includes spliced too, each with its place in
+/// its own file; `site` is the include, `stack` the files around it.
+pub(super) fn requests(
+    from: &Arc<str>,
+    path: &str,
+    site: &Pos,
+    stack: &mut Vec<PathBuf>,
+    out: &mut Vec<(Request, Pos)>,
+) -> Result<(), LoadError> {
+    let full = Path::new(&**from)
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(path);
+    spliced(&full, site, stack, out).map_err(|e| included_from(e, site))
+}
+
+fn spliced(
+    path: &Path,
+    site: &Pos,
+    stack: &mut Vec<PathBuf>,
+    out: &mut Vec<(Request, Pos)>,
+) -> Result<(), LoadError> {
+    let canonical = enter(path, site, stack)?;
+    let text = super::read(path)?;
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    let index = super::checked_index(&file, text)?;
+    let raw: Vec<super::raw::RawRequestEntry> = super::parse_yaml(&file, text)?;
+    if raw.is_empty() {
+        return Err(LoadError::invalid(
+            site.clone(),
+            format!("{} holds no requests", path.display()),
+        ));
+    }
+    let cx = Converter::new(&file, &index);
+    stack.push(canonical);
+    let result = convert::entries(&cx, &YamlPath::default(), raw, stack, out);
+    stack.pop();
+    result
+}
+
+/// `path`, canonical, unless including it closes a circle or nests too deep.
+fn enter(path: &Path, site: &Pos, stack: &[PathBuf]) -> Result<PathBuf, LoadError> {
+    let canonical = path.canonicalize().map_err(|e| {
+        LoadError::invalid(
+            site.clone(),
+            format!("cannot include {}: {e}", path.display()),
+        )
+    })?;
+    if let Some(i) = stack.iter().position(|p| *p == canonical) {
+        let circle: Vec<String> = stack[i..]
+            .iter()
+            .chain([&canonical])
+            .map(|p| p.display().to_string())
+            .collect();
+        return Err(LoadError::invalid(
+            site.clone(),
+            format!(
+                "these files include each other in a circle: {}",
+                circle.join(" → ")
+            ),
+        ));
+    }
+    if stack.len() >= MAX_INCLUDES {
+        return Err(LoadError::invalid(site.clone(), "includes nest too deep"));
+    }
+    Ok(canonical)
 }

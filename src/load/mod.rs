@@ -256,11 +256,10 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Arc<str>, text: &str) -> Re
             .map(|l| (l.line() as u32, l.column() as u32))
             .unwrap_or((1, 1));
         let full = e.to_string();
-        // serde_yaml appends the location to its message; we print it in front.
-        let message = match full.rfind(" at line ") {
-            Some(i) => full[..i].to_string(),
-            None => full,
-        };
+        // serde_yaml puts the location in its message; we print it in front.
+        static AT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        let at = AT.get_or_init(|| regex::Regex::new(r" at line \d+ column \d+").expect("valid"));
+        let message = at.replace_all(&full, "").into_owned();
         LoadError::invalid(
             Pos {
                 file: file.clone(),

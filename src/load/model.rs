@@ -494,6 +494,9 @@ pub struct Request {
     /// The item this copy of a `for_each` request is sent with (set when
     /// the resolve stage expands the request into one copy per item).
     pub item: Option<Item>,
+    /// Variables an `include` of its file gives it (`with:`), innermost
+    /// last; templates of the including file.
+    pub with: Vec<(String, Data)>,
     /// Which auth's token it sends.
     pub auth: AuthChoice,
     /// `Some(reason)` when the request is marked `ignore`.

@@ -36,7 +36,38 @@ pub struct RawCollection {
     /// More auths, by name, for requests that say `auth: NAME`.
     #[serde(default)]
     pub auths: IndexMap<String, RawAuthBlock>,
-    pub requests: Vec<RawRequest>,
+    pub requests: Vec<RawRequestEntry>,
+}
+
+/// An entry of `requests`, kept as its tree until the loader reads it (so
+/// an error points at its key): a request, or `include:` of a file of
+/// requests; described to editors as either.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct RawRequestEntry(#[schemars(with = "RawEntrySchema")] pub Json);
+
+/// What a `requests` entry may be, for the JSON Schema.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum RawEntrySchema {
+    /// A request.
+    Request(Box<RawRequest>),
+    /// Requests spliced from another file.
+    Include(RawRequestInclude),
+}
+
+/// `- include: flows/login.yaml`: the requests of another file (a YAML
+/// list of requests, relative to this one) spliced in here, with `with`
+/// values as variables in them.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequestInclude {
+    /// The file: a YAML list of requests (and includes).
+    pub include: String,
+    /// Variables for the spliced requests (templates of this collection).
+    #[serde(default)]
+    pub with: IndexMap<String, Json>,
 }
 
 /// A file of shared pieces that collections `include`.

@@ -78,6 +78,7 @@ impl Request {
             expect_templates(until, &mut out);
         }
         out.extend(self.when.iter().map(Template::Text));
+        out.extend(self.with.iter().map(|(_, d)| Template::Data(d)));
         out
     }
 }

@@ -16,7 +16,13 @@ pub(super) fn expand(
     vars: &Vars,
     templates: &mut Templates,
 ) -> Result<Collection, ResolveError> {
+    for request in &mut c.requests {
+        if !request.with.is_empty() && is_template(&request.name) {
+            request.name = spliced_name(request, vars, templates)?;
+        }
+    }
     if c.requests.iter().all(|r| r.for_each.is_none()) {
+        unique_names(&c.requests)?;
         return Ok(c);
     }
     let mut out = Vec::with_capacity(c.requests.len());
@@ -127,6 +133,30 @@ fn copies(
         out.push(copy);
     }
     Ok(())
+}
+
+/// The name of a request spliced in by an `include` with `with` values:
+/// rendered with them (and the starting variables), since it names a test.
+fn spliced_name(
+    request: &Request,
+    vars: &Vars,
+    templates: &mut Templates,
+) -> Result<String, ResolveError> {
+    let mut bound = vars.clone();
+    for (name, data) in &request.with {
+        templates.compile_data(data)?;
+        let value = templates.render_data(data, &Value::from(bound.clone()))?;
+        bound.insert(name.clone(), Value::from_serialize(&value));
+    }
+    let title = Text {
+        src: request.name.clone(),
+        at: request.at.clone(),
+    };
+    templates.compile_text(&title)?;
+    Ok(templates
+        .render_text(&title, &Value::from(bound))?
+        .trim()
+        .to_string())
 }
 
 /// Test names stay unique once `for_each` names are rendered.

@@ -230,13 +230,19 @@ fn plan_collection(
     let mut requests = Vec::with_capacity(c.requests.len());
     for index in 0..c.requests.len() {
         // A `for_each` copy also reads its item.
-        let with_item;
-        let known_here = match &c.requests[index].item {
-            Some(item) => {
-                with_item = known.iter().cloned().chain([item.name.clone()]).collect();
-                &with_item
-            }
-            None => &known,
+        let request = &c.requests[index];
+        let bound: Vec<String> = request
+            .with
+            .iter()
+            .map(|(k, _)| k.clone())
+            .chain(request.item.iter().map(|i| i.name.clone()))
+            .collect();
+        let with_bound;
+        let known_here = if bound.is_empty() {
+            &known
+        } else {
+            with_bound = known.iter().cloned().chain(bound).collect();
+            &with_bound
         };
         requests.push(plan_request(&c, index, templates, known_here, &defaults)?);
         known.extend(c.requests[index].captures.iter().map(|cap| cap.var.clone()));

@@ -543,3 +543,58 @@ fn an_include_cycle_and_a_bad_line_inside_an_included_file_name_both_places() {
         "the include site: {all}"
     );
 }
+
+#[test]
+fn a_request_list_is_spliced_from_another_file_with_its_parameters() {
+    let server = jobs();
+    let dir = std::env::temp_dir().join(format!("reqtest-splice-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("flows")).unwrap();
+    std::fs::write(
+        dir.join("flows/login.yaml"),
+        "- name: \"log in {{ user }}\"\n  url: \"{{ api }}/jobs/{{ user }}\"\n  expect: {json: {$.id: \"{{ user }}\"}}\n  capture: {polls: $.polls}\n- include: check.yaml\n  with: {expected: 1}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("flows/check.yaml"),
+        "- name: \"check {{ user }}\"\n  url: \"{{ api }}/jobs/{{ user }}\"\n  expect: {json: {$.polls: \"{{ expected + 1 }}\"}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("flows/broken.yaml"),
+        "- name: fine\n  url: /x\n- name: broken\n  url: /y\n  expcet: {status: 200}\n",
+    )
+    .unwrap();
+    let collection = dir.join("c.yaml");
+    std::fs::write(
+        &collection,
+        format!("vars: {{api: \"{}\"}}\nrequests:\n  - include: flows/login.yaml\n    with: {{user: alice}}\n  - name: after\n    url: \"{{{{ api }}}}/jobs/x\"\n", server.url),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .arg("run")
+        .arg(&collection)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    for name in ["c::log in alice", "c::check alice", "c::after"] {
+        assert!(all.contains(&format!("test {name} ")), "{name}: {all}");
+    }
+    std::fs::write(&collection, "requests:\n  - include: flows/broken.yaml\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .arg("run")
+        .arg(&collection)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let all = text(&out);
+    assert!(
+        all.contains("broken.yaml:5:3: [1]: unknown field `expcet`"),
+        "{all}"
+    );
+    assert!(
+        all.contains("(in a file included at ") && all.contains("c.yaml:2:5)"),
+        "{all}"
+    );
+}
