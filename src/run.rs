@@ -440,114 +440,104 @@ async fn run_collection(
             return;
         }
     };
-    let mut vars = planned.vars.clone();
-    let mut blocker: Option<Blocker> = None;
-    // A failed `for_each` copy: its siblings still run; it blocks the
-    // requests after them.
-    let mut pending: Option<(usize, Blocker)> = None;
+    let mut run = CollectionRun {
+        planned,
+        templates,
+        vars: planned.vars.clone(),
+        blocker: None,
+        pending: None,
+    };
     for (ri, mode) in modes.iter().enumerate() {
-        if *mode == Mode::Skip {
-            continue;
+        if *mode != Mode::Skip {
+            let outcome = run.step(&mut session, ri, *mode).await;
+            emit(ri, outcome);
         }
+    }
+}
+
+/// Where a collection's run stands between two requests: its variables
+/// (captures included) and the failure that stops what follows.
+struct CollectionRun<'p> {
+    planned: &'p PlannedCollection,
+    templates: &'p Templates,
+    vars: Vars,
+    blocker: Option<Blocker>,
+    /// A failed `for_each` copy: its siblings still run; it blocks the
+    /// requests after them.
+    pending: Option<(usize, Blocker)>,
+}
+
+impl CollectionRun<'_> {
+    /// Runs request `ri`, or says why it does not run.
+    async fn step(&mut self, session: &mut execute::Session<'_>, ri: usize, mode: Mode) -> Outcome {
+        let planned = self.planned;
         let request = &planned.collection.requests[ri];
         let group = request.item.as_ref().map(|i| i.group);
-        if pending.as_ref().is_some_and(|(g, _)| Some(*g) != group) {
-            let (_, failed) = pending.take().expect("checked");
-            blocker.get_or_insert(failed);
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|(g, _)| Some(*g) != group)
+        {
+            let (_, failed) = self.pending.take().expect("checked");
+            self.blocker.get_or_insert(failed);
         }
-        let bound_vars;
-        let vars_here = if request.item.is_none() && request.with.is_empty() {
-            &vars
-        } else {
-            match bind(&vars, request, templates) {
-                Ok(v) => {
-                    bound_vars = v;
-                    &bound_vars
-                }
-                Err(message) => {
-                    blocker.get_or_insert(Blocker::of(request, *mode, &message));
-                    emit(
-                        ri,
-                        Outcome::Failed {
-                            message,
-                            detail: None,
-                            request: None,
-                        },
-                    );
-                    continue;
-                }
-            }
+        let vars_here = match bind(&self.vars, request, self.templates) {
+            Ok(v) => v,
+            Err(message) => return self.fail(request, mode, message),
         };
-        if let Some(b) = &blocker {
-            match (request.always, missing_capture(planned, ri, &vars)) {
+        if let Some(b) = &self.blocker {
+            match (request.always, missing_capture(planned, ri, &self.vars)) {
                 (true, None) => {}
-                (true, Some(name)) => {
-                    emit(ri, b.without(&name));
-                    continue;
-                }
-                (false, _) => {
-                    emit(ri, b.outcome());
-                    continue;
-                }
+                (true, Some(name)) => return b.without(&name),
+                (false, _) => return b.outcome(),
             }
         }
-        match when(request, templates, vars_here) {
+        match when(request, self.templates, &vars_here) {
             Ok(true) => {}
             Ok(false) => {
                 let src = request.when.as_ref().map_or("", |w| w.src.as_str());
                 let reason = format!("`when: {src}` was false");
-                emit(ri, Outcome::Skipped { reason });
-                continue;
+                return Outcome::Skipped { reason };
             }
-            Err(message) => {
-                blocker.get_or_insert(Blocker::of(request, *mode, &message));
-                emit(
-                    ri,
-                    Outcome::Failed {
-                        message,
-                        detail: None,
-                        request: None,
-                    },
-                );
-                continue;
-            }
+            Err(message) => return self.fail(request, mode, message),
         }
-        match run_request(planned, ri, templates, &mut session, vars_here).await {
+        match run_request(planned, ri, self.templates, session, &vars_here).await {
             Ok((detail, captured)) => {
-                keep_captures(request, captured, templates, &mut vars);
-                emit(
-                    ri,
-                    Outcome::Passed {
-                        duration: detail.duration,
-                        detail: Box::new(detail),
-                    },
-                );
+                drop(vars_here);
+                keep_captures(request, captured, self.templates, &mut self.vars);
+                Outcome::Passed {
+                    duration: detail.duration,
+                    detail: Box::new(detail),
+                }
             }
             Err(failure) => {
-                let failed = Blocker {
-                    name: request.name.clone(),
-                    at: request.at.clone(),
-                    reported: *mode == Mode::Report,
-                    message: failure.message.clone(),
-                };
+                let failed = Blocker::of(request, mode, &failure.message);
                 // A failed cleanup does not hide the failure it followed.
                 match group {
-                    Some(g) if blocker.is_none() => {
-                        pending.get_or_insert((g, failed));
+                    Some(g) if self.blocker.is_none() => {
+                        self.pending.get_or_insert((g, failed));
                     }
                     _ => {
-                        blocker.get_or_insert(failed);
+                        self.blocker.get_or_insert(failed);
                     }
                 }
-                emit(
-                    ri,
-                    Outcome::Failed {
-                        message: failure.message,
-                        detail: failure.detail.map(Box::new),
-                        request: failure.request,
-                    },
-                );
+                Outcome::Failed {
+                    message: failure.message,
+                    detail: failure.detail.map(Box::new),
+                    request: failure.request,
+                }
             }
+        }
+    }
+
+    /// `request` failed before it was sent: it blocks what follows.
+    fn fail(&mut self, request: &crate::load::Request, mode: Mode, message: String) -> Outcome {
+        self.blocker
+            .get_or_insert(Blocker::of(request, mode, &message));
+        Outcome::Failed {
+            message,
+            detail: None,
+            request: None,
         }
     }
 }
@@ -564,11 +554,14 @@ fn missing_capture(planned: &PlannedCollection, ri: usize, vars: &Vars) -> Optio
 
 /// The variables with what the request binds: its include's `with`
 /// values (rendered now, with the captures so far) and its `for_each` item.
-fn bind(
-    vars: &Vars,
+fn bind<'v>(
+    vars: &'v Vars,
     request: &crate::load::Request,
     templates: &Templates,
-) -> Result<Vars, String> {
+) -> Result<std::borrow::Cow<'v, Vars>, String> {
+    if request.item.is_none() && request.with.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(vars));
+    }
     let mut bound = vars.clone();
     for (name, data) in &request.with {
         let value = templates
@@ -579,7 +572,7 @@ fn bind(
     if let Some(item) = &request.item {
         bound.insert(item.name.clone(), Value::from_serialize(&item.value));
     }
-    Ok(bound)
+    Ok(std::borrow::Cow::Owned(bound))
 }
 
 /// Whether request `ri`'s `when` holds now; `true` without one.
