@@ -247,6 +247,13 @@ struct TestFlags {
     /// One character per test.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Only the requests tagged so (repeatable: any of them); the others
+    /// still run when a selected one needs them.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Not the requests tagged so (repeatable).
+    #[arg(long = "skip-tag", value_name = "TAG")]
+    skip_tags: Vec<String>,
     /// When to colour the output (NO_COLOR turns it off unless this says always).
     #[arg(long, value_name = "WHEN", value_enum)]
     color: Option<ColorSetting>,
@@ -271,6 +278,13 @@ fn parse_var(raw: &str) -> Result<(String, Json), String> {
 }
 
 impl TestFlags {
+    fn tags(&self) -> reqtest::app::Tags {
+        reqtest::app::Tags {
+            any_of: self.tags.clone(),
+            skip: self.skip_tags.clone(),
+        }
+    }
+
     fn to_arguments(&self) -> Result<Arguments, String> {
         let mut args = if self.libtest.is_empty() {
             Arguments::default()
@@ -391,6 +405,7 @@ fn run_command(run: RunArgs) -> i32 {
     };
     let mut suite = Suite::new(run.paths)
         .report(run.report.options())
+        .tags(run.test.tags())
         .tls(run.vars.tls.options())
         .proxy(run.vars.proxy.options())
         .location(run.vars.location);
@@ -421,7 +436,8 @@ fn demo_command(demo: DemoArgs) -> i32 {
     };
     let suite = Suite::embedded(BUNDLED.iter().map(|(n, t)| (n.to_string(), t.to_string())))
         .with_standins()
-        .report(demo.report.options());
+        .report(demo.report.options())
+        .tags(demo.test.tags());
     exit_code(suite.run(&args))
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
 
-use super::SuiteError;
+use super::{SuiteError, Tags};
 use crate::load::Collection;
 use crate::report::{ReportOptions, Reporter, Verdict};
 use crate::resolve::Plan;
@@ -20,13 +20,19 @@ pub fn test_name(collection: &Collection, ri: usize) -> String {
     format!("{}::{}", collection.name, collection.requests[ri].name)
 }
 
-pub(super) fn list(collections: &[Collection], args: &Arguments) -> Conclusion {
+pub(super) fn list(collections: &[Collection], args: &Arguments, tags: &Tags) -> Conclusion {
     let trials = collections
         .iter()
         .flat_map(|c| {
-            c.requests.iter().enumerate().map(move |(ri, r)| {
-                Trial::test(test_name(c, ri), || Ok(())).with_ignored_flag(r.ignore.is_some())
-            })
+            c.requests
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| tags.selects(r))
+                .map(move |(ri, r)| {
+                    Trial::test(test_name(c, ri), || Ok(()))
+                        .with_ignored_flag(r.ignore.is_some())
+                        .with_kind(r.tags.join(","))
+                })
         })
         .collect();
     libtest_mimic::run(args, trials)
@@ -38,6 +44,7 @@ pub fn run_plan(
     plan: Plan,
     args: &Arguments,
     report: &ReportOptions,
+    tags: &Tags,
 ) -> Result<Conclusion, SuiteError> {
     if plan.insecure() {
         eprintln!(
@@ -53,9 +60,16 @@ pub fn run_plan(
         let mut col_senders = Vec::new();
         let mut col_reported = Vec::new();
         for (ri, request) in pc.collection.requests.iter().enumerate() {
+            if !tags.selects(request) {
+                // Not a test of this run; it still runs if a test needs it.
+                col_reported.push(false);
+                col_senders.push(None);
+                continue;
+            }
             let (tx, rx) = mpsc::channel::<Verdict>();
             let trial = Trial::ignorable_test(test_name(&pc.collection, ri), move || wait_for(rx))
-                .with_ignored_flag(request.ignore.is_some());
+                .with_ignored_flag(request.ignore.is_some())
+                .with_kind(request.tags.join(","));
             let runs = !args.is_filtered_out(&trial) && !args.is_ignored(&trial);
             col_reported.push(runs);
             col_senders.push(Some(tx));

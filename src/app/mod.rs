@@ -78,6 +78,24 @@ pub struct Suite {
     #[cfg(feature = "standins")]
     standins: bool,
     report: ReportOptions,
+    tags: Tags,
+}
+
+/// `--tag` and `--skip-tag`: which tagged requests are tests of the run.
+#[derive(Debug, Clone, Default)]
+pub struct Tags {
+    /// Only requests with any of these (all when empty).
+    pub any_of: Vec<String>,
+    /// Never requests with any of these.
+    pub skip: Vec<String>,
+}
+
+impl Tags {
+    /// Whether `request` is selected.
+    pub fn selects(&self, request: &crate::load::Request) -> bool {
+        let has = |t: &String| request.tags.contains(t);
+        (self.any_of.is_empty() || self.any_of.iter().any(has)) && !self.skip.iter().any(has)
+    }
 }
 
 impl Suite {
@@ -171,6 +189,13 @@ impl Suite {
         Ok(plan)
     }
 
+    /// `--tag` (any of) and `--skip-tag`: the tagged requests that are
+    /// tests of this run (the others still run when a test needs them).
+    pub fn tags(mut self, tags: Tags) -> Self {
+        self.tags = tags;
+        self
+    }
+
     /// `--data`: each collection runs once per row, the row as `row`.
     pub fn data(mut self, rows: Vec<Json>) -> Self {
         self.options.data = rows;
@@ -251,7 +276,7 @@ impl Suite {
                     .iter()
                     .map(|p| (*p.collection).clone())
                     .collect();
-                return Ok(dispatch::list(&collections, args));
+                return Ok(dispatch::list(&collections, args, &self.tags));
             }
             if !self.options.data.is_empty() {
                 // The copies `--data` makes, named as they will run.
@@ -266,10 +291,10 @@ impl Suite {
                     })
                     .collect();
             }
-            return Ok(dispatch::list(&collections, args));
+            return Ok(dispatch::list(&collections, args, &self.tags));
         }
         let (plan, _standins) = self.plan_with_standins()?;
-        dispatch::run_plan(plan, args, &self.report)
+        dispatch::run_plan(plan, args, &self.report, &self.tags)
     }
 
     /// The plan, with the stand-ins running (kept alive by the second value)

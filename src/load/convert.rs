@@ -413,13 +413,22 @@ pub fn collection(
             defaults,
             auths,
             requests: Vec::new(),
+            tags: Vec::new(),
         };
         super::include::apply(&mut own, included);
         (environments, vars, defaults, auths) =
             (own.environments, own.vars, own.defaults, own.auths);
     }
     check_default_env(&cx, raw.default_env.as_ref(), &environments)?;
-    let requests = requests(&cx, raw.requests, &auths)?;
+    let collection_tags = tags(&cx, &root.key("tags"), &raw.tags)?;
+    let mut requests = requests(&cx, raw.requests, &auths)?;
+    for request in &mut requests {
+        let own = std::mem::take(&mut request.tags);
+        request.tags = collection_tags.clone();
+        request
+            .tags
+            .extend(own.into_iter().filter(|t| !collection_tags.contains(t)));
+    }
     Ok(Collection {
         name,
         file: file.clone(),
@@ -430,7 +439,29 @@ pub fn collection(
         defaults,
         auths,
         requests,
+        tags: collection_tags,
     })
+}
+
+/// Tags: letters, digits, `_`, `-`, `.` and `:`, each once.
+fn tags(cx: &Converter, p: &YamlPath, raw: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
+    for (i, tag) in raw.iter().enumerate() {
+        let ok = !tag.is_empty()
+            && tag
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+        if !ok {
+            return Err(cx.err(
+                &p.index(i),
+                format!("`{tag}` is not a tag: letters, digits, `_`, `-`, `.` and `:`"),
+            ));
+        }
+        if !out.contains(tag) {
+            out.push(tag.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// The parts of an included file, converted with its own positions.
@@ -913,6 +944,7 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
         },
         item: None,
         with: Vec::new(),
+        tags: tags(cx, &p.key("tags"), &r.tags)?,
         auth,
         ignore,
         expect: expect(cx, &p.key("expect"), *r.expect)?,

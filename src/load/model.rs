@@ -79,6 +79,8 @@ pub struct Collection {
     pub auths: IndexMap<String, AuthSpec>,
     /// The requests, in file order.
     pub requests: Vec<Request>,
+    /// Labels every request carries.
+    pub tags: Vec<String>,
 }
 
 /// The name of the collection's own `auth` among its auths.
@@ -497,6 +499,8 @@ pub struct Request {
     /// Variables an `include` of its file gives it (`with:`), innermost
     /// last; templates of the including file.
     pub with: Vec<(String, Data)>,
+    /// Its labels: the collection's, then its own.
+    pub tags: Vec<String>,
     /// Which auth's token it sends.
     pub auth: AuthChoice,
     /// `Some(reason)` when the request is marked `ignore`.

@@ -17,6 +17,9 @@ use super::raw_auth::RawAuthBlock;
 #[serde(deny_unknown_fields)]
 pub struct RawCollection {
     pub name: Option<String>,
+    /// Labels for every request of the collection (`--tag`, `--skip-tag`).
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// Files of shared pieces (`environments`, `vars`, `auth`, `auths`,
     /// `defaults`), relative to this one; later ones win, and this file's
     /// own keys win over all of them.
@@ -262,6 +265,9 @@ pub struct RawRequest {
     /// The variable each item is bound to (default `item`).
     #[serde(rename = "as")]
     pub item_name: Option<String>,
+    /// Labels besides the collection's (`--tag smoke` runs the tagged ones).
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// `none`, `default`, or the name of one of the collection's `auths`.
     pub auth: Option<String>,
     pub ignore: Option<Json>,

@@ -35,6 +35,9 @@ struct ReportedRequest<'a> {
     line: u32,
     /// `passed`, `failed` or `not_run`.
     result: &'static str,
+    /// Its tags, the collection's first.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tags: &'a [String],
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     method: Option<&'a str>,
@@ -149,6 +152,7 @@ impl JsonReport {
             request: &row.request.name,
             line: row.request.at.line,
             result: row.result(),
+            tags: &row.request.tags,
             duration_ms: millis(row.duration()),
             method: detail
                 .map(|d| d.method.as_str())

@@ -97,13 +97,27 @@ impl Junit {
             xml_escape(&row.collection.file),
             row.request.at.line
         )?;
+        // Tags as properties, where JUnit readers show them.
+        let props: String = if row.request.tags.is_empty() {
+            String::new()
+        } else {
+            let each: String = row
+                .request
+                .tags
+                .iter()
+                .map(|t| format!("<property name=\"tag\" value=\"{}\"/>", xml_escape(t)))
+                .collect();
+            format!(">\n      <properties>{each}</properties>")
+        };
+        let open = if props.is_empty() { ">" } else { "" };
         match (row.result(), &row.message) {
-            ("passed", _) => writeln!(w, "/>")?,
+            ("passed", _) if props.is_empty() => writeln!(w, "/>")?,
+            ("passed", _) => writeln!(w, "{props}\n    </testcase>")?,
             ("not_run", message) => {
                 suite.skipped += 1;
                 writeln!(
                     w,
-                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                    "{open}{props}\n      <skipped message=\"{}\"/>\n    </testcase>",
                     xml_escape(message.as_deref().unwrap_or("not run"))
                 )?;
             }
@@ -113,7 +127,7 @@ impl Junit {
                 let first = message.lines().next().unwrap_or_default();
                 writeln!(
                     w,
-                    ">\n      <failure message=\"{}\" type=\"assertion\">{}</failure>\n    </testcase>",
+                    "{open}{props}\n      <failure message=\"{}\" type=\"assertion\">{}</failure>\n    </testcase>",
                     xml_escape(first),
                     xml_escape(message)
                 )?;

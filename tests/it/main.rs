@@ -20,4 +20,5 @@ mod proxy;
 mod redirects;
 mod reports;
 mod schema;
+mod tags;
 mod tls;
