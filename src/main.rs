@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run collections (files, or folders searched for *.yaml / *.yml).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run the bundled collections against the built-in stand-ins of Pydio
     /// Cells, CNES REGARDS and Nextome, on 127.0.0.1 only.
     Demo(DemoArgs),
@@ -247,6 +247,16 @@ struct TestFlags {
     /// One character per test.
     #[arg(long, short = 'q')]
     quiet: bool,
+    /// Run the K-th of N balanced parts of the collections (CI matrices).
+    #[arg(long, value_name = "K/N")]
+    shard: Option<reqtest::app::shard::Shard>,
+    /// Balance the parts by each collection's time in this earlier JSON report.
+    #[arg(long, value_name = "REPORT.json", requires = "shard")]
+    shard_weights: Option<PathBuf>,
+    /// Only the tests that failed or did not run in this earlier JSON report
+    /// (and, unreported, the requests they need).
+    #[arg(long, value_name = "REPORT.json")]
+    rerun_failed: Option<PathBuf>,
     /// Only the requests tagged so (repeatable: any of them); the others
     /// still run when a selected one needs them.
     #[arg(long = "tag", value_name = "TAG")]
@@ -278,11 +288,28 @@ fn parse_var(raw: &str) -> Result<(String, Json), String> {
 }
 
 impl TestFlags {
-    fn tags(&self) -> reqtest::app::Tags {
-        reqtest::app::Tags {
+    /// `suite` limited to `--shard`, weighed by `--shard-weights`.
+    fn sharded(&self, suite: Suite) -> Result<Suite, String> {
+        let Some(part) = self.shard else {
+            return Ok(suite);
+        };
+        let weights = match &self.shard_weights {
+            Some(path) => reqtest::app::shard::weights_from_report(path)?,
+            None => Default::default(),
+        };
+        Ok(suite.shard(part, weights))
+    }
+
+    fn tags(&self) -> Result<reqtest::app::Tags, String> {
+        let only = match &self.rerun_failed {
+            Some(path) => Some(reqtest::app::Tags::failed_in(path)?),
+            None => None,
+        };
+        Ok(reqtest::app::Tags {
             any_of: self.tags.clone(),
             skip: self.skip_tags.clone(),
-        }
+            only,
+        })
     }
 
     fn to_arguments(&self) -> Result<Arguments, String> {
@@ -335,7 +362,7 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Run(run) => run_command(run),
+        Command::Run(run) => run_command(*run),
         Command::Demo(demo) => demo_command(demo),
         Command::Login(login) => login_command(login),
         Command::Curl(curl) => curl_command(curl),
@@ -405,7 +432,10 @@ fn run_command(run: RunArgs) -> i32 {
     };
     let mut suite = Suite::new(run.paths)
         .report(run.report.options())
-        .tags(run.test.tags())
+        .tags(match run.test.tags() {
+            Ok(t) => t,
+            Err(e) => return usage_error(e),
+        })
         .tls(run.vars.tls.options())
         .proxy(run.vars.proxy.options())
         .location(run.vars.location);
@@ -417,6 +447,10 @@ fn run_command(run: RunArgs) -> i32 {
         Err(e) => return exit_code(Err(e)),
     };
     suite = suite.vars(vars);
+    suite = match run.test.sharded(suite) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
     if let Some(file) = &run.vars.data {
         match reqtest::load::load_rows(file) {
             Ok(rows) => suite = suite.data(rows),
@@ -437,7 +471,14 @@ fn demo_command(demo: DemoArgs) -> i32 {
     let suite = Suite::embedded(BUNDLED.iter().map(|(n, t)| (n.to_string(), t.to_string())))
         .with_standins()
         .report(demo.report.options())
-        .tags(demo.test.tags());
+        .tags(match demo.test.tags() {
+            Ok(t) => t,
+            Err(e) => return usage_error(e),
+        });
+    let suite = match demo.test.sharded(suite) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
     exit_code(suite.run(&args))
 }
 

@@ -27,7 +27,7 @@ pub(super) fn list(collections: &[Collection], args: &Arguments, tags: &Tags) ->
             c.requests
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| tags.selects(r))
+                .filter(move |(ri, _)| tags.selects(c, *ri))
                 .map(move |(ri, r)| {
                     Trial::test(test_name(c, ri), || Ok(()))
                         .with_ignored_flag(r.ignore.is_some())
@@ -60,7 +60,7 @@ pub fn run_plan(
         let mut col_senders = Vec::new();
         let mut col_reported = Vec::new();
         for (ri, request) in pc.collection.requests.iter().enumerate() {
-            if !tags.selects(request) {
+            if !tags.selects(&pc.collection, ri) {
                 // Not a test of this run; it still runs if a test needs it.
                 col_reported.push(false);
                 col_senders.push(None);

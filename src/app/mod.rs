@@ -6,6 +6,7 @@
 
 mod commands;
 mod dispatch;
+pub mod shard;
 
 use std::path::PathBuf;
 
@@ -79,22 +80,58 @@ pub struct Suite {
     standins: bool,
     report: ReportOptions,
     tags: Tags,
+    /// `--shard K/N`, and the weights of an earlier run.
+    shard: Option<(shard::Shard, std::collections::HashMap<String, f64>)>,
 }
 
-/// `--tag` and `--skip-tag`: which tagged requests are tests of the run.
+/// `--tag`, `--skip-tag` and `--rerun-failed`: which requests are tests
+/// of the run (the others still run when a test needs them).
 #[derive(Debug, Clone, Default)]
 pub struct Tags {
     /// Only requests with any of these (all when empty).
     pub any_of: Vec<String>,
     /// Never requests with any of these.
     pub skip: Vec<String>,
+    /// Only these tests (`collection::request`), when given.
+    pub only: Option<std::collections::HashSet<String>>,
 }
 
 impl Tags {
-    /// Whether `request` is selected.
-    pub fn selects(&self, request: &crate::load::Request) -> bool {
+    /// Whether request `ri` of `c` is a test of the run.
+    pub fn selects(&self, c: &Collection, ri: usize) -> bool {
+        let request = &c.requests[ri];
         let has = |t: &String| request.tags.contains(t);
-        (self.any_of.is_empty() || self.any_of.iter().any(has)) && !self.skip.iter().any(has)
+        (self.any_of.is_empty() || self.any_of.iter().any(has))
+            && !self.skip.iter().any(has)
+            && self
+                .only
+                .as_ref()
+                .is_none_or(|only| only.contains(&dispatch::test_name(c, ri)))
+    }
+
+    /// The tests that failed or did not run in an earlier JSON report.
+    pub fn failed_in(path: &std::path::Path) -> Result<std::collections::HashSet<String>, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let report: Json = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a reqtest JSON report: {e}", path.display()))?;
+        let requests = report["requests"].as_array().ok_or_else(|| {
+            format!(
+                "{} has no `requests`: not a reqtest JSON report",
+                path.display()
+            )
+        })?;
+        Ok(requests
+            .iter()
+            .filter(|r| r["result"] != "passed")
+            .filter_map(|r| {
+                Some(format!(
+                    "{}::{}",
+                    r["collection"].as_str()?,
+                    r["request"].as_str()?
+                ))
+            })
+            .collect())
     }
 }
 
@@ -189,6 +226,18 @@ impl Suite {
         Ok(plan)
     }
 
+    /// `--shard K/N`: only the K-th of N balanced parts of the collections,
+    /// weighed by `weights` (milliseconds by collection, from an earlier
+    /// run) where they are known, else by request count.
+    pub fn shard(
+        mut self,
+        part: shard::Shard,
+        weights: std::collections::HashMap<String, f64>,
+    ) -> Self {
+        self.shard = Some((part, weights));
+        self
+    }
+
     /// `--tag` (any of) and `--skip-tag`: the tagged requests that are
     /// tests of this run (the others still run when a test needs them).
     pub fn tags(mut self, tags: Tags) -> Self {
@@ -251,7 +300,10 @@ impl Suite {
                 });
             }
         }
-        Ok(collections)
+        Ok(match &self.shard {
+            Some((part, weights)) => shard::select(collections, *part, weights),
+            None => collections,
+        })
     }
 
     /// Runs the suite and prints as libtest does.

@@ -561,3 +561,42 @@ fn a_folder_run_leaves_out_yaml_files_that_are_not_collections_saying_so_once() 
     );
     assert!(stdout(&out).contains("c::r: test"));
 }
+
+#[test]
+fn shards_of_a_run_are_disjoint_and_together_the_whole_run() {
+    let listed = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["demo", "--list"];
+        all.extend(args);
+        let out = reqtest(&all);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.ends_with(": test"))
+            .map(str::to_string)
+            .collect()
+    };
+    let whole = listed(&[]);
+    let mut union = Vec::new();
+    for k in 1..=3 {
+        let part = listed(&["--shard", &format!("{k}/3")]);
+        assert!(!part.is_empty(), "part {k} of 3 is empty");
+        assert!(part.iter().all(|t| !union.contains(t)), "parts overlap");
+        assert_eq!(
+            part,
+            listed(&["--shard", &format!("{k}/3")]),
+            "the same part each time"
+        );
+        union.extend(part);
+    }
+    union.sort();
+    let mut whole_sorted = whole.clone();
+    whole_sorted.sort();
+    assert_eq!(union, whole_sorted);
+    let out = reqtest(&["demo", "--shard", "4/3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--shard takes K/N with 1 ≤ K ≤ N"),
+        "{}",
+        stderr(&out)
+    );
+}

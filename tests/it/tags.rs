@@ -116,3 +116,53 @@ fn tags_are_in_the_json_and_junit_reports() {
         "the JUnit report is well-formed XML:\n{junit}"
     );
 }
+
+#[test]
+fn rerun_failed_runs_what_failed_or_did_not_run_and_what_it_needs() {
+    let api = server();
+    let yaml = r#"name: rr
+requests:
+  - name: login
+    method: POST
+    url: "{{ base }}/token"
+    capture: {token: $.access_token}
+  - name: fine
+    url: "{{ base }}/echo"
+  - name: flaky
+    url: "{{ base }}/echo?t={{ token }}"
+    expect: {json: {$.query.t: "{{ expected }}"}}
+  - name: after
+    url: "{{ base }}/echo"
+"#;
+    let path = write_collection(yaml);
+    let report = path.with_extension("json");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_reqtest"))
+            .arg("run")
+            .arg(&path)
+            .args(["--var", &format!("base={}", api.url)])
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let first = run(&["--var", "expected=nope", "--json", report.to_str().unwrap()]);
+    assert_eq!(first.status.code(), Some(1));
+    let again = run(&[
+        "--var",
+        "expected=abc",
+        "--rerun-failed",
+        report.to_str().unwrap(),
+    ]);
+    let text = stdout(&again);
+    assert_eq!(again.status.code(), Some(0), "{text}");
+    assert!(text.contains("running 2 tests"), "flaky and after: {text}");
+    assert!(
+        text.contains("test rr::flaky ... ok") && text.contains("test rr::after ... ok"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("rr::fine") && !text.contains("rr::login"),
+        "{text}"
+    );
+}
