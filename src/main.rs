@@ -1,6 +1,6 @@
 //! The `reqtest` command.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -38,6 +38,9 @@ enum Command {
     Import(ImportCommand),
     /// Print the JSON Schema of the collection format, for editors.
     Schema,
+    /// Work with reports: `reqtest report merge A.json B.json --junit all.xml`.
+    #[command(subcommand)]
+    Report(ReportCommand),
 }
 
 #[derive(Args)]
@@ -56,6 +59,23 @@ struct CurlArgs {
     /// Print passwords, secrets and tokens as they are.
     #[arg(long)]
     show_secrets: bool,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Join the JSON reports of a sharded run's parts into one report of
+    /// the whole run.
+    Merge {
+        /// The parts' JSON reports (`--json` of each shard).
+        #[arg(required = true, value_name = "REPORT.json")]
+        reports: Vec<PathBuf>,
+        /// Write the whole run's JSON report.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Write the whole run's JUnit XML report.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -363,6 +383,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(run) => run_command(*run),
+        Command::Report(ReportCommand::Merge {
+            reports,
+            json,
+            junit,
+        }) => merge_command(&reports, json.as_deref(), junit.as_deref()),
         Command::Demo(demo) => demo_command(demo),
         Command::Login(login) => login_command(login),
         Command::Curl(curl) => curl_command(curl),
@@ -409,6 +434,34 @@ fn restore_sigpipe() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+}
+
+fn merge_command(reports: &[PathBuf], json: Option<&Path>, junit: Option<&Path>) -> i32 {
+    use reqtest::report::merge;
+    let merged = match merge::merge(reports) {
+        Ok(m) => m,
+        Err(e) => return usage_error(e),
+    };
+    let written = json
+        .map(|p| {
+            merge::write_json(&merged, p).map_err(|e| format!("cannot write {}: {e}", p.display()))
+        })
+        .transpose()
+        .and_then(|_| {
+            junit
+                .map(|p| {
+                    merge::write_junit(&merged, p)
+                        .map_err(|e| format!("cannot write {}: {e}", p.display()))
+                })
+                .transpose()
+        });
+    if let Err(e) = written {
+        eprintln!("error: {e}");
+        return 2;
+    }
+    eprintln!("{}", merge::summary_line(&merged));
+    // The merged run failed when a part did.
+    i32::from(merged["summary"]["failed"].as_u64().unwrap_or(0) > 0)
 }
 
 fn usage_error(message: String) -> i32 {

@@ -38,6 +38,26 @@ struct TestSuite {
     insecure: bool,
 }
 
+/// One test case as JUnit writes it.
+pub struct Case<'a> {
+    /// The collection: the suite, and the case's class name.
+    pub collection: &'a str,
+    /// The collection's file.
+    pub file: &'a str,
+    /// The request's name.
+    pub name: &'a str,
+    /// The request's line in the file.
+    pub line: u32,
+    /// How long it took.
+    pub time: Duration,
+    /// `passed`, `failed` or `not_run`.
+    pub result: &'a str,
+    /// Why it failed or did not run.
+    pub message: Option<&'a str>,
+    /// Its tags.
+    pub tags: &'a [String],
+}
+
 /// JUnit XML as GitLab, GitHub and Jenkins read it: a `testsuite` per
 /// collection, a `testcase` per request. Test cases go to a part file per
 /// collection; `finish` writes the suites with their counts around them.
@@ -66,6 +86,23 @@ impl Junit {
 
     /// Adds one request's test case to collection `ci`'s suite.
     pub fn record(&mut self, ci: usize, row: &Row) -> io::Result<()> {
+        self.case(
+            ci,
+            &Case {
+                collection: &row.collection.name,
+                file: &row.collection.file,
+                name: &row.request.name,
+                line: row.request.at.line,
+                time: row.duration(),
+                result: row.result(),
+                message: row.message.as_deref(),
+                tags: &row.request.tags,
+            },
+        )
+    }
+
+    /// Adds a test case, as a run or a merge of reports gives it, to suite `ci`.
+    pub fn case(&mut self, ci: usize, case: &Case) -> io::Result<()> {
         if self.suites[ci].is_none() {
             let part = std::env::temp_dir().join(format!(
                 "reqtest-junit-{}-{ci}-{}.part",
@@ -73,8 +110,8 @@ impl Junit {
                 rand_suffix()
             ));
             self.suites[ci] = Some(TestSuite {
-                name: row.collection.name.clone(),
-                file: row.collection.file.to_string(),
+                name: case.collection.to_string(),
+                file: case.file.to_string(),
                 writer: BufWriter::new(File::create(&part)?),
                 part,
                 tests: 0,
@@ -86,23 +123,22 @@ impl Junit {
         }
         let suite = self.suites[ci].as_mut().expect("just made");
         suite.tests += 1;
-        suite.time += row.duration();
+        suite.time += case.time;
         let w = &mut suite.writer;
         write!(
             w,
             "    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3}\" file=\"{}\" line=\"{}\"",
-            xml_escape(&row.request.name),
-            xml_escape(&row.collection.name),
-            row.duration().as_secs_f64(),
-            xml_escape(&row.collection.file),
-            row.request.at.line
+            xml_escape(case.name),
+            xml_escape(case.collection),
+            case.time.as_secs_f64(),
+            xml_escape(case.file),
+            case.line
         )?;
         // Tags as properties, where JUnit readers show them.
-        let props: String = if row.request.tags.is_empty() {
+        let props: String = if case.tags.is_empty() {
             String::new()
         } else {
-            let each: String = row
-                .request
+            let each: String = case
                 .tags
                 .iter()
                 .map(|t| format!("<property name=\"tag\" value=\"{}\"/>", xml_escape(t)))
@@ -110,7 +146,7 @@ impl Junit {
             format!(">\n      <properties>{each}</properties>")
         };
         let open = if props.is_empty() { ">" } else { "" };
-        match (row.result(), &row.message) {
+        match (case.result, case.message) {
             ("passed", _) if props.is_empty() => writeln!(w, "/>")?,
             ("passed", _) => writeln!(w, "{props}\n    </testcase>")?,
             ("not_run", message) => {
@@ -118,12 +154,12 @@ impl Junit {
                 writeln!(
                     w,
                     "{open}{props}\n      <skipped message=\"{}\"/>\n    </testcase>",
-                    xml_escape(message.as_deref().unwrap_or("not run"))
+                    xml_escape(message.unwrap_or("not run"))
                 )?;
             }
             (_, message) => {
                 suite.failures += 1;
-                let message = message.as_deref().unwrap_or("failed");
+                let message = message.unwrap_or("failed");
                 let first = message.lines().next().unwrap_or_default();
                 writeln!(
                     w,

@@ -5,6 +5,7 @@
 mod console;
 mod json;
 mod junit;
+pub mod merge;
 
 use std::path::PathBuf;
 use std::time::Duration;

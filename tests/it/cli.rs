@@ -600,3 +600,51 @@ fn shards_of_a_run_are_disjoint_and_together_the_whole_run() {
         stderr(&out)
     );
 }
+
+#[test]
+fn merged_shard_reports_are_the_report_of_the_whole_run() {
+    let dir = std::env::temp_dir().join(format!("reqtest-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).display().to_string();
+    let run = |args: &[&str]| {
+        let out = reqtest(args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    };
+    run(&["demo", "--json", &path("whole.json")]);
+    run(&["demo", "--shard", "1/2", "--json", &path("a.json")]);
+    run(&["demo", "--shard", "2/2", "--json", &path("b.json")]);
+    let out = reqtest(&[
+        "report",
+        "merge",
+        &path("a.json"),
+        &path("b.json"),
+        "--json",
+        &path("merged.json"),
+        "--junit",
+        &path("merged.xml"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("merged 2 reports:"),
+        "{}",
+        stderr(&out)
+    );
+    let tests = |name: &str| {
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path(name)).unwrap()).unwrap();
+        let mut rows: Vec<String> = report["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{}::{} {}", r["collection"], r["request"], r["result"]))
+            .collect();
+        rows.sort();
+        (rows, report["summary"]["passed"].clone())
+    };
+    assert_eq!(tests("merged.json"), tests("whole.json"));
+    let xml = std::fs::read_to_string(path("merged.xml")).unwrap();
+    let cases = xml.matches("<testcase ").count();
+    assert_eq!(cases, tests("whole.json").0.len(), "{xml}");
+    let bad = reqtest(&["report", "merge", &path("nowhere.json")]);
+    assert_eq!(bad.status.code(), Some(2));
+}
