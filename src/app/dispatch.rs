@@ -123,7 +123,13 @@ pub fn run_plan(
 
     let conclusion = libtest_mimic::run(args, trials);
     match runner.join() {
-        Ok(Ok(())) => Ok(conclusion),
+        Ok(Ok(latency)) => {
+            // After libtest's summary, so that the two never interleave.
+            if !latency.is_empty() && !args.quiet {
+                println!("{latency}");
+            }
+            Ok(conclusion)
+        }
         Ok(Err(e)) => Err(SuiteError::Report(e)),
         Err(_) => Err(SuiteError::Report("the runner thread panicked".into())),
     }

@@ -21,6 +21,9 @@ const PROGRESS_FROM: usize = 20;
 /// and progress.
 pub struct Reporter {
     secrets: Secrets,
+    /// The collections' names, for the latency figures.
+    names: Vec<String>,
+    times: super::latency::Times,
     junit: Option<Junit>,
     json: Option<JsonReport>,
     verbose: bool,
@@ -65,6 +68,12 @@ impl Reporter {
             .then_some((0, selected));
         Ok(Reporter {
             secrets: plan.secrets.clone(),
+            names: plan
+                .collections
+                .iter()
+                .map(|c| c.collection.name.clone())
+                .collect(),
+            times: Default::default(),
             junit,
             json,
             verbose: options.verbose,
@@ -78,6 +87,16 @@ impl Reporter {
         let collection = &plan.collections[e.collection].collection;
         let request = &collection.requests[e.request];
         let redact = |text: &str| self.secrets.redact(text).into_owned();
+        let took = match &e.outcome {
+            Outcome::Passed { detail, .. } => Some(detail.duration),
+            Outcome::Failed {
+                detail: Some(d), ..
+            } => Some(d.duration),
+            _ => None,
+        };
+        if let Some(took) = took {
+            self.times.add(e.collection, took);
+        }
         let (verdict, message, skipped) = match &e.outcome {
             Outcome::Passed { .. } => (Verdict::Pass, None, false),
             Outcome::Skipped { reason } => {
@@ -211,22 +230,35 @@ impl Reporter {
     }
 
     /// Completes the report files; the first error writing them, if any.
-    pub fn finish(self) -> Result<(), String> {
+    /// Closes the report files; the latency table to print after the run
+    /// (empty when no request got a response).
+    pub fn finish(self) -> Result<String, String> {
         if self.progress.is_some() {
             let _ = write!(std::io::stderr(), "\r\x1b[2K");
         }
         if let Some(e) = self.error {
             return Err(e);
         }
+        let figures = self.times.summary(self.names.len());
         if let Some(j) = self.junit {
             j.finish()
                 .map_err(|e| format!("cannot write the JUnit report: {e}"))?;
         }
         if let Some(j) = self.json {
-            j.finish()
+            let latency = self
+                .names
+                .iter()
+                .zip(&figures)
+                .filter_map(|(n, l)| Some((n.as_str(), l.clone()?)))
+                .collect();
+            j.finish(latency)
                 .map_err(|e| format!("cannot write the JSON report: {e}"))?;
         }
-        Ok(())
+        if figures.iter().all(Option::is_none) {
+            return Ok(String::new());
+        }
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        Ok(super::latency::table(&names, &figures))
     }
 }
 

@@ -8,6 +8,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::SystemTime;
 
+use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -95,11 +96,13 @@ struct ReportedAssertion<'a> {
 
 /// What the report says after its requests.
 #[derive(Serialize)]
-struct Summary {
+struct Summary<'a> {
     passed: u64,
     failed: u64,
     not_run: u64,
     duration_ms: f64,
+    /// Each collection's request times.
+    latency: IndexMap<&'a str, super::latency::Latency>,
 }
 
 /// The JSON report being written.
@@ -220,12 +223,14 @@ impl JsonReport {
     }
 
     /// Writes the summary and closes the report.
-    pub fn finish(mut self) -> io::Result<()> {
+    /// Writes the summary, with each collection's `latency`, and closes the file.
+    pub fn finish(mut self, latency: IndexMap<&str, super::latency::Latency>) -> io::Result<()> {
         let summary = Summary {
             passed: self.counts[0],
             failed: self.counts[1],
             not_run: self.counts[2],
             duration_ms: millis(self.started.elapsed().unwrap_or_default()),
+            latency,
         };
         write!(
             self.out,

@@ -35,6 +35,7 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Json, String> {
         }
         duration = duration.max(summary["duration_ms"].as_f64().unwrap_or(0.0));
     }
+    let latency = latency(&requests);
     Ok(json!({
         "reqtest": version,
         "started": started,
@@ -46,8 +47,30 @@ pub fn merge(inputs: &[PathBuf]) -> Result<Json, String> {
             "failed": counts[1],
             "not_run": counts[2],
             "duration_ms": duration,
+            "latency": latency,
         },
     }))
+}
+
+/// Each collection's latency, from the times of its requests that got a
+/// response (percentiles cannot be merged, times can).
+fn latency(requests: &[Json]) -> Map<String, Json> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut times = super::latency::Times::default();
+    for r in requests.iter().filter(|r| r["status"].is_u64()) {
+        let name = r["collection"].as_str().unwrap_or("");
+        let ci = names.iter().position(|n| *n == name).unwrap_or_else(|| {
+            names.push(name);
+            names.len() - 1
+        });
+        let ms = r["duration_ms"].as_f64().unwrap_or(0.0).max(0.0);
+        times.add(ci, Duration::from_secs_f64(ms / 1000.0));
+    }
+    names
+        .iter()
+        .zip(times.summary(names.len()))
+        .filter_map(|(n, l)| Some((n.to_string(), serde_json::to_value(l?).ok()?)))
+        .collect()
 }
 
 fn read(path: &Path) -> Result<Json, String> {

@@ -5,6 +5,7 @@
 mod console;
 mod json;
 mod junit;
+pub mod latency;
 pub mod merge;
 
 use std::path::PathBuf;

@@ -642,9 +642,66 @@ fn merged_shard_reports_are_the_report_of_the_whole_run() {
         (rows, report["summary"]["passed"].clone())
     };
     assert_eq!(tests("merged.json"), tests("whole.json"));
+    let merged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("merged.json")).unwrap()).unwrap();
+    let whole: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path("whole.json")).unwrap()).unwrap();
+    let counts = |r: &serde_json::Value| -> Vec<(String, serde_json::Value)> {
+        let mut c: Vec<_> = r["summary"]["latency"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v["count"].clone()))
+            .collect();
+        c.sort_by(|a, b| a.0.cmp(&b.0));
+        c
+    };
+    assert_eq!(
+        counts(&merged),
+        counts(&whole),
+        "latency recomputed from the parts' times"
+    );
     let xml = std::fs::read_to_string(path("merged.xml")).unwrap();
     let cases = xml.matches("<testcase ").count();
     assert_eq!(cases, tests("whole.json").0.len(), "{xml}");
     let bad = reqtest(&["report", "merge", &path("nowhere.json")]);
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn each_collections_latency_is_summarised_on_the_console_and_in_the_json_report() {
+    let dir = std::env::temp_dir().join(format!("reqtest-latency-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let out = reqtest(&["demo", "--json", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let console = String::from_utf8_lossy(&out.stdout);
+    let header = console
+        .lines()
+        .find(|l| l.starts_with("latency "))
+        .unwrap_or_else(|| panic!("no latency table: {console}"));
+    assert!(
+        header.contains("p50 ms") && header.contains("p99 ms"),
+        "{header}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let latency = report["summary"]["latency"].as_object().unwrap();
+    assert!(!latency.is_empty(), "{report}");
+    for (name, l) in latency {
+        let count = l["count"].as_u64().unwrap();
+        let requests = report["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["collection"] == name.as_str())
+            .count() as u64;
+        assert_eq!(count, requests, "{name}");
+        assert!(l["p50_ms"].as_f64() <= l["p95_ms"].as_f64());
+        assert!(l["p99_ms"].as_f64() <= l["max_ms"].as_f64());
+        assert!(
+            console.lines().any(|line| line.starts_with(name.as_str())),
+            "{console}"
+        );
+    }
 }
