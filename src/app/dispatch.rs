@@ -33,6 +33,12 @@ pub(super) fn list(collections: &[Collection], args: &Arguments, tags: &Tags) ->
                         .with_ignored_flag(r.ignore.is_some())
                         .with_kind(r.tags.join(","))
                 })
+                .chain(c.thresholds.iter().map(move |_| {
+                    Trial::test(
+                        format!("{}::{}", c.name, crate::load::THRESHOLDS_TEST),
+                        || Ok(()),
+                    )
+                }))
         })
         .collect();
     libtest_mimic::run(args, trials)
@@ -55,6 +61,7 @@ pub fn run_plan(
     let mut trials = Vec::new();
     let mut senders: Vec<Vec<Option<mpsc::Sender<Verdict>>>> = Vec::new();
     let mut reported: Vec<Vec<bool>> = Vec::new();
+    let mut thresholds: Vec<Option<mpsc::Sender<Verdict>>> = Vec::new();
 
     for pc in plan.collections.iter() {
         let mut col_senders = Vec::new();
@@ -75,6 +82,7 @@ pub fn run_plan(
             col_senders.push(Some(tx));
             trials.push(trial);
         }
+        thresholds.push(thresholds_trial(&pc.collection, &col_reported, &mut trials));
         senders.push(col_senders);
         reported.push(col_reported);
     }
@@ -107,8 +115,18 @@ pub fn run_plan(
         .spawn(move || {
             {
                 let reporter_cell = std::cell::RefCell::new(&mut reporter);
+                let tally = std::cell::RefCell::new(Tally::new(&reported));
                 let sink = |e: Event| {
                     let verdict = reporter_cell.borrow_mut().handle(&runner_plan, &e);
+                    let done = tally.borrow_mut().count(&e, &verdict);
+                    if let (Some(tx), Some(t)) = (
+                        &thresholds[e.collection],
+                        &runner_plan.collections[e.collection].collection.thresholds,
+                    ) {
+                        if done {
+                            let _ = tx.send(tally.borrow().verdict(e.collection, t));
+                        }
+                    }
                     if let Some(tx) = &senders[e.collection][e.request] {
                         // The trial may be gone if libtest stopped early; then
                         // there is nobody left to tell.
@@ -132,6 +150,85 @@ pub fn run_plan(
         }
         Ok(Err(e)) => Err(SuiteError::Report(e)),
         Err(_) => Err(SuiteError::Report("the runner thread panicked".into())),
+    }
+}
+
+/// The trial `collection::thresholds` of a collection with `thresholds`,
+/// and where its verdict goes (none when none of its requests is a test).
+fn thresholds_trial(
+    c: &Collection,
+    reported: &[bool],
+    trials: &mut Vec<Trial>,
+) -> Option<mpsc::Sender<Verdict>> {
+    c.thresholds.as_ref()?;
+    let (tx, rx) = mpsc::channel::<Verdict>();
+    let name = format!("{}::{}", c.name, crate::load::THRESHOLDS_TEST);
+    trials.push(Trial::ignorable_test(name, move || wait_for(rx)));
+    if reported.iter().any(|r| *r) {
+        Some(tx)
+    } else {
+        let _ = tx.send(Verdict::Ignore(
+            "none of the collection's requests ran".into(),
+        ));
+        None
+    }
+}
+
+/// Each collection's reported requests so far: how many are still to
+/// come, how many failed, and their times.
+struct Tally {
+    remaining: Vec<usize>,
+    failed: Vec<usize>,
+    total: Vec<usize>,
+    times: crate::report::latency::Times,
+}
+
+impl Tally {
+    fn new(reported: &[Vec<bool>]) -> Tally {
+        Tally {
+            remaining: reported
+                .iter()
+                .map(|c| c.iter().filter(|r| **r).count())
+                .collect(),
+            failed: vec![0; reported.len()],
+            total: vec![0; reported.len()],
+            times: Default::default(),
+        }
+    }
+
+    /// Counts `e`; whether it was its collection's last reported request.
+    fn count(&mut self, e: &Event, verdict: &Verdict) -> bool {
+        let ci = e.collection;
+        self.total[ci] += 1;
+        if matches!(verdict, Verdict::Fail(_)) {
+            self.failed[ci] += 1;
+        }
+        let took = match &e.outcome {
+            run::Outcome::Passed { detail, .. } => Some(detail.duration),
+            run::Outcome::Failed {
+                detail: Some(d), ..
+            } => Some(d.duration),
+            _ => None,
+        };
+        if let Some(took) = took {
+            self.times.add(ci, took);
+        }
+        self.remaining[ci] = self.remaining[ci].saturating_sub(1);
+        self.remaining[ci] == 0
+    }
+
+    /// Whether collection `ci` held `thresholds`.
+    fn verdict(&self, ci: usize, thresholds: &crate::load::Thresholds) -> Verdict {
+        let latency = self.times.summary(ci + 1).pop().flatten();
+        match crate::report::latency::check(
+            thresholds,
+            latency.as_ref(),
+            self.failed[ci],
+            self.total[ci],
+        ) {
+            Ok(()) => Verdict::Pass,
+            Err(message) => Verdict::Fail(message),
+        }
     }
 }
 

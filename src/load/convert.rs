@@ -414,6 +414,7 @@ pub fn collection(
             auths,
             requests: Vec::new(),
             tags: Vec::new(),
+            thresholds: None,
         };
         super::include::apply(&mut own, included);
         (environments, vars, defaults, auths) =
@@ -438,9 +439,53 @@ pub fn collection(
         secrets: raw.secrets,
         defaults,
         auths,
+        thresholds: thresholds(&cx, raw.thresholds.as_ref(), &requests)?,
         requests,
         tags: collection_tags,
     })
+}
+
+fn thresholds(
+    cx: &Converter,
+    raw: Option<&RawThresholds>,
+    requests: &[Request],
+) -> Result<Option<Thresholds>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let p = YamlPath::default().key("thresholds");
+    if let Some(r) = requests.iter().find(|r| r.name == THRESHOLDS_TEST) {
+        return Err(LoadError::invalid(
+            r.at.clone(),
+            "a collection with `thresholds` has a test of that name: call this request something else",
+        ));
+    }
+    let mut times = Vec::new();
+    for (name, value) in [
+        ("p50", &raw.p50),
+        ("p95", &raw.p95),
+        ("p99", &raw.p99),
+        ("max", &raw.max),
+    ] {
+        if let Some(v) = value {
+            times.push((name, cx.duration(&p.key(name), v)?));
+        }
+    }
+    if let Some(rate) = raw.error_rate.filter(|r| !(0.0..=1.0).contains(r)) {
+        return Err(cx.err(
+            &p.key("error_rate"),
+            format!("`error_rate` is a share from 0 to 1, not {rate}"),
+        ));
+    }
+    if times.is_empty() && raw.error_rate.is_none() {
+        return Err(cx.err(
+            &p,
+            "`thresholds` sets none of `p50`, `p95`, `p99`, `max`, `error_rate`",
+        ));
+    }
+    Ok(Some(Thresholds {
+        times,
+        error_rate: raw.error_rate,
+        at: cx.pos(&p),
+    }))
 }
 
 /// Tags: letters, digits, `_`, `-`, `.` and `:`, each once.

@@ -81,7 +81,24 @@ pub struct Collection {
     pub requests: Vec<Request>,
     /// Labels every request carries.
     pub tags: Vec<String>,
+    /// Limits on its request times and failures, if any.
+    pub thresholds: Option<Thresholds>,
 }
+
+/// Limits on a collection's request times and failures, checked as the
+/// test `collection::thresholds` once its requests are done.
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    /// `(name, limit)`: `p50`, `p95`, `p99`, `max`.
+    pub times: Vec<(&'static str, Duration)>,
+    /// The largest share of failed requests.
+    pub error_rate: Option<f64>,
+    /// Where `thresholds` is written.
+    pub at: Pos,
+}
+
+/// The name of a collection's thresholds test.
+pub const THRESHOLDS_TEST: &str = "thresholds";
 
 /// The name of the collection's own `auth` among its auths.
 pub const DEFAULT_AUTH: &str = "default";

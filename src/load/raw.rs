@@ -17,6 +17,9 @@ use super::raw_auth::RawAuthBlock;
 #[serde(deny_unknown_fields)]
 pub struct RawCollection {
     pub name: Option<String>,
+    /// Limits on the collection's request times and failures, checked as
+    /// one more test, `collection::thresholds`.
+    pub thresholds: Option<RawThresholds>,
     /// Labels for every request of the collection (`--tag`, `--skip-tag`).
     #[serde(default)]
     pub tags: Vec<String>,
@@ -71,6 +74,22 @@ pub struct RawRequestInclude {
     /// Variables for the spliced requests (templates of this collection).
     #[serde(default)]
     pub with: IndexMap<String, Json>,
+}
+
+/// Limits on a collection's latency (`p95: 300ms`) and error rate.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawThresholds {
+    /// The median request time may not exceed this.
+    pub p50: Option<Json>,
+    /// 95 % of the requests within this.
+    pub p95: Option<Json>,
+    /// 99 % of the requests within this.
+    pub p99: Option<Json>,
+    /// The slowest request within this.
+    pub max: Option<Json>,
+    /// The share of failed requests, from 0 to 1 (`0.01`).
+    pub error_rate: Option<f64>,
 }
 
 /// A file of shared pieces that collections `include`.

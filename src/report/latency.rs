@@ -90,6 +90,50 @@ pub fn table(names: &[&str], figures: &[Option<Latency>]) -> String {
     out
 }
 
+/// Whether a collection held its `thresholds`: `latency` of the requests
+/// that got a response, `failed` of `total` reported requests failed.
+pub fn check(
+    thresholds: &crate::load::Thresholds,
+    latency: Option<&Latency>,
+    failed: usize,
+    total: usize,
+) -> Result<(), String> {
+    let mut over = Vec::new();
+    for (name, limit) in &thresholds.times {
+        let Some(l) = latency else { break };
+        let measured = match *name {
+            "p50" => l.p50_ms,
+            "p95" => l.p95_ms,
+            "p99" => l.p99_ms,
+            _ => l.max_ms,
+        };
+        let limit_ms = limit.as_secs_f64() * 1000.0;
+        if measured > limit_ms {
+            over.push(format!(
+                "{name}: {measured:.1} ms, over the threshold of {}",
+                crate::load::format_duration(*limit)
+            ));
+        }
+    }
+    if let Some(max_rate) = thresholds.error_rate {
+        let rate = if total == 0 {
+            0.0
+        } else {
+            failed as f64 / total as f64
+        };
+        if rate > max_rate {
+            over.push(format!(
+                "error_rate: {rate:.3} ({failed} of {total} requests failed), over the threshold of {max_rate}"
+            ));
+        }
+    }
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{}: {}", thresholds.at, over.join("; ")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

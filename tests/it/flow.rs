@@ -598,3 +598,46 @@ fn a_request_list_is_spliced_from_another_file_with_its_parameters() {
         "{all}"
     );
 }
+
+#[test]
+fn thresholds_are_one_more_test_naming_the_figure_over_its_limit() {
+    let yaml = r#"name: perf
+thresholds:
+  p95: 20ms
+  error_rate: 0.4
+requests:
+  - name: quick
+    url: "{{ base }}/echo"
+  - name: slow
+    url: "{{ base }}/slow?ms=60"
+  - name: fails
+    url: "{{ base }}/echo"
+    expect: {status: 418}
+    always: true
+"#;
+    let (out, _) = results(yaml, &[]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("perf::thresholds"), "{all}");
+    let line = all
+        .lines()
+        .find(|l| l.contains(":2:1: p95: "))
+        .unwrap_or_else(|| panic!("no thresholds failure: {all}"));
+    assert!(line.contains("over the threshold of 20ms"), "{line}");
+    assert!(!line.contains("error_rate"), "1 of 3 is within 0.4: {line}");
+    let generous = yaml.replace("p95: 20ms", "p95: 10s").replace("0.4", "0.5");
+    let (out, _) = results(&generous, &[]);
+    let all = text(&out);
+    assert!(
+        all.lines()
+            .any(|l| l.starts_with("test perf::thresholds") && l.ends_with("ok")),
+        "{all}"
+    );
+    let strict = yaml.replace("p95: 20ms", "p95: 10s").replace("0.4", "0.2");
+    let (out, _) = results(&strict, &[]);
+    let all = text(&out);
+    assert!(
+        all.contains("error_rate: 0.333 (1 of 3 requests failed), over the threshold of 0.2"),
+        "{all}"
+    );
+}
