@@ -58,35 +58,12 @@ pub fn run_plan(
         );
     }
     let plan = Arc::new(plan);
-    let mut trials = Vec::new();
-    let mut senders: Vec<Vec<Option<mpsc::Sender<Verdict>>>> = Vec::new();
-    let mut reported: Vec<Vec<bool>> = Vec::new();
-    let mut thresholds: Vec<Option<mpsc::Sender<Verdict>>> = Vec::new();
-
-    for pc in plan.collections.iter() {
-        let mut col_senders = Vec::new();
-        let mut col_reported = Vec::new();
-        for (ri, request) in pc.collection.requests.iter().enumerate() {
-            if !tags.selects(&pc.collection, ri) {
-                // Not a test of this run; it still runs if a test needs it.
-                col_reported.push(false);
-                col_senders.push(None);
-                continue;
-            }
-            let (tx, rx) = mpsc::channel::<Verdict>();
-            let trial = Trial::ignorable_test(test_name(&pc.collection, ri), move || wait_for(rx))
-                .with_ignored_flag(request.ignore.is_some())
-                .with_kind(request.tags.join(","));
-            let runs = !args.is_filtered_out(&trial) && !args.is_ignored(&trial);
-            col_reported.push(runs);
-            col_senders.push(Some(tx));
-            trials.push(trial);
-        }
-        thresholds.push(thresholds_trial(&pc.collection, &col_reported, &mut trials));
-        senders.push(col_senders);
-        reported.push(col_reported);
-    }
-
+    let Trials {
+        trials,
+        senders,
+        reported,
+        thresholds,
+    } = Trials::of(&plan, args, tags);
     let selected: usize = reported.iter().flatten().filter(|r| **r).count();
     let excluded = |ci: usize, ri: usize| {
         let name = test_name(&plan.collections[ci].collection, ri);
@@ -150,6 +127,53 @@ pub fn run_plan(
         }
         Ok(Err(e)) => Err(SuiteError::Report(e)),
         Err(_) => Err(SuiteError::Report("the runner thread panicked".into())),
+    }
+}
+
+/// The libtest trials of a plan and where each one's verdict goes.
+struct Trials {
+    trials: Vec<Trial>,
+    /// By collection, then request: `None` for a request that is no test.
+    senders: Vec<Vec<Option<mpsc::Sender<Verdict>>>>,
+    /// By collection, then request: whether it is a test of this run.
+    reported: Vec<Vec<bool>>,
+    /// By collection: its `thresholds` trial, when it has one that waits.
+    thresholds: Vec<Option<mpsc::Sender<Verdict>>>,
+}
+
+impl Trials {
+    fn of(plan: &Plan, args: &Arguments, tags: &Tags) -> Trials {
+        let mut all = Trials {
+            trials: Vec::new(),
+            senders: Vec::new(),
+            reported: Vec::new(),
+            thresholds: Vec::new(),
+        };
+        for pc in plan.collections.iter() {
+            let mut senders = Vec::new();
+            let mut reported = Vec::new();
+            for (ri, request) in pc.collection.requests.iter().enumerate() {
+                if !tags.selects(&pc.collection, ri) {
+                    // Not a test of this run; it still runs if a test needs it.
+                    reported.push(false);
+                    senders.push(None);
+                    continue;
+                }
+                let (tx, rx) = mpsc::channel::<Verdict>();
+                let trial =
+                    Trial::ignorable_test(test_name(&pc.collection, ri), move || wait_for(rx))
+                        .with_ignored_flag(request.ignore.is_some())
+                        .with_kind(request.tags.join(","));
+                reported.push(!args.is_filtered_out(&trial) && !args.is_ignored(&trial));
+                senders.push(Some(tx));
+                all.trials.push(trial);
+            }
+            let waits = thresholds_trial(&pc.collection, &reported, &mut all.trials);
+            all.thresholds.push(waits);
+            all.senders.push(senders);
+            all.reported.push(reported);
+        }
+        all
     }
 }
 
