@@ -7,8 +7,8 @@ use serde_json::Value as Json;
 use super::predicate::Eval;
 use super::{hides, json, Recorder, Response, Show};
 use crate::load::{
-    format_duration, BodyExpect, Expect, HeaderCheck, HeaderExpect, HttpVersion, JsonAssert,
-    OpenApiCheck, Pos, SchemaCheck, StatusExpect,
+    format_duration, BodyExpect, DocumentedResponse, Expect, HeaderCheck, HeaderExpect,
+    HttpVersion, JsonAssert, OpenApiCheck, Pos, SchemaCheck, StatusExpect,
 };
 use crate::resolve::Templates;
 use crate::secrets::{is_secret_header, Secrets, MASK};
@@ -239,7 +239,7 @@ impl Checker<'_> {
         let code = self.response.exchange.status.as_u16().to_string();
         let wanted = o.status.clone().unwrap_or_else(|| code.clone());
         let class = format!("{}XX", &wanted[..1]);
-        let find = |want: &dyn Fn(&str) -> bool| o.responses.iter().find(|(s, _)| want(s));
+        let find = |want: &dyn Fn(&str) -> bool| o.responses.iter().find(|r| want(&r.status));
         let documented = find(&|s| s == wanted)
             .or_else(|| find(&|s| s.eq_ignore_ascii_case(&class)))
             .or_else(|| find(&|s| s == "default"));
@@ -248,20 +248,84 @@ impl Checker<'_> {
                 "{} documents no response for status {wanted}",
                 o.operation
             )),
-            Some((_, None)) => None,
-            Some((status, Some(schema))) => match self.response.json() {
-                Err(e) => Some(e),
-                Ok(doc) => schema_errors(schema, doc, self.secrets).map(|e| {
-                    format!(
-                        "the body does not match the {status} response of {}:\n{e}",
-                        o.operation
-                    )
-                }),
-            },
+            Some(r) => {
+                let problems: Vec<String> = [
+                    self.documented_media_type(r, &o.operation),
+                    self.documented_headers(r, &o.operation),
+                    self.documented_body(r, &o.operation),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                (!problems.is_empty()).then(|| problems.join("\n"))
+            }
         };
         let subject = format!("openapi {}", o.operation);
         self.rec
             .record(&o.at, subject, Some(Json::from(code)), failure);
+    }
+
+    /// The response's `Content-Type` is one the response documents.
+    fn documented_media_type(&self, r: &DocumentedResponse, operation: &str) -> Option<String> {
+        if r.media_types.is_empty() || self.response.exchange.body.is_empty() {
+            return None;
+        }
+        let came = self
+            .response
+            .exchange
+            .content_type()
+            .map(|c| {
+                c.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        let matches = |m: &String| {
+            m == &came
+                || m == "*/*"
+                || m.strip_suffix("/*")
+                    .is_some_and(|kind| came.starts_with(&format!("{kind}/")))
+        };
+        (!r.media_types.iter().any(matches)).then(|| {
+            format!(
+                "Content-Type `{came}` is not one {operation} documents for {} ({})",
+                r.status,
+                r.media_types.join(", ")
+            )
+        })
+    }
+
+    /// Every header the response marks `required` came.
+    fn documented_headers(&self, r: &DocumentedResponse, operation: &str) -> Option<String> {
+        let missing: Vec<&str> = r
+            .required_headers
+            .iter()
+            .filter(|h| self.response.exchange.headers.get(h.as_str()).is_none())
+            .map(String::as_str)
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "{operation} requires the header(s) {} in its {} response; none came",
+                missing.join(", "),
+                r.status
+            )
+        })
+    }
+
+    /// The body matches the documented schema.
+    fn documented_body(&self, r: &DocumentedResponse, operation: &str) -> Option<String> {
+        let schema = r.schema.as_ref()?;
+        match self.response.json() {
+            Err(e) => Some(e),
+            Ok(doc) => schema_errors(schema, doc, self.secrets).map(|e| {
+                format!(
+                    "the body does not match the {} response of {operation}:\n{e}",
+                    r.status
+                )
+            }),
+        }
     }
 
     fn body(&mut self, body: &BodyExpect) {

@@ -9,7 +9,7 @@ use jsonschema::Draft;
 use serde_json::Value as Json;
 
 use super::convert::{Converter, YamlPath};
-use super::model::{OpenApiCheck, Schema, SchemaCheck};
+use super::model::{DocumentedResponse, OpenApiCheck, Schema, SchemaCheck};
 use super::raw::RawOpenApi;
 use super::LoadError;
 
@@ -166,7 +166,12 @@ pub fn openapi_check(cx: &Converter, p: &YamlPath, raw: &RawOpenApi) -> Result<O
                 Some(compile(cx, &sp, key, &root, Some(draft))?)
             }
         };
-        responses.push((status.clone(), compiled));
+        responses.push(DocumentedResponse {
+            status: status.clone(),
+            schema: compiled,
+            media_types: media_types(flavour, &spec, &op, response),
+            required_headers: required_headers(flavour, response),
+        });
     }
     let status = raw.status.as_ref().map(|s| match s {
         Json::String(s) => s.clone(),
@@ -174,7 +179,7 @@ pub fn openapi_check(cx: &Converter, p: &YamlPath, raw: &RawOpenApi) -> Result<O
     });
     if let Some(s) = status
         .as_ref()
-        .filter(|s| !responses.iter().any(|(code, _)| code == *s))
+        .filter(|s| !responses.iter().any(|r| r.status == **s))
     {
         return Err(cx.err(
             &p.key("status"),
@@ -239,6 +244,54 @@ fn operation(
             "`openapi` takes `operation` (an operationId), or `path` and `method`",
         )),
     }
+}
+
+/// The media types a response may come in: OpenAPI 3 `content`'s keys;
+/// Swagger's `produces` (the operation's, else the document's) for a
+/// response with a schema.
+fn media_types(flavour: Flavour, spec: &Json, op: &Json, response: &Json) -> Vec<String> {
+    let strings = |v: Option<&Json>| -> Vec<String> {
+        v.and_then(Json::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m.as_str().map(str::to_ascii_lowercase))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if flavour.swagger2 {
+        if response.get("schema").is_none() {
+            return Vec::new();
+        }
+        let produces = strings(op.get("produces"));
+        return if produces.is_empty() {
+            strings(spec.get("produces"))
+        } else {
+            produces
+        };
+    }
+    response
+        .get("content")
+        .and_then(Json::as_object)
+        .map(|c| c.keys().map(|k| k.to_ascii_lowercase()).collect())
+        .unwrap_or_default()
+}
+
+/// The headers an OpenAPI 3 response marks `required`.
+fn required_headers(flavour: Flavour, response: &Json) -> Vec<String> {
+    if flavour.swagger2 {
+        return Vec::new();
+    }
+    response
+        .get("headers")
+        .and_then(Json::as_object)
+        .map(|h| {
+            h.iter()
+                .filter(|(_, v)| v.get("required").and_then(Json::as_bool) == Some(true))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A documented response's schema. Swagger: `schema`; OpenAPI 3:

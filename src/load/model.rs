@@ -616,9 +616,22 @@ pub struct OpenApiCheck {
     /// `GetUser (GET /user/{Login})`, for messages.
     pub operation: String,
     /// Documented responses by status (`200`, `2XX`, `default`).
-    pub responses: Vec<(String, Option<Schema>)>,
+    pub responses: Vec<DocumentedResponse>,
     /// The status to check against, when given.
     pub status: Option<String>,
+}
+
+/// A response an OpenAPI operation documents.
+#[derive(Debug, Clone)]
+pub struct DocumentedResponse {
+    /// `200`, `2XX` or `default`.
+    pub status: String,
+    /// The body's schema, compiled, if it documents one.
+    pub schema: Option<Schema>,
+    /// The media types it may come in (empty: not documented).
+    pub media_types: Vec<String>,
+    /// Headers it must carry (OpenAPI 3 `required: true`).
+    pub required_headers: Vec<String>,
 }
 
 /// The statuses a response may have.

@@ -221,3 +221,68 @@ fn unknown_operations_and_missing_files_are_load_errors() {
         "{e}"
     );
 }
+
+#[test]
+fn a_response_must_come_in_a_documented_status_media_type_and_with_required_headers() {
+    let server = server();
+    let dir = write_collection("requests: []")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    std::fs::write(
+        dir.join("strict.yaml"),
+        r##"openapi: 3.0.3
+info: {title: strict, version: "1"}
+paths:
+  /json:
+    get:
+      operationId: getXml
+      responses:
+        "200":
+          description: XML only, rate-limited
+          headers:
+            X-Rate-Limit: {required: true, schema: {type: integer}}
+            X-Optional: {schema: {type: string}}
+          content:
+            application/xml: {schema: {type: object}}
+  /echo:
+    get:
+      operationId: onlyNotFound
+      responses:
+        "404": {description: missing}
+"##,
+    )
+    .unwrap();
+    let yaml = r#"
+requests:
+  - name: xml
+    url: "{{ base }}/json"
+    expect:
+      openapi: {spec: strict.yaml, operation: getXml}
+  - name: undocumented
+    url: "{{ base }}/echo"
+    always: true
+    expect:
+      openapi: {spec: strict.yaml, operation: onlyNotFound}
+"#;
+    std::fs::write(dir.join("strict-c.yaml"), yaml).unwrap();
+    let outcomes = run_suite(
+        reqtest::Suite::new([dir.join("strict-c.yaml")]).var("base", server.url.as_str()),
+    );
+    let message = failure(&outcomes, "xml");
+    assert!(
+        message.contains("Content-Type `application/json` is not one getXml (GET /json) documents for 200 (application/xml)"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "getXml (GET /json) requires the header(s) X-Rate-Limit in its 200 response; none came"
+        ),
+        "{message}"
+    );
+    let message = failure(&outcomes, "undocumented");
+    assert!(
+        message.contains("onlyNotFound (GET /echo) documents no response for status 200"),
+        "{message}"
+    );
+}
