@@ -156,6 +156,11 @@ struct ReportArgs {
     /// Show each request and response on stderr (secrets masked).
     #[arg(long, short = 'v')]
     verbose: bool,
+    /// Report which operations and responses of this OpenAPI document the
+    /// run exercised (repeatable; the documents `expect.openapi` uses are
+    /// reported anyway).
+    #[arg(long, value_name = "SPEC")]
+    openapi_coverage: Vec<PathBuf>,
 }
 
 impl ReportArgs {
@@ -164,6 +169,7 @@ impl ReportArgs {
             junit: self.junit.clone(),
             json: self.json.clone(),
             verbose: self.verbose,
+            openapi_coverage: self.openapi_coverage.clone(),
         }
     }
 }

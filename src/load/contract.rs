@@ -188,6 +188,7 @@ pub fn openapi_check(cx: &Converter, p: &YamlPath, raw: &RawOpenApi) -> Result<O
     }
     Ok(OpenApiCheck {
         at: cx.pos(p),
+        spec: relative(cx, &raw.spec),
         operation: name,
         responses,
         status,

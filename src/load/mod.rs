@@ -8,6 +8,7 @@ mod contract;
 mod convert;
 mod data;
 mod include;
+pub mod openapi;
 pub use auth::{PASSWORD_FIELD, USERNAME_FIELD};
 pub mod model;
 mod positions;

@@ -615,6 +615,8 @@ pub struct OpenApiCheck {
     pub at: Pos,
     /// `GetUser (GET /user/{Login})`, for messages.
     pub operation: String,
+    /// The OpenAPI document's file (its coverage is reported too).
+    pub spec: std::path::PathBuf,
     /// Documented responses by status (`200`, `2XX`, `default`).
     pub responses: Vec<DocumentedResponse>,
     /// The status to check against, when given.

@@ -24,6 +24,7 @@ pub struct Reporter {
     /// The collections' names, for the latency figures.
     names: Vec<String>,
     times: super::latency::Times,
+    coverage: Vec<super::coverage::Coverage>,
     junit: Option<Junit>,
     json: Option<JsonReport>,
     verbose: bool,
@@ -74,6 +75,7 @@ impl Reporter {
                 .map(|c| c.collection.name.clone())
                 .collect(),
             times: Default::default(),
+            coverage: coverage(plan, options)?,
             junit,
             json,
             verbose: options.verbose,
@@ -96,6 +98,16 @@ impl Reporter {
         };
         if let Some(took) = took {
             self.times.add(e.collection, took);
+        }
+        let detail = match &e.outcome {
+            Outcome::Passed { detail, .. } => Some(&**detail),
+            Outcome::Failed { detail, .. } => detail.as_deref(),
+            _ => None,
+        };
+        if let Some(d) = detail {
+            for c in &mut self.coverage {
+                c.add(&d.method, &d.url, d.status);
+            }
         }
         let (verdict, message, skipped) = match &e.outcome {
             Outcome::Passed { .. } => (Verdict::Pass, None, false),
@@ -240,6 +252,8 @@ impl Reporter {
             return Err(e);
         }
         let figures = self.times.summary(self.names.len());
+        let covered: Vec<super::coverage::Figures> =
+            self.coverage.iter().map(|c| c.figures()).collect();
         if let Some(j) = self.junit {
             j.finish()
                 .map_err(|e| format!("cannot write the JUnit report: {e}"))?;
@@ -251,14 +265,18 @@ impl Reporter {
                 .zip(&figures)
                 .filter_map(|(n, l)| Some((n.as_str(), l.clone()?)))
                 .collect();
-            j.finish(latency)
+            j.finish(latency, &covered)
                 .map_err(|e| format!("cannot write the JSON report: {e}"))?;
         }
-        if figures.iter().all(Option::is_none) {
-            return Ok(String::new());
+        let mut out = String::new();
+        if figures.iter().any(Option::is_some) {
+            let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+            out.push_str(&super::latency::table(&names, &figures));
         }
-        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
-        Ok(super::latency::table(&names, &figures))
+        for f in &covered {
+            out.push_str(&super::coverage::lines(f, 20));
+        }
+        Ok(out)
     }
 }
 
@@ -269,4 +287,27 @@ fn uncaptured(missing: &Option<String>) -> String {
         .as_ref()
         .map(|m| format!(", and it reads `{m}`, which was never captured"))
         .unwrap_or_default()
+}
+
+/// The coverage tallies of the specs asked for and of those the plan's
+/// `expect.openapi` checks use, each once.
+fn coverage(
+    plan: &Plan,
+    options: &ReportOptions,
+) -> Result<Vec<super::coverage::Coverage>, String> {
+    let mut files: Vec<std::path::PathBuf> = options.openapi_coverage.clone();
+    let used = plan
+        .collections
+        .iter()
+        .flat_map(|c| c.collection.requests.iter())
+        .filter_map(|r| r.expect.openapi.as_ref().map(|o| o.spec.clone()));
+    for file in used {
+        if !files.contains(&file) {
+            files.push(file);
+        }
+    }
+    files
+        .iter()
+        .map(|f| crate::load::openapi::Spec::read(f).map(super::coverage::Coverage::new))
+        .collect()
 }

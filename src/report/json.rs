@@ -103,6 +103,9 @@ struct Summary<'a> {
     duration_ms: f64,
     /// Each collection's request times.
     latency: IndexMap<&'a str, super::latency::Latency>,
+    /// What the run exercised of each OpenAPI document.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    openapi_coverage: &'a [super::coverage::Figures],
 }
 
 /// The JSON report being written.
@@ -224,13 +227,18 @@ impl JsonReport {
 
     /// Writes the summary and closes the report.
     /// Writes the summary, with each collection's `latency`, and closes the file.
-    pub fn finish(mut self, latency: IndexMap<&str, super::latency::Latency>) -> io::Result<()> {
+    pub fn finish(
+        mut self,
+        latency: IndexMap<&str, super::latency::Latency>,
+        openapi_coverage: &[super::coverage::Figures],
+    ) -> io::Result<()> {
         let summary = Summary {
             passed: self.counts[0],
             failed: self.counts[1],
             not_run: self.counts[2],
             duration_ms: millis(self.started.elapsed().unwrap_or_default()),
             latency,
+            openapi_coverage,
         };
         write!(
             self.out,

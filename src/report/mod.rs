@@ -3,6 +3,7 @@
 //! and a progress line.
 
 mod console;
+pub mod coverage;
 mod json;
 mod junit;
 pub mod latency;
@@ -25,6 +26,9 @@ pub struct ReportOptions {
     pub json: Option<PathBuf>,
     /// Each request and response on stderr, secrets masked.
     pub verbose: bool,
+    /// `--openapi-coverage`: specs whose coverage is reported (besides
+    /// those `expect.openapi` uses).
+    pub openapi_coverage: Vec<PathBuf>,
 }
 
 /// What a trial learns of its request: already redacted.

@@ -286,3 +286,43 @@ requests:
         "{message}"
     );
 }
+
+#[test]
+fn openapi_coverage_counts_operations_and_responses_exercised() {
+    let dir = std::env::temp_dir().join(format!("reqtest-coverage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reqtest"))
+        .args([
+            "demo",
+            "--openapi-coverage",
+            &fixture("cells-rest.swagger.json"),
+            "--json",
+        ])
+        .arg(&json)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let console = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{console}");
+    let line = console
+        .lines()
+        .find(|l| l.starts_with("openapi coverage of "))
+        .unwrap_or_else(|| panic!("no coverage line: {console}"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let figures = &report["summary"]["openapi_coverage"][0];
+    let (called, total) = (
+        figures["operations"][0].as_u64().unwrap(),
+        figures["operations"][1].as_u64().unwrap(),
+    );
+    // 90 paths, 108 operations (path and method) in Cells' published document.
+    assert_eq!(total, 108, "{figures}");
+    // The Cells collections call GET /user/{Login}, PUT /user/{Login},
+    // PUT /workspace/{Slug}, GET /config/ctl, POST /tree/stats at least.
+    assert!(called >= 4 && called < total, "{figures}");
+    assert!(line.contains(&format!("{called}/108 operations")), "{line}");
+    let uncalled = figures["uncalled"].as_array().unwrap();
+    assert_eq!(uncalled.len() as u64, total - called);
+    assert!(console.contains("never called: "), "{console}");
+}
