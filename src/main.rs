@@ -75,6 +75,9 @@ enum ReportCommand {
         /// Write the whole run's JUnit XML report.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Write the whole run's HTML report.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
 }
 
@@ -153,6 +156,10 @@ struct ReportArgs {
     /// Write a JSON report: every request, its assertions and the values seen.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write an HTML report: one self-contained page (summary, timelines,
+    /// failures, a filter), readable offline.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Show each request and response on stderr (secrets masked).
     #[arg(long, short = 'v')]
     verbose: bool,
@@ -168,6 +175,7 @@ impl ReportArgs {
         ReportOptions {
             junit: self.junit.clone(),
             json: self.json.clone(),
+            html: self.html.clone(),
             verbose: self.verbose,
             openapi_coverage: self.openapi_coverage.clone(),
         }
@@ -393,7 +401,8 @@ fn main() -> ExitCode {
             reports,
             json,
             junit,
-        }) => merge_command(&reports, json.as_deref(), junit.as_deref()),
+            html,
+        }) => merge_command(&reports, [json, junit, html]),
         Command::Demo(demo) => demo_command(demo),
         Command::Login(login) => login_command(login),
         Command::Curl(curl) => curl_command(curl),
@@ -442,28 +451,22 @@ fn restore_sigpipe() {
     }
 }
 
-fn merge_command(reports: &[PathBuf], json: Option<&Path>, junit: Option<&Path>) -> i32 {
+/// `reqtest report merge`: `outputs` are the JSON, JUnit and HTML files.
+fn merge_command(reports: &[PathBuf], outputs: [Option<PathBuf>; 3]) -> i32 {
     use reqtest::report::merge;
     let merged = match merge::merge(reports) {
         Ok(m) => m,
         Err(e) => return usage_error(e),
     };
-    let written = json
-        .map(|p| {
-            merge::write_json(&merged, p).map_err(|e| format!("cannot write {}: {e}", p.display()))
-        })
-        .transpose()
-        .and_then(|_| {
-            junit
-                .map(|p| {
-                    merge::write_junit(&merged, p)
-                        .map_err(|e| format!("cannot write {}: {e}", p.display()))
-                })
-                .transpose()
-        });
-    if let Err(e) = written {
-        eprintln!("error: {e}");
-        return 2;
+    let writers: [fn(&Json, &Path) -> std::io::Result<()>; 3] =
+        [merge::write_json, merge::write_junit, merge::write_html];
+    for (path, write) in outputs.iter().zip(writers) {
+        if let Some(p) = path {
+            if let Err(e) = write(&merged, p) {
+                eprintln!("error: cannot write {}: {e}", p.display());
+                return 2;
+            }
+        }
     }
     eprintln!("{}", merge::summary_line(&merged));
     // The merged run failed when a part did.

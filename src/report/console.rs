@@ -27,6 +27,7 @@ pub struct Reporter {
     coverage: Vec<super::coverage::Coverage>,
     junit: Option<Junit>,
     json: Option<JsonReport>,
+    html: Option<super::html::HtmlReport>,
     verbose: bool,
     progress: Option<(usize, usize)>,
     error: Option<String>,
@@ -48,6 +49,14 @@ impl Reporter {
                 let insecure = plan.collections.iter().map(|c| c.tls.insecure).collect();
                 Junit::create(p, insecure)
                     .map_err(|e| format!("cannot write the JUnit report {}: {e}", p.display()))
+            })
+            .transpose()?;
+        let html = options
+            .html
+            .as_ref()
+            .map(|p| {
+                super::html::HtmlReport::create(p)
+                    .map_err(|e| format!("cannot write the HTML report {}: {e}", p.display()))
             })
             .transpose()?;
         let json = options
@@ -78,6 +87,7 @@ impl Reporter {
             coverage: coverage(plan, options)?,
             junit,
             json,
+            html,
             verbose: options.verbose,
             progress,
             error: None,
@@ -166,6 +176,11 @@ impl Reporter {
             if let Some(j) = &mut self.junit {
                 if let Err(err) = j.record(e.collection, &row) {
                     self.error = Some(format!("cannot write the JUnit report: {err}"));
+                }
+            }
+            if let Some(h) = &mut self.html {
+                if let Err(err) = h.record(&row, &self.secrets) {
+                    self.error = Some(format!("cannot write the HTML report: {err}"));
                 }
             }
             if let Some(j) = &mut self.json {
@@ -258,13 +273,17 @@ impl Reporter {
             j.finish()
                 .map_err(|e| format!("cannot write the JUnit report: {e}"))?;
         }
+        let latency: indexmap::IndexMap<&str, super::latency::Latency> = self
+            .names
+            .iter()
+            .zip(&figures)
+            .filter_map(|(n, l)| Some((n.as_str(), l.clone()?)))
+            .collect();
+        if let Some(h) = self.html {
+            h.finish(&latency, &covered)
+                .map_err(|e| format!("cannot write the HTML report: {e}"))?;
+        }
         if let Some(j) = self.json {
-            let latency = self
-                .names
-                .iter()
-                .zip(&figures)
-                .filter_map(|(n, l)| Some((n.as_str(), l.clone()?)))
-                .collect();
             j.finish(latency, &covered)
                 .map_err(|e| format!("cannot write the JSON report: {e}"))?;
         }

@@ -132,6 +132,21 @@ pub fn write_junit(merged: &Json, path: &Path) -> std::io::Result<()> {
     junit.finish()
 }
 
+/// The merged report as an HTML page (already masked: the parts were).
+pub fn write_html(merged: &Json, path: &Path) -> std::io::Result<()> {
+    let mut page = super::html::HtmlReport::create(path)?;
+    let mut ends: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+    for r in merged["requests"].as_array().into_iter().flatten() {
+        let c = r["collection"].as_str().unwrap_or("").to_string();
+        let start = ends.get(&c).copied().unwrap_or(0.0);
+        page.record_json(r, start)?;
+        ends.insert(c, start + r["duration_ms"].as_f64().unwrap_or(0.0));
+    }
+    let latency = &merged["summary"]["latency"];
+    let coverage = Json::Array(Vec::new());
+    page.finish(latency, &coverage)
+}
+
 /// The merged report as JSON.
 pub fn write_json(merged: &Json, path: &Path) -> std::io::Result<()> {
     let text = serde_json::to_string(merged)?;

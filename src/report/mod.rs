@@ -4,6 +4,7 @@
 
 mod console;
 pub mod coverage;
+pub mod html;
 mod json;
 mod junit;
 pub mod latency;
@@ -24,6 +25,8 @@ pub struct ReportOptions {
     pub junit: Option<PathBuf>,
     /// Where to write a JSON report (`--json`).
     pub json: Option<PathBuf>,
+    /// Where to write an HTML report (`--html`).
+    pub html: Option<PathBuf>,
     /// Each request and response on stderr, secrets masked.
     pub verbose: bool,
     /// `--openapi-coverage`: specs whose coverage is reported (besides

@@ -622,6 +622,8 @@ fn merged_shard_reports_are_the_report_of_the_whole_run() {
         &path("merged.json"),
         "--junit",
         &path("merged.xml"),
+        "--html",
+        &path("merged.html"),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
@@ -664,6 +666,12 @@ fn merged_shard_reports_are_the_report_of_the_whole_run() {
     let xml = std::fs::read_to_string(path("merged.xml")).unwrap();
     let cases = xml.matches("<testcase ").count();
     assert_eq!(cases, tests("whole.json").0.len(), "{xml}");
+    let page = std::fs::read_to_string(path("merged.html")).unwrap();
+    assert_eq!(
+        page.matches("<script>add(").count(),
+        cases,
+        "every request on the page"
+    );
     let bad = reqtest(&["report", "merge", &path("nowhere.json")]);
     assert_eq!(bad.status.code(), Some(2));
 }

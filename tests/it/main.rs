@@ -13,6 +13,7 @@ mod e2e;
 mod errors;
 mod faults;
 mod flow;
+mod html;
 mod leaks;
 mod oidc;
 mod postman;
