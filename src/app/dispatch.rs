@@ -101,7 +101,13 @@ pub fn run_plan(
                         &runner_plan.collections[e.collection].collection.thresholds,
                     ) {
                         if done {
-                            let _ = tx.send(tally.borrow().verdict(e.collection, t));
+                            let verdict = tally.borrow().verdict(e.collection, t);
+                            reporter_cell.borrow_mut().thresholds(
+                                &runner_plan,
+                                e.collection,
+                                &verdict,
+                            );
+                            let _ = tx.send(verdict);
                         }
                     }
                     if let Some(tx) = &senders[e.collection][e.request] {

@@ -257,6 +257,54 @@ impl Reporter {
     }
 
     /// Completes the report files; the first error writing them, if any.
+    /// Writes collection `ci`'s `thresholds` test to the report files.
+    pub fn thresholds(&mut self, plan: &Plan, ci: usize, verdict: &Verdict) {
+        let collection = &plan.collections[ci].collection;
+        let Some(t) = &collection.thresholds else {
+            return;
+        };
+        let failure = match verdict {
+            Verdict::Fail(m) => Some(self.secrets.redact(m).into_owned()),
+            _ => None,
+        };
+        let result = if failure.is_some() {
+            "failed"
+        } else {
+            "passed"
+        };
+        let written = (|| -> std::io::Result<()> {
+            if let Some(j) = &mut self.junit {
+                j.case(
+                    ci,
+                    &super::junit::Case {
+                        collection: &collection.name,
+                        file: &collection.file,
+                        name: crate::load::THRESHOLDS_TEST,
+                        line: t.at.line,
+                        time: std::time::Duration::ZERO,
+                        result,
+                        message: failure.as_deref(),
+                        tags: &collection.tags,
+                    },
+                )?;
+            }
+            if let Some(j) = &mut self.json {
+                j.record_thresholds(collection, t.at.line, failure.as_deref(), &self.secrets)?;
+            }
+            if let Some(h) = &mut self.html {
+                let row = serde_json::json!({
+                    "collection": collection.name, "request": crate::load::THRESHOLDS_TEST,
+                    "result": result, "duration_ms": 0.0, "message": failure, "tags": collection.tags,
+                });
+                h.record_json(&row, 0.0)?;
+            }
+            Ok(())
+        })();
+        if let (Err(e), None) = (written, &self.error) {
+            self.error = Some(format!("cannot write the reports: {e}"));
+        }
+    }
+
     /// Closes the report files; the latency table to print after the run
     /// (empty when no request got a response).
     pub fn finish(self) -> Result<String, String> {

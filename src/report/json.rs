@@ -208,6 +208,42 @@ impl JsonReport {
             }),
             message: row.message.as_deref(),
         };
+        self.write_item(&reported, secrets)
+    }
+
+    /// Appends a collection's `thresholds` test.
+    pub fn record_thresholds(
+        &mut self,
+        collection: &crate::load::Collection,
+        line: u32,
+        failure: Option<&str>,
+        secrets: &Secrets,
+    ) -> io::Result<()> {
+        let reported = ReportedRequest {
+            collection: &collection.name,
+            file: &collection.file,
+            request: crate::load::THRESHOLDS_TEST,
+            line,
+            result: if failure.is_some() {
+                "failed"
+            } else {
+                "passed"
+            },
+            tags: &collection.tags,
+            duration_ms: 0.0,
+            method: None,
+            url: None,
+            status: None,
+            http_version: None,
+            redirects: Vec::new(),
+            attempts: Vec::new(),
+            assertions: None,
+            message: failure,
+        };
+        self.write_item(&reported, secrets)
+    }
+
+    fn write_item(&mut self, reported: &ReportedRequest, secrets: &Secrets) -> io::Result<()> {
         self.counts[match reported.result {
             "passed" => 0,
             "failed" => 1,
@@ -215,7 +251,7 @@ impl JsonReport {
         }] += 1;
         // Written from masked values: a secret escaped by the serializer
         // (`\"`, `\\`) would no longer match its registered spelling.
-        let item = secrets.mask_value(&serde_json::to_value(&reported)?);
+        let item = secrets.mask_value(&serde_json::to_value(reported)?);
         let text = serde_json::to_string(&item)?;
         if !self.first {
             self.out.write_all(b",")?;
@@ -225,7 +261,6 @@ impl JsonReport {
         self.out.write_all(secrets.redact(&text).as_bytes())
     }
 
-    /// Writes the summary and closes the report.
     /// Writes the summary, with each collection's `latency`, and closes the file.
     pub fn finish(
         mut self,

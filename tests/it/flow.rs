@@ -615,10 +615,16 @@ requests:
     expect: {status: 418}
     always: true
 "#;
-    let (out, _) = results(yaml, &[]);
+    let (out, rows) = results(yaml, &[]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("perf::thresholds"), "{all}");
+    assert!(
+        rows.iter().any(|(r, m)| r == "failed"
+            && m.contains("p95: ")
+            && m.contains("over the threshold of 20ms")),
+        "the thresholds test is a row of the JSON report: {rows:?}"
+    );
     let line = all
         .lines()
         .find(|l| l.contains(":2:1: p95: "))
