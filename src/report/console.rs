@@ -94,31 +94,27 @@ impl Reporter {
         })
     }
 
-    /// Reports one finished request and says what its trial shows.
-    pub fn handle(&mut self, plan: &Plan, e: &Event) -> Verdict {
-        let collection = &plan.collections[e.collection].collection;
-        let request = &collection.requests[e.request];
-        let redact = |text: &str| self.secrets.redact(text).into_owned();
-        let took = match &e.outcome {
-            Outcome::Passed { detail, .. } => Some(detail.duration),
-            Outcome::Failed {
-                detail: Some(d), ..
-            } => Some(d.duration),
-            _ => None,
-        };
-        if let Some(took) = took {
-            self.times.add(e.collection, took);
-        }
+    /// Counts a request's time and its operation in the OpenAPI coverage.
+    fn tally(&mut self, e: &Event) {
         let detail = match &e.outcome {
             Outcome::Passed { detail, .. } => Some(&**detail),
             Outcome::Failed { detail, .. } => detail.as_deref(),
             _ => None,
         };
         if let Some(d) = detail {
+            self.times.add(e.collection, d.duration);
             for c in &mut self.coverage {
                 c.add(&d.method, &d.url, d.status);
             }
         }
+    }
+
+    /// Reports one finished request and says what its trial shows.
+    pub fn handle(&mut self, plan: &Plan, e: &Event) -> Verdict {
+        let collection = &plan.collections[e.collection].collection;
+        let request = &collection.requests[e.request];
+        self.tally(e);
+        let redact = |text: &str| self.secrets.redact(text).into_owned();
         let (verdict, message, skipped) = match &e.outcome {
             Outcome::Passed { .. } => (Verdict::Pass, None, false),
             Outcome::Skipped { reason } => {
