@@ -501,6 +501,10 @@ impl CollectionRun<'_> {
             }
             Err(message) => return self.fail(request, mode, message),
         }
+        if let Some(crate::load::ForEach::Var { data, name }) = &request.for_each {
+            let base = vars_here.into_owned();
+            return self.each_item(session, ri, mode, data, name, base).await;
+        }
         match run_request(planned, ri, self.templates, session, &vars_here).await {
             Ok((detail, captured)) => {
                 drop(vars_here);
@@ -530,6 +534,69 @@ impl CollectionRun<'_> {
         }
     }
 
+    /// A `for_each` over a list captured during the run: every item sent
+    /// now, in one test that fails naming the items that failed.
+    async fn each_item(
+        &mut self,
+        session: &mut execute::Session<'_>,
+        ri: usize,
+        mode: Mode,
+        data: &crate::load::Data,
+        name: &str,
+        base: Vars,
+    ) -> Outcome {
+        let planned = self.planned;
+        let request = &planned.collection.requests[ri];
+        let items = match self.templates.render_data(data, &Value::from(base.clone())) {
+            Ok(serde_json::Value::Array(items)) if items.len() <= crate::load::MAX_ROWS => items,
+            Ok(other) => {
+                let what = if other.is_array() {
+                    "too many items".to_string()
+                } else {
+                    format!("{other}, not a list")
+                };
+                return self.fail(
+                    request,
+                    mode,
+                    format!("{}: `for_each` gives {what}", data.at),
+                );
+            }
+            Err(e) => return self.fail(request, mode, e.to_string()),
+        };
+        if items.is_empty() {
+            let reason = "its `for_each` list came empty".to_string();
+            return Outcome::Skipped { reason };
+        }
+        let (mut failures, mut last, mut total) = (Vec::new(), None, Duration::ZERO);
+        for (i, item) in items.iter().enumerate() {
+            let mut bound = base.clone();
+            bound.insert(name.to_string(), Value::from_serialize(item));
+            match run_request(planned, ri, self.templates, session, &bound).await {
+                Ok((detail, captured)) => {
+                    total += detail.duration;
+                    keep_captures(request, captured, self.templates, &mut self.vars);
+                    last = Some(detail);
+                }
+                Err(f) => failures.push(format!("item {} ({}): {}", i + 1, brief(item), f.message)),
+            }
+        }
+        match (failures.is_empty(), last) {
+            (true, Some(detail)) => Outcome::Passed {
+                duration: total,
+                detail: Box::new(detail),
+            },
+            _ => {
+                let message = format!(
+                    "{} of {} items failed:\n{}",
+                    failures.len(),
+                    items.len(),
+                    failures.join("\n")
+                );
+                self.fail(request, mode, message)
+            }
+        }
+    }
+
     /// `request` failed before it was sent: it blocks what follows.
     fn fail(&mut self, request: &crate::load::Request, mode: Mode, message: String) -> Outcome {
         self.blocker
@@ -540,6 +607,15 @@ impl CollectionRun<'_> {
             request: None,
         }
     }
+}
+
+/// An item as a failure names it: its text, or its JSON, cut short.
+fn brief(item: &serde_json::Value) -> String {
+    let text = match item {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    crate::secrets::cut(&text, 60)
 }
 
 /// The first variable request `ri` reads that is not set yet (a capture

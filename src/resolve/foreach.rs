@@ -1,7 +1,7 @@
 //! `for_each` requests expanded into one copy per item before the run, so
 //! that every item is a test of its own, listed and filtered like any.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use minijinja::Value;
 use serde_json::Value as Json;
@@ -29,6 +29,11 @@ pub(super) fn expand(
     for (index, request) in std::mem::take(&mut c.requests).into_iter().enumerate() {
         match request.for_each.clone() {
             None => out.push(request),
+            // A list captured during the run: one test that runs every
+            // item when its turn comes (the tests are counted up front).
+            Some(ForEach::Var { data, .. }) if reads_captures(&data, vars, templates)? => {
+                out.push(request)
+            }
             Some(each) => {
                 let (items, name) = items(each, vars, templates)?;
                 copies(&request, index, items, &name, vars, templates, &mut out)?;
@@ -47,6 +52,16 @@ fn error(at: &Pos, message: String) -> ResolveError {
     }
 }
 
+/// Whether a `for_each` template reads what only the run will set.
+fn reads_captures(
+    data: &crate::load::Data,
+    vars: &Vars,
+    templates: &mut Templates,
+) -> Result<bool, ResolveError> {
+    let used = templates.compile_data(data)?;
+    Ok(used.iter().any(|u| !vars.contains_key(u)))
+}
+
 /// The items of a `for_each` and the variable they are bound to.
 fn items(
     each: ForEach,
@@ -56,14 +71,6 @@ fn items(
     let (items, name, at) = match each {
         ForEach::List { items, name } => (items, name, None),
         ForEach::Var { data, name } => {
-            let known: BTreeSet<&String> = vars.keys().collect();
-            let used = templates.compile_data(&data)?;
-            if let Some(missing) = used.iter().find(|u| !known.contains(u)) {
-                return Err(error(
-                    &data.at,
-                    format!("`for_each` reads `{missing}`, which is not set before the run: the tests are counted before anything is sent, so a captured list cannot drive `for_each` (yet)"),
-                ));
-            }
             match templates.render_data(&data, &Value::from(vars.clone()))? {
                 Json::Array(items) => (items, name, Some(data.at)),
                 other => {

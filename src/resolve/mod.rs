@@ -236,6 +236,10 @@ fn plan_collection(
             .iter()
             .map(|(k, _)| k.clone())
             .chain(request.item.iter().map(|i| i.name.clone()))
+            .chain(request.for_each.iter().map(|f| match f {
+                crate::load::ForEach::List { name, .. }
+                | crate::load::ForEach::Var { name, .. } => name.clone(),
+            }))
             .collect();
         let with_bound;
         let known_here = if bound.is_empty() {

@@ -446,21 +446,47 @@ requests:
 }
 
 #[test]
-fn a_for_each_over_a_capture_is_refused_before_anything_is_sent() {
-    let yaml = r#"requests:
+fn a_for_each_over_a_captured_list_runs_every_item_as_one_test() {
+    let yaml = r#"name: captured
+requests:
   - name: list
-    url: "{{ base }}/echo"
-    capture: {methods: $.method}
-  - name: each
-    url: "{{ base }}/echo"
-    for_each: "{{ methods }}"
+    url: "{{ base }}/json"
+    capture: {tags: $.tags}
+  - name: each tag
+    url: "{{ base }}/echo?tag={{ item }}"
+    for_each: "{{ tags }}"
+    expect:
+      json: {$.query.tag: "{{ item }}"}
+  - name: only a
+    url: "{{ base }}/echo?tag={{ tag }}"
+    for_each: "{{ tags }}"
+    as: tag
+    expect:
+      json: {$.query.tag: a}
 "#;
-    let (out, _) = results(yaml, &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let (out, rows) = results(yaml, &[]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
-        text(&out).contains("`for_each` reads `methods`, which is not set before the run"),
+        all.lines()
+            .any(|l| l.starts_with("test captured::each tag ") && l.ends_with("ok")),
+        "{all}"
+    );
+    let failed: Vec<&String> = rows
+        .iter()
+        .filter(|(r, _)| r == "failed")
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(failed.len(), 1, "{rows:?}");
+    assert!(
+        failed[0].starts_with("1 of 2 items failed:\nitem 2 (b): "),
         "{}",
-        text(&out)
+        failed[0]
+    );
+    assert!(
+        failed[0].contains(r#"$.query.tag: expected "a", got "b""#),
+        "{}",
+        failed[0]
     );
 }
 
