@@ -508,7 +508,7 @@ impl CollectionRun<'_> {
         match run_request(planned, ri, self.templates, session, &vars_here).await {
             Ok((detail, captured)) => {
                 drop(vars_here);
-                keep_captures(request, captured, self.templates, &mut self.vars);
+                keep_captures(captured, &mut self.vars);
                 Outcome::Passed {
                     duration: detail.duration,
                     detail: Box::new(detail),
@@ -564,8 +564,11 @@ impl CollectionRun<'_> {
             Err(e) => return self.fail(request, mode, e.to_string()),
         };
         if items.is_empty() {
-            let reason = "its `for_each` list came empty".to_string();
-            return Outcome::Skipped { reason };
+            let message = format!(
+                "{}: `for_each` came with no items: nothing was checked",
+                data.at
+            );
+            return self.fail(request, mode, message);
         }
         let (mut failures, mut last, mut total) = (Vec::new(), None, Duration::ZERO);
         for (i, item) in items.iter().enumerate() {
@@ -574,7 +577,7 @@ impl CollectionRun<'_> {
             match run_request(planned, ri, self.templates, session, &bound).await {
                 Ok((detail, captured)) => {
                     total += detail.duration;
-                    keep_captures(request, captured, self.templates, &mut self.vars);
+                    keep_captures(captured, &mut self.vars);
                     last = Some(detail);
                 }
                 Err(f) => failures.push(format!("item {} ({}): {}", i + 1, brief(item), f.message)),
@@ -676,20 +679,9 @@ fn when(
 
 /// Captured values become variables of the later requests; a capture
 /// marked `secret` is masked from then on.
-fn keep_captures(
-    request: &crate::load::Request,
-    captured: Captured,
-    templates: &Templates,
-    vars: &mut Vars,
-) {
-    for (capture, (name, value)) in request.captures.iter().zip(captured) {
-        if capture.secret {
-            let text = value
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| value.to_string());
-            templates.secrets().add(&text);
-        }
+fn keep_captures(captured: Captured, vars: &mut Vars) {
+    // Secret captures were registered when they were read (run_request).
+    for (name, value) in captured {
         vars.insert(name, Value::from_serialize(&value));
     }
 }
@@ -837,9 +829,28 @@ async fn run_request(
     let response = Response::new(&exchange, secrets);
     let assertions = check::check(&response, &request.expect, templates, &ctx);
     let mut failures = check::failures(&assertions);
+    // Retries that ran out: the last answer must still meet `until`.
+    if let Some(until) = retry.and_then(|r| r.until.as_deref()) {
+        failures.extend(check::failures(&check::check(
+            &response, until, templates, &ctx,
+        )));
+    }
     let captured = if failures.is_empty() {
         match check::capture(&response, &request.captures) {
-            Ok(values) => Some(values),
+            Ok(values) => {
+                // Masked from now on, before any excerpt of this exchange
+                // is cut (a cut secret would no longer be recognised).
+                for (capture, (_, value)) in request.captures.iter().zip(&values) {
+                    if capture.secret {
+                        let text = value
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| value.to_string());
+                        secrets.add(&text);
+                    }
+                }
+                Some(values)
+            }
             Err(f) => {
                 failures.push(f);
                 None

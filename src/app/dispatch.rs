@@ -229,8 +229,15 @@ impl Tally {
     /// Counts `e`; whether it was its collection's last reported request.
     fn count(&mut self, e: &Event, verdict: &Verdict) -> bool {
         let ci = e.collection;
-        self.total[ci] += 1;
-        if matches!(verdict, Verdict::Fail(_)) {
+        // The error rate is of the requests that were sent.
+        let sent = matches!(
+            e.outcome,
+            run::Outcome::Passed { .. } | run::Outcome::Failed { .. }
+        );
+        if sent {
+            self.total[ci] += 1;
+        }
+        if sent && matches!(verdict, Verdict::Fail(_)) {
             self.failed[ci] += 1;
         }
         let took = match &e.outcome {

@@ -103,10 +103,10 @@ impl Tags {
         let has = |t: &String| request.tags.contains(t);
         (self.any_of.is_empty() || self.any_of.iter().any(has))
             && !self.skip.iter().any(has)
-            && self
-                .only
-                .as_ref()
-                .is_none_or(|only| only.contains(&dispatch::test_name(c, ri)))
+            && self.only.as_ref().is_none_or(|only| {
+                only.contains(&dispatch::test_name(c, ri))
+                    || only.contains(&format!("{}::*", c.name))
+            })
     }
 
     /// The tests that failed or did not run in an earlier JSON report.
@@ -125,11 +125,13 @@ impl Tags {
             .iter()
             .filter(|r| r["result"] != "passed")
             .filter_map(|r| {
-                Some(format!(
-                    "{}::{}",
-                    r["collection"].as_str()?,
-                    r["request"].as_str()?
-                ))
+                let (c, name) = (r["collection"].as_str()?, r["request"].as_str()?);
+                // A failed thresholds test reruns its whole collection.
+                Some(if name == crate::load::THRESHOLDS_TEST {
+                    format!("{c}::*")
+                } else {
+                    format!("{c}::{name}")
+                })
             })
             .collect())
     }

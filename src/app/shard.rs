@@ -27,7 +27,7 @@ impl std::str::FromStr for Shard {
             k.trim().parse().map_err(|_| bad())?,
             n.trim().parse().map_err(|_| bad())?,
         );
-        if index == 0 || count == 0 || index > count {
+        if index == 0 || count == 0 || index > count || count > 10_000 {
             return Err(bad());
         }
         Ok(Shard { index, count })

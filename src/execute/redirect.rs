@@ -75,13 +75,17 @@ fn redirect_target(answer: &Exchange) -> Option<Url> {
     Url::parse(&answer.url).ok()?.join(location).ok()
 }
 
-/// The next hop's request: the new URL, and for 301, 302 and 303 a GET
-/// without a body (HEAD stays HEAD), as browsers and curl do.
+/// The next hop's request: the new URL, and a GET without a body where
+/// the status says so (a POST after 301/302, anything after 303).
 fn rewrite(request: &mut reqwest::Request, status: StatusCode, to: Url) {
     *request.url_mut() = to;
-    let becomes_get = matches!(status.as_u16(), 301..=303)
-        && *request.method() != Method::GET
-        && *request.method() != Method::HEAD;
+    // RFC 9110: 301 and 302 turn a POST into a GET; 303 anything but
+    // GET and HEAD.
+    let becomes_get = match status.as_u16() {
+        301 | 302 => *request.method() == Method::POST,
+        303 => *request.method() != Method::GET && *request.method() != Method::HEAD,
+        _ => false,
+    };
     if becomes_get {
         *request.method_mut() = Method::GET;
         *request.body_mut() = None;
@@ -98,6 +102,15 @@ fn strip_credentials(request: &mut reqwest::Request, token_header: Option<&Heade
     headers.remove(COOKIE);
     headers.remove(reqwest::header::PROXY_AUTHORIZATION);
     if let Some(name) = token_header {
+        headers.remove(name);
+    }
+    // Any header named like a credential (`X-Api-Key`, `X-Auth-Token`).
+    let secret: Vec<_> = headers
+        .keys()
+        .filter(|k| crate::secrets::is_secret_header(k.as_str()))
+        .cloned()
+        .collect();
+    for name in secret {
         headers.remove(name);
     }
 }

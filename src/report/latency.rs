@@ -99,6 +99,9 @@ pub fn check(
     total: usize,
 ) -> Result<(), String> {
     let mut over = Vec::new();
+    if latency.is_none() && !thresholds.times.is_empty() {
+        over.push("no request got a response: the time limits cannot hold".to_string());
+    }
     for (name, limit) in &thresholds.times {
         let Some(l) = latency else { break };
         let measured = match *name {

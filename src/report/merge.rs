@@ -63,14 +63,19 @@ fn latency(requests: &[Json]) -> Map<String, Json> {
             names.push(name);
             names.len() - 1
         });
-        let ms = r["duration_ms"].as_f64().unwrap_or(0.0).max(0.0);
-        times.add(ci, Duration::from_secs_f64(ms / 1000.0));
+        let ms = r["duration_ms"].as_f64().unwrap_or(0.0);
+        times.add(ci, seconds(ms / 1000.0));
     }
     names
         .iter()
         .zip(times.summary(names.len()))
         .filter_map(|(n, l)| Some((n.to_string(), serde_json::to_value(l?).ok()?)))
         .collect()
+}
+
+/// A duration from a report's seconds, whatever the report says.
+fn seconds(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)
 }
 
 fn read(path: &Path) -> Result<Json, String> {
@@ -120,9 +125,7 @@ pub fn write_junit(merged: &Json, path: &Path) -> std::io::Result<()> {
                 file: text("file"),
                 name: text("request"),
                 line: r["line"].as_u64().unwrap_or(0) as u32,
-                time: Duration::from_secs_f64(
-                    r["duration_ms"].as_f64().unwrap_or(0.0).max(0.0) / 1000.0,
-                ),
+                time: seconds(r["duration_ms"].as_f64().unwrap_or(0.0) / 1000.0),
                 result: text("result"),
                 message: r["message"].as_str(),
                 tags: &tags,

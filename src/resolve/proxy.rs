@@ -68,7 +68,11 @@ pub(super) fn plan_proxy(
 
 /// The password in a proxy URL (`http://user:pw@host`), decoded.
 pub fn url_password(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
+    // reqwest reads `user:pw@host:3128` as `http://user:pw@host:3128`.
+    let parsed = url::Url::parse(url)
+        .ok()
+        .filter(|u| u.password().is_some())
+        .or_else(|| url::Url::parse(&format!("http://{url}")).ok())?;
     let encoded = parsed.password()?.as_bytes();
     let mut out = Vec::with_capacity(encoded.len());
     let mut i = 0;

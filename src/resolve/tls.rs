@@ -97,7 +97,9 @@ fn plan_spec(
     cli: &TlsOptions,
 ) -> Result<Tls, ResolveError> {
     let secrets = templates.secrets().clone();
-    let folder = Path::new(&*c.file).parent().unwrap_or(Path::new(""));
+    // Relative to the file that writes the settings (an included piece's).
+    let file = spec.map_or(&c.file, |s| &s.at.file);
+    let folder = Path::new(&**file).parent().unwrap_or(Path::new(""));
     let mut render = |text: Option<&Text>| -> Result<Option<(String, Pos)>, ResolveError> {
         let Some(text) = text else { return Ok(None) };
         Ok(Some((

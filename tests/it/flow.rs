@@ -166,6 +166,18 @@ requests:
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let all = text(&out);
     assert!(all.contains("after 2 attempts"), "{all}");
+    // An `until` that never holds fails the test even when `expect` holds.
+    let with_until = format!(
+        "name: poll\nrequests:\n  - name: until never holds\n    url: {}/jobs/c\n    retry: {{times: 1, interval: 10ms, until: {{json: {{$.state: done}}}}}}\n    expect: {{status: 200}}\n",
+        server.url
+    );
+    let (out, _) = run(&with_until, &[]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains(r#"$.state: expected "done", got "running""#),
+        "{all}"
+    );
     assert!(
         all.contains(r#"$.state: expected "done", got "running""#),
         "{all}"

@@ -130,6 +130,12 @@ requests:
     body: kept
     expect:
       json: {{$.method: PUT, $.body: kept}}
+  - name: a put stays a put on 302
+    method: PUT
+    url: "{base}/redirect-to?code=302&to=/echo"
+    body: kept
+    expect:
+      json: {{$.method: PUT, $.body: kept}}
 "#,
         base = api.url
     );
@@ -153,7 +159,7 @@ auth:
   prefix: ""
 defaults:
   follow_redirects: true
-  headers: {{Authorization: "Basic dXNlcjpwdw=="}}
+  headers: {{Authorization: "Basic dXNlcjpwdw==", X-Api-Key: k-123}}
 requests:
   - name: same origin
     url: "{base}/redirect-to?to=/echo"
@@ -167,6 +173,7 @@ requests:
     expect:
       json:
         $.headers.authorization: {{exists: false}}
+        $.headers['x-api-key']: {{exists: false}}
         $.headers['x-auth-token']: {{exists: false}}
         $.headers.cookie: {{exists: false}}
 "#,
