@@ -65,13 +65,17 @@ pub fn run_plan(
         thresholds,
     } = Trials::of(&plan, args, tags);
     let selected: usize = reported.iter().flatten().filter(|r| **r).count();
+    // As libtest matches --skip: the name, and the name with its tags.
     let excluded = |ci: usize, ri: usize| {
-        let name = test_name(&plan.collections[ci].collection, ri);
+        let collection = &plan.collections[ci].collection;
+        let name = test_name(collection, ri);
+        let tags = &collection.requests[ri].tags;
+        let tagged = format!("[{}] {name}", tags.join(","));
         args.skip.iter().any(|s| {
             if args.exact {
-                name == *s
+                name == *s || (!tags.is_empty() && tagged == *s)
             } else {
-                name.contains(s.as_str())
+                name.contains(s.as_str()) || (!tags.is_empty() && tagged.contains(s.as_str()))
             }
         })
     };

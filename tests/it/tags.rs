@@ -70,6 +70,12 @@ fn tag_chooses_the_tests_and_what_they_need_still_runs() {
     assert!(text.contains("running 1 test"), "{text}");
     assert!(text.contains("test [cells] t::b ... ok"), "{text}");
 
+    // --skip matches the tags too, as libtest shows them, and a skipped
+    // request is never sent: `a` reads login's capture, so skipping the
+    // tag `auth` is refused before anything is sent.
+    let out = run(&["--skip", "auth"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+
     let out = run(&["--list", "--tag", "slow"]);
     assert_eq!(stdout(&out).trim(), "[cells,smoke,slow] t::c: test");
 }
