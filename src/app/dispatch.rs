@@ -99,20 +99,12 @@ pub fn run_plan(
                 let tally = std::cell::RefCell::new(Tally::new(&reported));
                 let sink = |e: Event| {
                     let verdict = reporter_cell.borrow_mut().handle(&runner_plan, &e);
-                    let done = tally.borrow_mut().count(&e, &verdict);
-                    if let (Some(tx), Some(t)) = (
-                        &thresholds[e.collection],
-                        &runner_plan.collections[e.collection].collection.thresholds,
-                    ) {
-                        if done {
-                            let verdict = tally.borrow().verdict(e.collection, t);
-                            reporter_cell.borrow_mut().thresholds(
-                                &runner_plan,
-                                e.collection,
-                                &verdict,
-                            );
-                            let _ = tx.send(verdict);
-                        }
+                    let done = tally.borrow_mut().count(&e);
+                    if let (true, Some(tx)) = (done, &thresholds[e.collection]) {
+                        let verdict = reporter_cell
+                            .borrow_mut()
+                            .thresholds(&runner_plan, e.collection);
+                        let _ = tx.send(verdict);
                     }
                     if let Some(tx) = &senders[e.collection][e.request] {
                         // The trial may be gone if libtest stopped early; then
@@ -208,13 +200,9 @@ fn thresholds_trial(
     }
 }
 
-/// Each collection's reported requests so far: how many are still to
-/// come, how many failed, and their times.
+/// How many reported requests each collection has still to come.
 struct Tally {
     remaining: Vec<usize>,
-    failed: Vec<usize>,
-    total: Vec<usize>,
-    times: crate::report::latency::Times,
 }
 
 impl Tally {
@@ -224,52 +212,14 @@ impl Tally {
                 .iter()
                 .map(|c| c.iter().filter(|r| **r).count())
                 .collect(),
-            failed: vec![0; reported.len()],
-            total: vec![0; reported.len()],
-            times: Default::default(),
         }
     }
 
     /// Counts `e`; whether it was its collection's last reported request.
-    fn count(&mut self, e: &Event, verdict: &Verdict) -> bool {
-        let ci = e.collection;
-        // The error rate is of the requests that were sent.
-        let sent = matches!(
-            e.outcome,
-            run::Outcome::Passed { .. } | run::Outcome::Failed { .. }
-        );
-        if sent {
-            self.total[ci] += 1;
-        }
-        if sent && matches!(verdict, Verdict::Fail(_)) {
-            self.failed[ci] += 1;
-        }
-        let took = match &e.outcome {
-            run::Outcome::Passed { detail, .. } => Some(detail.duration),
-            run::Outcome::Failed {
-                detail: Some(d), ..
-            } => Some(d.duration),
-            _ => None,
-        };
-        if let Some(took) = took {
-            self.times.add(ci, took);
-        }
-        self.remaining[ci] = self.remaining[ci].saturating_sub(1);
-        self.remaining[ci] == 0
-    }
-
-    /// Whether collection `ci` held `thresholds`.
-    fn verdict(&self, ci: usize, thresholds: &crate::load::Thresholds) -> Verdict {
-        let latency = self.times.summary(ci + 1).pop().flatten();
-        match crate::report::latency::check(
-            thresholds,
-            latency.as_ref(),
-            self.failed[ci],
-            self.total[ci],
-        ) {
-            Ok(()) => Verdict::Pass,
-            Err(message) => Verdict::Fail(message),
-        }
+    fn count(&mut self, e: &Event) -> bool {
+        let left = &mut self.remaining[e.collection];
+        *left = left.saturating_sub(1);
+        *left == 0
     }
 }
 

@@ -111,16 +111,8 @@ impl Tags {
 
     /// The tests that failed or did not run in an earlier JSON report.
     pub fn failed_in(path: &std::path::Path) -> Result<std::collections::HashSet<String>, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let report: Json = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not a reqtest JSON report: {e}", path.display()))?;
-        let requests = report["requests"].as_array().ok_or_else(|| {
-            format!(
-                "{} has no `requests`: not a reqtest JSON report",
-                path.display()
-            )
-        })?;
+        let report = crate::report::merge::read(path)?;
+        let requests = report["requests"].as_array().expect("checked by read");
         Ok(requests
             .iter()
             .filter(|r| r["result"] != "passed")

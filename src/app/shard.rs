@@ -73,16 +73,8 @@ pub fn select(
 
 /// Each collection's time in an earlier run's JSON report, in milliseconds.
 pub fn weights_from_report(path: &Path) -> Result<HashMap<String, f64>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let report: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("{} is not a reqtest JSON report: {e}", path.display()))?;
-    let requests = report["requests"].as_array().ok_or_else(|| {
-        format!(
-            "{} has no `requests`: not a reqtest JSON report",
-            path.display()
-        )
-    })?;
+    let report = crate::report::merge::read(path)?;
+    let requests = report["requests"].as_array().expect("checked by read");
     let mut weights = HashMap::new();
     for r in requests {
         if let (Some(c), Some(ms)) = (r["collection"].as_str(), r["duration_ms"].as_f64()) {

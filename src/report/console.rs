@@ -24,6 +24,8 @@ pub struct Reporter {
     /// The collections' names, for the latency figures.
     names: Vec<String>,
     times: super::latency::Times,
+    /// Per collection: requests sent, and how many of them failed.
+    sent: Vec<(usize, usize)>,
     coverage: Vec<super::coverage::Coverage>,
     junit: Option<Junit>,
     json: Option<JsonReport>,
@@ -84,6 +86,7 @@ impl Reporter {
                 .map(|c| c.collection.name.clone())
                 .collect(),
             times: Default::default(),
+            sent: vec![(0, 0); plan.collections.len()],
             coverage: coverage(plan, options)?,
             junit,
             json,
@@ -94,8 +97,14 @@ impl Reporter {
         })
     }
 
-    /// Counts a request's time and its operation in the OpenAPI coverage.
+    /// Counts a request that was sent (for `thresholds`), its time and its
+    /// operation in the OpenAPI coverage.
     fn tally(&mut self, e: &Event) {
+        if let Outcome::Passed { .. } | Outcome::Failed { .. } = e.outcome {
+            let (sent, failed) = &mut self.sent[e.collection];
+            *sent += 1;
+            *failed += usize::from(matches!(e.outcome, Outcome::Failed { .. }));
+        }
         let detail = match &e.outcome {
             Outcome::Passed { detail, .. } => Some(&**detail),
             Outcome::Failed { detail, .. } => detail.as_deref(),
@@ -254,14 +263,21 @@ impl Reporter {
 
     /// Completes the report files; the first error writing them, if any.
     /// Writes collection `ci`'s `thresholds` test to the report files.
-    pub fn thresholds(&mut self, plan: &Plan, ci: usize, verdict: &Verdict) {
+    /// Whether collection `ci`, whose requests are all done, held its
+    /// `thresholds`; written to the report files as one more test.
+    pub fn thresholds(&mut self, plan: &Plan, ci: usize) -> Verdict {
         let collection = &plan.collections[ci].collection;
         let Some(t) = &collection.thresholds else {
-            return;
+            return Verdict::Pass;
         };
-        let failure = match verdict {
-            Verdict::Fail(m) => Some(self.secrets.redact(m).into_owned()),
-            _ => None,
+        let latency = self.times.summary(ci + 1).pop().flatten();
+        let (sent, failed) = self.sent[ci];
+        let failure = super::latency::check(t, latency.as_ref(), failed, sent)
+            .err()
+            .map(|m| self.secrets.redact(&m).into_owned());
+        let verdict = match &failure {
+            Some(m) => Verdict::Fail(m.clone()),
+            None => Verdict::Pass,
         };
         let result = if failure.is_some() {
             "failed"
@@ -299,6 +315,7 @@ impl Reporter {
         if let (Err(e), None) = (written, &self.error) {
             self.error = Some(format!("cannot write the reports: {e}"));
         }
+        verdict
     }
 
     /// Closes the report files; the latency table to print after the run

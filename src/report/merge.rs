@@ -78,7 +78,8 @@ fn seconds(s: f64) -> Duration {
     Duration::try_from_secs_f64(s).unwrap_or(Duration::ZERO)
 }
 
-fn read(path: &Path) -> Result<Json, String> {
+/// A finished reqtest JSON report, or why `path` is not one.
+pub fn read(path: &Path) -> Result<Json, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let report: Json = serde_json::from_str(&text)

@@ -360,3 +360,12 @@ pub fn find<'a>(outcomes: &'a [(String, Outcome)], name: &str) -> &'a Outcome {
         .unwrap_or_else(|| panic!("no outcome for `{name}` in {outcomes:?}"))
         .1
 }
+
+/// What a command printed: its standard output, then its standard error.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

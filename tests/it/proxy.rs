@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use crate::common::server;
+use crate::common::text;
 
 /// tinyproxy, stopped when dropped.
 struct TinyProxy {
@@ -108,14 +109,6 @@ fn run(dir: &Path, url: &str, proxy: &str, args: &[&str], env: &[(&str, &str)]) 
         command.env_remove(name);
     }
     command.envs(env.iter().copied()).output().unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+use crate::common::text;
 use crate::common::{server, write_collection};
 
 fn run(yaml: &str, args: &[&str]) -> Output {
@@ -17,14 +18,6 @@ fn run(yaml: &str, args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .unwrap()
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn report(args: &[&str], yaml: &str) -> (Output, Value) {
