@@ -197,8 +197,40 @@ pub struct Event {
     pub collection: usize,
     /// The request's index in its collection.
     pub request: usize,
+    /// For a `for_each` over a captured list: the item this outcome is of.
+    pub item: Option<ItemOf>,
     /// How it ended.
     pub outcome: Outcome,
+}
+
+/// One item of a `for_each` whose list a capture gave: its test of its own.
+#[derive(Debug, Clone)]
+pub struct ItemOf {
+    /// Its index in the list, from 0.
+    pub index: usize,
+    /// Its test's name within the collection (the request's name rendered
+    /// with the item, else `name[N]`).
+    pub name: String,
+}
+
+/// Where a run tells what happens.
+pub trait Sink {
+    /// A reported request, or an item of one, ended.
+    fn event(&self, e: Event);
+
+    /// Request `request` of collection `collection` is a `for_each` over a
+    /// captured list, and these are its items' test names, told before any
+    /// of them is sent. Empty when the list never came: the request then
+    /// ends as one event of its own (failed, not run).
+    fn items(&self, collection: usize, request: usize, names: &[String]) {
+        let _ = (collection, request, names);
+    }
+}
+
+impl<F: Fn(Event)> Sink for F {
+    fn event(&self, e: Event) {
+        self(e)
+    }
 }
 
 /// What to do with each request of each collection.
@@ -308,7 +340,7 @@ impl Default for RunOptions {
 
 /// Runs the plan on a runtime of its own on this thread, telling `sink`
 /// each reported outcome.
-pub fn run(plan: &Plan, selection: &Selection, options: &RunOptions, sink: impl Fn(Event)) {
+pub fn run(plan: &Plan, selection: &Selection, options: &RunOptions, sink: impl Sink) {
     // One thread is enough for I/O-bound sequential requests, and it avoids
     // waking a second core for every response.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -319,12 +351,7 @@ pub fn run(plan: &Plan, selection: &Selection, options: &RunOptions, sink: impl 
 }
 
 /// Runs the plan within the caller's runtime, telling `sink` each reported outcome.
-pub async fn run_async(
-    plan: &Plan,
-    selection: &Selection,
-    options: &RunOptions,
-    sink: &dyn Fn(Event),
-) {
+pub async fn run_async(plan: &Plan, selection: &Selection, options: &RunOptions, sink: &dyn Sink) {
     let permits = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
     let traffic = options.traffic;
     // Collections with the same identity share one token and its renewals.
@@ -413,44 +440,37 @@ async fn run_collection(
     templates: &Templates,
     shared: Arc<execute::auth::Shared>,
     traffic: bool,
-    sink: &dyn Fn(Event),
+    sink: &dyn Sink,
 ) {
-    let emit = |ri: usize, outcome: Outcome| {
-        if modes[ri] == Mode::Report {
-            sink(Event {
-                collection: ci,
-                request: ri,
-                outcome,
-            });
-        }
-    };
-    let mut session = match execute::Session::new(planned, templates, shared, traffic) {
-        Ok(s) => s,
-        Err(message) => {
-            for ri in 0..modes.len() {
-                emit(
-                    ri,
-                    Outcome::Failed {
-                        message: message.clone(),
-                        detail: None,
-                        request: None,
-                    },
-                );
-            }
-            return;
-        }
-    };
     let mut run = CollectionRun {
+        ci,
+        sink,
+        modes,
         planned,
         templates,
         vars: planned.vars.clone(),
         blocker: None,
         pending: None,
     };
+    let mut session = match execute::Session::new(planned, templates, shared, traffic) {
+        Ok(s) => s,
+        Err(message) => {
+            for ri in 0..modes.len() {
+                let outcome = Outcome::Failed {
+                    message: message.clone(),
+                    detail: None,
+                    request: None,
+                };
+                run.emit(ri, None, outcome);
+            }
+            return;
+        }
+    };
     for (ri, mode) in modes.iter().enumerate() {
         if *mode != Mode::Skip {
-            let outcome = run.step(&mut session, ri, *mode).await;
-            emit(ri, outcome);
+            if let Some(outcome) = run.step(&mut session, ri, *mode).await {
+                run.emit(ri, None, outcome);
+            }
         }
     }
 }
@@ -458,6 +478,9 @@ async fn run_collection(
 /// Where a collection's run stands between two requests: its variables
 /// (captures included) and the failure that stops what follows.
 struct CollectionRun<'p> {
+    ci: usize,
+    sink: &'p dyn Sink,
+    modes: &'p [Mode],
     planned: &'p PlannedCollection,
     templates: &'p Templates,
     vars: Vars,
@@ -468,8 +491,33 @@ struct CollectionRun<'p> {
 }
 
 impl CollectionRun<'_> {
-    /// Runs request `ri`, or says why it does not run.
-    async fn step(&mut self, session: &mut execute::Session<'_>, ri: usize, mode: Mode) -> Outcome {
+    /// Tells the sink how request `ri` (or one of its items) ended, when
+    /// it is reported.
+    fn emit(&self, ri: usize, item: Option<ItemOf>, outcome: Outcome) {
+        if self.modes[ri] != Mode::Report {
+            return;
+        }
+        let request = &self.planned.collection.requests[ri];
+        if item.is_none() && matches!(request.for_each, Some(crate::load::ForEach::Var { .. })) {
+            // Its list never came: the request is one test after all.
+            self.sink.items(self.ci, ri, &[]);
+        }
+        self.sink.event(Event {
+            collection: self.ci,
+            request: ri,
+            item,
+            outcome,
+        });
+    }
+
+    /// Runs request `ri`, or says why it does not run; `None` when it
+    /// told its items' outcomes itself.
+    async fn step(
+        &mut self,
+        session: &mut execute::Session<'_>,
+        ri: usize,
+        mode: Mode,
+    ) -> Option<Outcome> {
         let planned = self.planned;
         let request = &planned.collection.requests[ri];
         let group = request.item.as_ref().map(|i| i.group);
@@ -483,13 +531,13 @@ impl CollectionRun<'_> {
         }
         let vars_here = match bind(&self.vars, request, self.templates) {
             Ok(v) => v,
-            Err(message) => return self.fail(request, mode, message),
+            Err(message) => return Some(self.fail(request, mode, message)),
         };
         if let Some(b) = &self.blocker {
             match (request.always, missing_capture(planned, ri, &self.vars)) {
                 (true, None) => {}
-                (true, Some(name)) => return b.without(&name),
-                (false, _) => return b.outcome(),
+                (true, Some(name)) => return Some(b.without(&name)),
+                (false, _) => return Some(b.outcome()),
             }
         }
         match when(request, self.templates, &vars_here) {
@@ -497,45 +545,48 @@ impl CollectionRun<'_> {
             Ok(false) => {
                 let src = request.when.as_ref().map_or("", |w| w.src.as_str());
                 let reason = format!("`when: {src}` was false");
-                return Outcome::Skipped { reason };
+                return Some(Outcome::Skipped { reason });
             }
-            Err(message) => return self.fail(request, mode, message),
+            Err(message) => return Some(self.fail(request, mode, message)),
         }
         if let Some(crate::load::ForEach::Var { data, name }) = &request.for_each {
             let base = vars_here.into_owned();
             return self.each_item(session, ri, mode, data, name, base).await;
         }
-        match run_request(planned, ri, self.templates, session, &vars_here).await {
-            Ok((detail, captured)) => {
-                drop(vars_here);
-                keep_captures(captured, &mut self.vars);
-                Outcome::Passed {
-                    duration: detail.duration,
-                    detail: Box::new(detail),
-                }
-            }
-            Err(failure) => {
-                let failed = Blocker::of(request, mode, &failure.message);
-                // A failed cleanup does not hide the failure it followed.
-                match group {
-                    Some(g) if self.blocker.is_none() => {
-                        self.pending.get_or_insert((g, failed));
-                    }
-                    _ => {
-                        self.blocker.get_or_insert(failed);
+        Some(
+            match run_request(planned, ri, self.templates, session, &vars_here).await {
+                Ok((detail, captured)) => {
+                    drop(vars_here);
+                    keep_captures(captured, &mut self.vars);
+                    Outcome::Passed {
+                        duration: detail.duration,
+                        detail: Box::new(detail),
                     }
                 }
-                Outcome::Failed {
-                    message: failure.message,
-                    detail: failure.detail.map(Box::new),
-                    request: failure.request,
+                Err(failure) => {
+                    let failed = Blocker::of(request, mode, &failure.message);
+                    // A failed cleanup does not hide the failure it followed.
+                    match group {
+                        Some(g) if self.blocker.is_none() => {
+                            self.pending.get_or_insert((g, failed));
+                        }
+                        _ => {
+                            self.blocker.get_or_insert(failed);
+                        }
+                    }
+                    Outcome::Failed {
+                        message: failure.message,
+                        detail: failure.detail.map(Box::new),
+                        request: failure.request,
+                    }
                 }
-            }
-        }
+            },
+        )
     }
 
-    /// A `for_each` over a list captured during the run: every item sent
-    /// now, in one test that fails naming the items that failed.
+    /// A `for_each` over a list captured during the run: its items' test
+    /// names told to the sink, then every item sent as a test of its own.
+    /// A failed item does not stop its siblings; it blocks what follows.
     async fn each_item(
         &mut self,
         session: &mut execute::Session<'_>,
@@ -544,60 +595,97 @@ impl CollectionRun<'_> {
         data: &crate::load::Data,
         name: &str,
         base: Vars,
-    ) -> Outcome {
+    ) -> Option<Outcome> {
         let planned = self.planned;
         let request = &planned.collection.requests[ri];
-        let items = match self.templates.render_data(data, &Value::from(base.clone())) {
-            Ok(serde_json::Value::Array(items)) if items.len() <= crate::load::MAX_ROWS => items,
-            Ok(other) => {
-                let what = if other.is_array() {
-                    "too many items".to_string()
-                } else {
-                    format!("{other}, not a list")
-                };
-                return self.fail(
-                    request,
-                    mode,
-                    format!("{}: `for_each` gives {what}", data.at),
-                );
-            }
-            Err(e) => return self.fail(request, mode, e.to_string()),
+        let (items, names) = match self.items_of(request, data, name, &base) {
+            Ok(found) => found,
+            Err(message) => return Some(self.fail(request, mode, message)),
         };
-        if items.is_empty() {
-            let message = format!(
-                "{}: `for_each` came with no items: nothing was checked",
-                data.at
-            );
-            return self.fail(request, mode, message);
+        if mode == Mode::Report {
+            self.sink.items(self.ci, ri, &names);
         }
-        let (mut failures, mut last, mut total) = (Vec::new(), None, Duration::ZERO);
-        for (i, item) in items.iter().enumerate() {
+        let mut failed = None;
+        for (index, (item, test)) in items.iter().zip(names).enumerate() {
             let mut bound = base.clone();
             bound.insert(name.to_string(), Value::from_serialize(item));
-            match run_request(planned, ri, self.templates, session, &bound).await {
+            let outcome = match run_request(planned, ri, self.templates, session, &bound).await {
                 Ok((detail, captured)) => {
-                    total += detail.duration;
                     keep_captures(captured, &mut self.vars);
-                    last = Some(detail);
+                    Outcome::Passed {
+                        duration: detail.duration,
+                        detail: Box::new(detail),
+                    }
                 }
-                Err(f) => failures.push(format!("item {} ({}): {}", i + 1, brief(item), f.message)),
+                Err(f) => {
+                    failed.get_or_insert(Blocker {
+                        name: test.clone(),
+                        at: request.at.clone(),
+                        reported: mode == Mode::Report,
+                        message: f.message.clone(),
+                    });
+                    Outcome::Failed {
+                        message: f.message,
+                        detail: f.detail.map(Box::new),
+                        request: f.request,
+                    }
+                }
+            };
+            self.emit(ri, Some(ItemOf { index, name: test }), outcome);
+        }
+        if let Some(b) = failed {
+            self.blocker.get_or_insert(b);
+        }
+        None
+    }
+
+    /// The items of a captured `for_each` list and their test names, which
+    /// must differ from each other and from the collection's other tests.
+    fn items_of(
+        &self,
+        request: &crate::load::Request,
+        data: &crate::load::Data,
+        name: &str,
+        base: &Vars,
+    ) -> Result<(Vec<serde_json::Value>, Vec<String>), String> {
+        let items = match self.templates.render_data(data, &Value::from(base.clone())) {
+            Ok(serde_json::Value::Array(items)) if items.len() <= crate::load::MAX_ROWS => items,
+            Ok(other) if other.is_array() => {
+                return Err(format!("{}: `for_each` gives too many items", data.at))
+            }
+            Ok(other) => return Err(format!("{}: `for_each` gives {other}, not a list", data.at)),
+            Err(e) => return Err(e.to_string()),
+        };
+        if items.is_empty() {
+            return Err(format!(
+                "{}: `for_each` came with no items: nothing was checked",
+                data.at
+            ));
+        }
+        let mut names = Vec::with_capacity(items.len());
+        let mut seen: std::collections::HashSet<&str> = self
+            .planned
+            .collection
+            .requests
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        for (i, item) in items.iter().enumerate() {
+            let test = crate::resolve::item_name(self.templates, request, i, item, name, base)
+                .map_err(|e| e.to_string())?;
+            names.push(test);
+        }
+        for (i, test) in names.iter().enumerate() {
+            if !seen.insert(test.as_str()) {
+                return Err(format!(
+                    "{}: item {} of `for_each` is named `{test}`, like another test of `{}`: name the request after something that differs between items",
+                    request.at,
+                    i + 1,
+                    self.planned.collection.name
+                ));
             }
         }
-        match (failures.is_empty(), last) {
-            (true, Some(detail)) => Outcome::Passed {
-                duration: total,
-                detail: Box::new(detail),
-            },
-            _ => {
-                let message = format!(
-                    "{} of {} items failed:\n{}",
-                    failures.len(),
-                    items.len(),
-                    failures.join("\n")
-                );
-                self.fail(request, mode, message)
-            }
-        }
+        Ok((items, names))
     }
 
     /// `request` failed before it was sent: it blocks what follows.
@@ -610,15 +698,6 @@ impl CollectionRun<'_> {
             request: None,
         }
     }
-}
-
-/// An item as a failure names it: its text, or its JSON, cut short.
-fn brief(item: &serde_json::Value) -> String {
-    let text = match item {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    crate::secrets::cut(&text, 60)
 }
 
 /// The first variable request `ri` reads that is not set yet (a capture

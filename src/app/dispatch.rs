@@ -59,7 +59,7 @@ pub fn run_plan(
     }
     let plan = Arc::new(plan);
     let Trials {
-        trials,
+        slots,
         senders,
         reported,
         thresholds,
@@ -90,34 +90,28 @@ pub fn run_plan(
         concurrency: args.test_threads.unwrap_or(plan.collections.len().max(1)),
         traffic: report.verbose,
     };
+    let (found_tx, found) = mpsc::channel();
     let runner_plan = plan.clone();
+    let runner_args = args.clone();
     let runner = std::thread::Builder::new()
         .name("reqtest-runner".into())
         .spawn(move || {
-            {
-                let reporter_cell = std::cell::RefCell::new(&mut reporter);
-                let tally = std::cell::RefCell::new(Tally::new(&reported));
-                let sink = |e: Event| {
-                    let verdict = reporter_cell.borrow_mut().handle(&runner_plan, &e);
-                    let done = tally.borrow_mut().count(&e);
-                    if let (true, Some(tx)) = (done, &thresholds[e.collection]) {
-                        let verdict = reporter_cell
-                            .borrow_mut()
-                            .thresholds(&runner_plan, e.collection);
-                        let _ = tx.send(verdict);
-                    }
-                    if let Some(tx) = &senders[e.collection][e.request] {
-                        // The trial may be gone if libtest stopped early; then
-                        // there is nobody left to tell.
-                        let _ = tx.send(verdict);
-                    }
-                };
-                run::run(&runner_plan, &selection, &options, sink);
-            }
+            let feed = Feed {
+                plan: &runner_plan,
+                args: &runner_args,
+                tally: std::cell::RefCell::new(Tally::new(&reported)),
+                reporter: std::cell::RefCell::new(&mut reporter),
+                senders: std::cell::RefCell::new(senders),
+                items: Default::default(),
+                thresholds,
+                found: found_tx,
+            };
+            run::run(&runner_plan, &selection, &options, feed);
             reporter.finish()
         })
         .expect("the runner thread starts");
 
+    let trials = place_items(slots, &plan, &found);
     let conclusion = libtest_mimic::run(args, trials);
     match runner.join() {
         Ok(Ok(latency)) => {
@@ -132,9 +126,133 @@ pub fn run_plan(
     }
 }
 
+/// The trials in order, each `for_each` over a captured list replaced by
+/// its items' trials once the runner has its list. libtest counts its
+/// tests before running any, so this waits for every such list.
+fn place_items(slots: Vec<Slot>, plan: &Plan, found: &mpsc::Receiver<Found>) -> Vec<Trial> {
+    let waiting = slots
+        .iter()
+        .filter(|s| matches!(s, Slot::Items { .. }))
+        .count();
+    let mut lists = std::collections::HashMap::new();
+    while lists.len() < waiting {
+        // Closed when the runner is done: a list it never told stays one test.
+        let Ok((ci, ri, trials)) = found.recv() else {
+            break;
+        };
+        lists.insert((ci, ri), trials);
+    }
+    slots
+        .into_iter()
+        .flat_map(|slot| match slot {
+            Slot::Ready(trial) => vec![trial],
+            Slot::Items { ci, ri } => lists.remove(&(ci, ri)).unwrap_or_else(|| {
+                let name = test_name(&plan.collections[ci].collection, ri);
+                vec![Trial::test(name, || {
+                    Err("reqtest's runner stopped before reaching this request".into())
+                })]
+            }),
+        })
+        .collect()
+}
+
+/// The trials of a captured `for_each` list: collection, request, trials.
+type Found = (usize, usize, Vec<Trial>);
+
+/// The runner's side: each event becomes the verdict its trial waits for.
+struct Feed<'a> {
+    plan: &'a Plan,
+    args: &'a Arguments,
+    reporter: std::cell::RefCell<&'a mut Reporter>,
+    tally: std::cell::RefCell<Tally>,
+    /// By collection, then request, as [`Trials::senders`].
+    senders: std::cell::RefCell<Vec<Vec<Option<mpsc::Sender<Verdict>>>>>,
+    /// The items of captured `for_each` lists: `None` for one libtest
+    /// filters out.
+    items: std::cell::RefCell<ItemSenders>,
+    thresholds: Vec<Option<mpsc::Sender<Verdict>>>,
+    found: mpsc::Sender<Found>,
+}
+
+type ItemSenders = std::collections::HashMap<(usize, usize), Vec<Option<mpsc::Sender<Verdict>>>>;
+
+impl Feed<'_> {
+    /// Tells collection `ci`'s thresholds trial, now that its last
+    /// reported request is done.
+    fn judge(&self, ci: usize) {
+        if let Some(tx) = &self.thresholds[ci] {
+            let verdict = self.reporter.borrow_mut().thresholds(self.plan, ci);
+            let _ = tx.send(verdict);
+        }
+    }
+}
+
+impl run::Sink for Feed<'_> {
+    fn event(&self, e: Event) {
+        let tx = match &e.item {
+            None => self.senders.borrow()[e.collection][e.request].clone(),
+            // An item libtest filters out is sent (its request is a test)
+            // but not reported.
+            Some(item) => match self.items.borrow().get(&(e.collection, e.request)) {
+                Some(items) => match &items[item.index] {
+                    Some(tx) => Some(tx.clone()),
+                    None => return,
+                },
+                None => return,
+            },
+        };
+        let verdict = self.reporter.borrow_mut().handle(self.plan, &e);
+        if self.tally.borrow_mut().count(&e) {
+            self.judge(e.collection);
+        }
+        if let Some(tx) = tx {
+            // The trial may be gone if libtest stopped early; then there
+            // is nobody left to tell.
+            let _ = tx.send(verdict);
+        }
+    }
+
+    fn items(&self, ci: usize, ri: usize, names: &[String]) {
+        let c = &self.plan.collections[ci].collection;
+        let kind = c.requests[ri].tags.join(",");
+        let trial = |name: String| {
+            let (tx, rx) = mpsc::channel::<Verdict>();
+            let trial = Trial::ignorable_test(name, move || wait_for(rx)).with_kind(kind.clone());
+            (tx, trial)
+        };
+        if names.is_empty() {
+            let (tx, t) = trial(test_name(c, ri));
+            self.senders.borrow_mut()[ci][ri] = Some(tx);
+            let _ = self.found.send((ci, ri, vec![t]));
+            return;
+        }
+        let (mut senders, mut trials) = (Vec::new(), Vec::new());
+        for name in names {
+            let (tx, t) = trial(format!("{}::{name}", c.name));
+            let shown = !self.args.is_filtered_out(&t) && !self.args.is_ignored(&t);
+            senders.push(shown.then_some(tx));
+            trials.push(t);
+        }
+        let shown = senders.iter().flatten().count();
+        self.items.borrow_mut().insert((ci, ri), senders);
+        self.reporter.borrow_mut().expect_tests(shown, 1);
+        if self.tally.borrow_mut().replace(ci, 1, shown) {
+            self.judge(ci);
+        }
+        let _ = self.found.send((ci, ri, trials));
+    }
+}
+
+/// A trial, or the place of a `for_each` over a captured list, whose
+/// trials come when the runner has its list.
+enum Slot {
+    Ready(Trial),
+    Items { ci: usize, ri: usize },
+}
+
 /// The libtest trials of a plan and where each one's verdict goes.
 struct Trials {
-    trials: Vec<Trial>,
+    slots: Vec<Slot>,
     /// By collection, then request: `None` for a request that is no test.
     senders: Vec<Vec<Option<mpsc::Sender<Verdict>>>>,
     /// By collection, then request: whether it is a test of this run.
@@ -146,12 +264,12 @@ struct Trials {
 impl Trials {
     fn of(plan: &Plan, args: &Arguments, tags: &Tags) -> Trials {
         let mut all = Trials {
-            trials: Vec::new(),
+            slots: Vec::new(),
             senders: Vec::new(),
             reported: Vec::new(),
             thresholds: Vec::new(),
         };
-        for pc in plan.collections.iter() {
+        for (ci, pc) in plan.collections.iter().enumerate() {
             let mut senders = Vec::new();
             let mut reported = Vec::new();
             for (ri, request) in pc.collection.requests.iter().enumerate() {
@@ -166,11 +284,18 @@ impl Trials {
                     Trial::ignorable_test(test_name(&pc.collection, ri), move || wait_for(rx))
                         .with_ignored_flag(request.ignore.is_some())
                         .with_kind(request.tags.join(","));
-                reported.push(!args.is_filtered_out(&trial) && !args.is_ignored(&trial));
-                senders.push(Some(tx));
-                all.trials.push(trial);
+                let shown = !args.is_filtered_out(&trial) && !args.is_ignored(&trial);
+                reported.push(shown);
+                if shown && matches!(request.for_each, Some(crate::load::ForEach::Var { .. })) {
+                    // A list captured during the run: its tests come with it.
+                    senders.push(None);
+                    all.slots.push(Slot::Items { ci, ri });
+                } else {
+                    senders.push(Some(tx));
+                    all.slots.push(Slot::Ready(trial));
+                }
             }
-            let waits = thresholds_trial(&pc.collection, &reported, &mut all.trials);
+            let waits = thresholds_trial(&pc.collection, &reported, &mut all.slots);
             all.thresholds.push(waits);
             all.senders.push(senders);
             all.reported.push(reported);
@@ -184,12 +309,14 @@ impl Trials {
 fn thresholds_trial(
     c: &Collection,
     reported: &[bool],
-    trials: &mut Vec<Trial>,
+    slots: &mut Vec<Slot>,
 ) -> Option<mpsc::Sender<Verdict>> {
     c.thresholds.as_ref()?;
     let (tx, rx) = mpsc::channel::<Verdict>();
     let name = format!("{}::{}", c.name, crate::load::THRESHOLDS_TEST);
-    trials.push(Trial::ignorable_test(name, move || wait_for(rx)));
+    slots.push(Slot::Ready(Trial::ignorable_test(name, move || {
+        wait_for(rx)
+    })));
     if reported.iter().any(|r| *r) {
         Some(tx)
     } else {
@@ -213,6 +340,14 @@ impl Tally {
                 .map(|c| c.iter().filter(|r| **r).count())
                 .collect(),
         }
+    }
+
+    /// Collection `ci` has `by` tests where it counted `counted`; whether
+    /// it has none left to come.
+    fn replace(&mut self, ci: usize, counted: usize, by: usize) -> bool {
+        let left = &mut self.remaining[ci];
+        *left = (*left + by).saturating_sub(counted);
+        *left == 0
     }
 
     /// Counts `e`; whether it was its collection's last reported request.

@@ -117,7 +117,9 @@ impl Tags {
             .iter()
             .filter(|r| r["result"] != "passed")
             .filter_map(|r| {
-                let (c, name) = (r["collection"].as_str()?, r["request"].as_str()?);
+                let c = r["collection"].as_str()?;
+                // An item of a captured list reruns the request it came of.
+                let name = r["item_of"].as_str().or(r["request"].as_str())?;
                 // A failed thresholds test reruns its whole collection.
                 Some(if name == crate::load::THRESHOLDS_TEST {
                     format!("{c}::*")

@@ -97,6 +97,14 @@ impl Reporter {
         })
     }
 
+    /// `tests` tests take the place of `counted` in the progress line (the
+    /// items of a list captured during the run).
+    pub fn expect_tests(&mut self, tests: usize, counted: usize) {
+        if let Some((_, total)) = &mut self.progress {
+            *total = (*total + tests).saturating_sub(counted);
+        }
+    }
+
     /// Counts a request that was sent (for `thresholds`), its time and its
     /// operation in the OpenAPI coverage.
     fn tally(&mut self, e: &Event) {
@@ -160,9 +168,12 @@ impl Reporter {
                 (Verdict::Fail(m.clone()), Some(m), false)
             }
         };
+        let name = e.item.as_ref().map_or(request.name.as_str(), |i| &i.name);
         let row = Row {
             collection,
             request,
+            name,
+            item_of: e.item.as_ref().map(|_| request.name.as_str()),
             outcome: &e.outcome,
             message,
             skipped,
@@ -174,7 +185,7 @@ impl Reporter {
                 Outcome::NotRun { .. } | Outcome::Skipped { .. } => None,
             };
             if let Some(d) = detail {
-                self.print_traffic(&format!("{}::{}", collection.name, request.name), d);
+                self.print_traffic(&format!("{}::{name}", collection.name), d);
             }
         }
         if self.error.is_none() {
@@ -196,7 +207,7 @@ impl Reporter {
         }
         if let Some((done, total)) = &mut self.progress {
             *done += 1;
-            let name: String = format!("{}::{}", collection.name, request.name)
+            let name: String = format!("{}::{name}", collection.name)
                 .chars()
                 .take(60)
                 .collect();

@@ -68,7 +68,7 @@ impl HtmlReport {
         let shown = |t: &str| secrets.redact(t).into_owned();
         let page = PageRow {
             c: shown(&row.collection.name),
-            n: shown(&row.request.name),
+            n: shown(row.name),
             r: row.result(),
             s: ((now - took).max(0.0) * 10.0).round() / 10.0,
             d: (took * 10.0).round() / 10.0,

@@ -33,6 +33,10 @@ struct ReportedRequest<'a> {
     collection: &'a str,
     file: &'a str,
     request: &'a str,
+    /// For an item of a `for_each` over a captured list: the request's
+    /// name as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_of: Option<&'a str>,
     line: u32,
     /// `passed`, `failed` or `not_run`.
     result: &'static str,
@@ -155,7 +159,8 @@ impl JsonReport {
         let reported = ReportedRequest {
             collection: &row.collection.name,
             file: &row.collection.file,
-            request: &row.request.name,
+            request: row.name,
+            item_of: row.item_of,
             line: row.request.at.line,
             result: row.result(),
             tags: &row.request.tags,
@@ -223,6 +228,7 @@ impl JsonReport {
             collection: &collection.name,
             file: &collection.file,
             request: crate::load::THRESHOLDS_TEST,
+            item_of: None,
             line,
             result: if failure.is_some() {
                 "failed"

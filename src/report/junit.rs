@@ -91,7 +91,7 @@ impl Junit {
             &Case {
                 collection: &row.collection.name,
                 file: &row.collection.file,
-                name: &row.request.name,
+                name: row.name,
                 line: row.request.at.line,
                 time: row.duration(),
                 result: row.result(),

@@ -50,6 +50,11 @@ pub struct Row<'a> {
     pub collection: &'a Collection,
     /// The request.
     pub request: &'a Request,
+    /// Its test's name: the request's, or its item's.
+    pub name: &'a str,
+    /// For an item of a `for_each` over a captured list: the request's
+    /// name as written, which `--rerun-failed` selects.
+    pub item_of: Option<&'a str>,
     /// How it ended.
     pub outcome: &'a Outcome,
     /// The failure or not-run message, redacted.

@@ -29,9 +29,10 @@ pub(super) fn expand(
     for (index, request) in std::mem::take(&mut c.requests).into_iter().enumerate() {
         match request.for_each.clone() {
             None => out.push(request),
-            // A list captured during the run: one test that runs every
-            // item when its turn comes (the tests are counted up front).
+            // A list captured during the run: its items become tests when
+            // it comes; the name they render is checked now.
             Some(ForEach::Var { data, .. }) if reads_captures(&data, vars, templates)? => {
+                templates.compile_text(&title(&request))?;
                 out.push(request)
             }
             Some(each) => {
@@ -111,26 +112,10 @@ fn copies(
             ),
         ));
     }
-    let title = Text {
-        src: request.name.clone(),
-        at: request.at.clone(),
-    };
-    let templated = is_template(&title.src);
-    if templated {
-        templates.compile_text(&title)?;
-    }
+    templates.compile_text(&title(request))?;
     for (i, item) in items.into_iter().enumerate() {
         let mut copy = request.clone();
-        copy.name = if templated {
-            let mut with_item = vars.clone();
-            with_item.insert(name.to_string(), Value::from_serialize(&item));
-            templates
-                .render_text(&title, &Value::from(with_item))?
-                .trim()
-                .to_string()
-        } else {
-            format!("{}[{}]", request.name, i + 1)
-        };
+        copy.name = item_name(templates, request, i, &item, name, vars)?;
         copy.for_each = None;
         copy.item = Some(Item {
             name: name.to_string(),
@@ -140,6 +125,35 @@ fn copies(
         out.push(copy);
     }
     Ok(())
+}
+
+/// A `for_each` request's name as a template.
+fn title(request: &Request) -> Text {
+    Text {
+        src: request.name.clone(),
+        at: request.at.clone(),
+    }
+}
+
+/// The test name of item `i` of a `for_each` request: its name rendered
+/// with the item bound to `as_name`, else `name[N]`. The name was compiled
+/// when the plan was resolved.
+pub fn item_name(
+    templates: &Templates,
+    request: &Request,
+    i: usize,
+    item: &Json,
+    as_name: &str,
+    vars: &Vars,
+) -> Result<String, super::RenderError> {
+    let title = title(request);
+    if !is_template(&title.src) {
+        return Ok(format!("{}[{}]", request.name, i + 1));
+    }
+    let mut with_item = vars.clone();
+    with_item.insert(as_name.to_string(), Value::from_serialize(item));
+    let name = templates.render_text(&title, &Value::from(with_item))?;
+    Ok(name.trim().to_string())
 }
 
 /// The name of a request spliced in by an `include` with `with` values:

@@ -18,6 +18,7 @@ use indexmap::IndexMap;
 use serde_json::Value as Json;
 
 use crate::load::{AuthSpec, Collection, Pos, Template};
+pub use foreach::item_name;
 pub use proxy::{url_password, Proxy, ProxyOptions};
 pub use templates::{is_template, RenderError, Templates, Vars};
 pub use tls::{PemFile, Tls, TlsOptions};

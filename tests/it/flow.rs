@@ -450,9 +450,7 @@ requests:
     assert!(listed.contains("each::user carol: test"), "{listed}");
 }
 
-#[test]
-fn a_for_each_over_a_captured_list_runs_every_item_as_one_test() {
-    let yaml = r#"name: captured
+const CAPTURED_LIST: &str = r#"name: captured
 requests:
   - name: list
     url: "{{ base }}/json"
@@ -462,36 +460,146 @@ requests:
     for_each: "{{ tags }}"
     expect:
       json: {$.query.tag: "{{ item }}"}
-  - name: only a
+  - name: only {{ tag }}
     url: "{{ base }}/echo?tag={{ tag }}"
     for_each: "{{ tags }}"
     as: tag
     expect:
       json: {$.query.tag: a}
+  - name: after
+    url: "{{ base }}/echo"
 "#;
-    let (out, rows) = results(yaml, &[]);
+
+/// The `test NAME ... RESULT` lines libtest printed, in order.
+fn test_lines(all: &str) -> Vec<String> {
+    all.lines()
+        .filter(|l| l.starts_with("test ") && l.contains(" ... "))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn a_for_each_over_a_captured_list_is_one_test_per_item() {
+    let (out, report) = {
+        let api = crate::common::server();
+        run(CAPTURED_LIST, &["--var", &format!("base={}", api.url)])
+    };
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(
-        all.lines()
-            .any(|l| l.starts_with("test captured::each tag ") && l.ends_with("ok")),
+    let mut lines = test_lines(&all);
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "test captured::after ... ignored (not run: `only b` failed)",
+            "test captured::each tag[1] ... ok",
+            "test captured::each tag[2] ... ok",
+            "test captured::list ... ok",
+            "test captured::only a ... ok",
+            "test captured::only b ... FAILED",
+        ],
         "{all}"
     );
-    let failed: Vec<&String> = rows
-        .iter()
-        .filter(|(r, _)| r == "failed")
-        .map(|(_, m)| m)
-        .collect();
-    assert_eq!(failed.len(), 1, "{rows:?}");
+    assert!(all.contains("4 passed; 1 failed; 1 ignored"), "{all}");
     assert!(
-        failed[0].starts_with("1 of 2 items failed:\nitem 2 (b): "),
+        all.contains(r#"$.query.tag: expected "a", got "b""#),
+        "{all}"
+    );
+    let rows: Vec<(&str, &str, &str)> = report["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["request"].as_str().unwrap(),
+                r["item_of"].as_str().unwrap_or(""),
+                r["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("list", "", "passed"),
+            ("each tag[1]", "each tag", "passed"),
+            ("each tag[2]", "each tag", "passed"),
+            ("only a", "only {{ tag }}", "passed"),
+            ("only b", "only {{ tag }}", "failed"),
+            ("after", "", "not_run"),
+        ]
+    );
+}
+
+#[test]
+fn items_of_a_captured_list_are_filtered_listed_and_rerun_by_their_request() {
+    let api = crate::common::server();
+    let base = format!("base={}", api.url);
+    // A filter on the request's written name runs its items, and the
+    // request that captures the list as a dependency.
+    let (out, _) = run(CAPTURED_LIST, &["--var", &base, "--filter", "only"]);
+    let all = text(&out);
+    let mut lines = test_lines(&all);
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "test captured::only a ... ok",
+            "test captured::only b ... FAILED"
+        ],
+        "{all}"
+    );
+    // --list cannot send anything: the request shows as written.
+    let (out, _) = run(CAPTURED_LIST, &["--var", &base, "--list"]);
+    assert!(
+        text(&out).contains("captured::only {{ tag }}: test"),
         "{}",
-        failed[0]
+        text(&out)
+    );
+    // A failed item reruns its request, with every item: here `only b`
+    // brings back `only {{ tag }}` and `after`, which it blocked.
+    let (out, first) = run(CAPTURED_LIST, &["--var", &base]);
+    assert_eq!(out.status.code(), Some(1));
+    let failed = write_collection("").with_file_name("failed.json");
+    std::fs::write(&failed, first.to_string()).unwrap();
+    let (out, _) = run(
+        CAPTURED_LIST,
+        &["--var", &base, "--rerun-failed", failed.to_str().unwrap()],
+    );
+    let all = text(&out);
+    let mut lines = test_lines(&all);
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "test captured::after ... ignored (not run: `only b` failed)",
+            "test captured::only a ... ok",
+            "test captured::only b ... FAILED",
+        ],
+        "{all}"
+    );
+}
+
+#[test]
+fn a_captured_list_that_never_comes_is_one_test_that_says_why() {
+    let api = crate::common::server();
+    let yaml = CAPTURED_LIST.replace("capture: {tags: $.tags}", "capture: {tags: $.missing}");
+    let (out, _) = run(&yaml, &["--var", &format!("base={}", api.url)]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let lines = test_lines(&all);
+    assert!(
+        lines.contains(&"test captured::list ... FAILED".to_string()),
+        "{all}"
     );
     assert!(
-        failed[0].contains(r#"$.query.tag: expected "a", got "b""#),
-        "{}",
-        failed[0]
+        lines.contains(&"test captured::each tag ... ignored (not run: `list` failed)".to_string()),
+        "{all}"
+    );
+    assert!(
+        lines.contains(
+            &"test captured::only {{ tag }} ... ignored (not run: `list` failed)".to_string()
+        ),
+        "{all}"
     );
 }
 
