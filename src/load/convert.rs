@@ -12,8 +12,8 @@ use regex::Regex;
 use serde_json::Value as Json;
 
 use super::model::*;
-use super::positions::{PositionIndex, Seg};
 use super::raw::*;
+use super::yaml::{Document, Seg};
 use super::LoadError;
 
 type Result<T> = std::result::Result<T, LoadError>;
@@ -27,7 +27,7 @@ const CAPTURE_OPTIONS: &[&str] = &["group", "secret"];
 /// is parsed once per run however often the file repeats it.
 pub(super) struct Converter<'a> {
     pub(super) file: &'a Arc<str>,
-    index: &'a PositionIndex,
+    index: &'a Document,
     /// Collections repeat the same paths (`$.id` in every request); parse
     /// each distinct one once.
     jsonpaths: RefCell<HashMap<String, JsonPath>>,
@@ -73,7 +73,7 @@ impl YamlPath {
 
 impl<'a> Converter<'a> {
     /// A converter for the file `file`, whose nodes `index` locates.
-    pub(super) fn new(file: &'a Arc<str>, index: &'a PositionIndex) -> Self {
+    pub(super) fn new(file: &'a Arc<str>, index: &'a Document) -> Self {
         Converter {
             file,
             index,
@@ -372,11 +372,7 @@ pub(super) fn expected_one_of(list: &[&str]) -> String {
 
 /// The typed collection for the parsed YAML of `file`, every node placed
 /// by `index`.
-pub fn collection(
-    raw: RawCollection,
-    file: &Arc<str>,
-    index: &PositionIndex,
-) -> Result<Collection> {
+pub fn collection(raw: RawCollection, file: &Arc<str>, index: &Document) -> Result<Collection> {
     let cx = Converter::new(file, index);
     let root = YamlPath::default();
     let mut environments = environments(&cx, &raw.environments)?;

@@ -22,8 +22,8 @@ pub fn load_rows(path: &Path) -> Result<Vec<Json>, LoadError> {
     let rows = if is_csv {
         csv_rows(&file, &text)?
     } else {
-        super::checked_index(&file, &text)?;
-        list_rows(&file, super::parse_yaml(&file, &text)?)?
+        let doc = super::document(&file, &text)?;
+        list_rows(&file, super::typed(&file, &doc)?)?
     };
     if rows.len() > MAX_ROWS {
         return Err(invalid(

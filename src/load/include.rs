@@ -109,8 +109,8 @@ fn piece(path: &Path, site: &Pos, stack: &mut Vec<PathBuf>) -> Result<Piece, Loa
     let text = super::read(path)?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
     let file: Arc<str> = Arc::from(path.display().to_string());
-    let index = super::checked_index(&file, text)?;
-    let raw: RawPiece = super::parse_yaml(&file, text)?;
+    let index = super::document(&file, text)?;
+    let raw: RawPiece = super::typed(&file, &index)?;
     let cx = Converter::new(&file, &index);
     stack.push(canonical);
     let nested = match &raw.include {
@@ -166,8 +166,8 @@ fn spliced(
     let text = super::read(path)?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
     let file: Arc<str> = Arc::from(path.display().to_string());
-    let index = super::checked_index(&file, text)?;
-    let raw: Vec<super::raw::RawRequestEntry> = super::parse_yaml(&file, text)?;
+    let index = super::document(&file, text)?;
+    let raw: Vec<super::raw::RawRequestEntry> = super::typed(&file, &index)?;
     if raw.is_empty() {
         return Err(LoadError::invalid(
             site.clone(),

@@ -11,10 +11,10 @@ mod include;
 pub mod openapi;
 pub use auth::{PASSWORD_FIELD, USERNAME_FIELD};
 pub mod model;
-mod positions;
 mod raw;
 mod raw_auth;
 mod templated;
+mod yaml;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -25,8 +25,8 @@ use serde_json::Value as Json;
 
 pub use data::{load_rows, MAX_ROWS};
 pub use model::*;
-pub use positions::{LineCol, PositionIndex, Seg};
 pub use templated::Template;
+pub use yaml::{Document, LineCol, Seg};
 
 /// Why a collection could not be loaded: a file unread, or YAML that is not
 /// a valid collection.
@@ -66,15 +66,21 @@ impl LoadError {
 pub fn load_str(file: &str, text: &str) -> Result<Collection, LoadError> {
     let file: Arc<str> = Arc::from(file);
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    let index = checked_index(&file, text)?;
-    let raw: raw::RawCollection = parse_yaml(&file, text)?;
-    convert::collection(raw, &file, &index)
+    let doc = document(&file, text)?;
+    let raw: raw::RawCollection = typed(&file, &doc)?;
+    convert::collection(raw, &file, &doc)
 }
 
-/// The positions of every node, or the first key written twice in one
-/// mapping: YAML keeps the last, and an assertion or header would vanish.
-fn checked_index(file: &Arc<str>, text: &str) -> Result<PositionIndex, LoadError> {
-    let index = PositionIndex::build(text);
+/// `text` parsed once, every node with its position; an error for text
+/// that is not YAML, and for the first key written twice in one mapping
+/// (YAML keeps the last, and an assertion or header would vanish).
+fn document(file: &Arc<str>, text: &str) -> Result<Document, LoadError> {
+    let at = |at: LineCol| Pos {
+        file: file.clone(),
+        line: at.line,
+        col: at.col,
+    };
+    let index = Document::parse(text).map_err(|e| LoadError::invalid(at(e.at), e.message))?;
     if let Some(d) = index.duplicates.first() {
         return Err(LoadError::invalid(
             Pos {
@@ -147,16 +153,17 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
 /// what is wrong, rather than leaving it out silently).
 fn is_collection(text: &str) -> bool {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    let index = PositionIndex::build(text);
-    !index.complete || index.root_has_key("requests")
+    match Document::parse(text) {
+        Ok(doc) => doc.root_has_key("requests"),
+        Err(_) => true,
+    }
 }
 
 /// Variables from a `--vars-file`: a YAML (or JSON) mapping of names to values.
 pub fn load_vars_file(path: &Path) -> Result<IndexMap<String, Json>, LoadError> {
     let text = read(path)?;
     let file: Arc<str> = Arc::from(path.display().to_string());
-    checked_index(&file, &text)?;
-    parse_yaml(&file, &text)
+    typed(&file, &document(&file, &text)?)
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {
@@ -250,24 +257,17 @@ fn collect_yaml_files(
     Ok(())
 }
 
-fn parse_yaml<T: serde::de::DeserializeOwned>(file: &Arc<str>, text: &str) -> Result<T, LoadError> {
-    serde_yaml::from_str(text).map_err(|e| {
-        let (line, col) = e
-            .location()
-            .map(|l| (l.line() as u32, l.column() as u32))
-            .unwrap_or((1, 1));
-        let full = e.to_string();
-        // serde_yaml puts the location in its message; we print it in front.
-        static AT: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-        let at = AT.get_or_init(|| regex::Regex::new(r" at line \d+ column \d+").expect("valid"));
-        let message = at.replace_all(&full, "").into_owned();
+/// The document as a `T`, or an error placed at the node that is wrong.
+fn typed<T: serde::de::DeserializeOwned>(file: &Arc<str>, doc: &Document) -> Result<T, LoadError> {
+    doc.deserialize().map_err(|e| {
+        let at = e.at.unwrap_or(LineCol { line: 1, col: 1 });
         LoadError::invalid(
             Pos {
                 file: file.clone(),
-                line,
-                col,
+                line: at.line,
+                col: at.col,
             },
-            message,
+            e.to_string(),
         )
     })
 }
@@ -295,5 +295,10 @@ pub fn json_schema() -> Json {
 
 /// Any YAML (or JSON) text as a JSON value, for tools around collections.
 pub fn parse_value(text: &str) -> Result<Json, String> {
-    serde_yaml::from_str(text).map_err(|e| e.to_string())
+    let doc = Document::parse(text)
+        .map_err(|e| format!("{} at line {} column {}", e.message, e.at.line, e.at.col))?;
+    doc.deserialize().map_err(|e| {
+        let at = e.at.unwrap_or_default();
+        format!("{e} at line {} column {}", at.line, at.col)
+    })
 }

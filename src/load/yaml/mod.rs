@@ -1,0 +1,379 @@
+//! The one YAML parse of the load stage. yaml-rust2's events, each with its
+//! mark, build a compact tree: serde deserializes our types from it
+//! ([`de`]), and every node keeps its line and column, for the model and
+//! for errors. (serde_yaml forgets positions, so it once took a second parse
+//! of every file to find them.)
+
+mod de;
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// One step of a path from the document's root: a mapping key or a sequence index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Seg {
+    /// The entry under this key.
+    Key(String),
+    /// The item at this index, from 0.
+    Index(usize),
+}
+
+impl From<&str> for Seg {
+    fn from(key: &str) -> Self {
+        Seg::Key(key.to_string())
+    }
+}
+
+impl From<usize> for Seg {
+    fn from(index: usize) -> Self {
+        Seg::Index(index)
+    }
+}
+
+/// Line (1-based) and column (1-based) of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord)]
+pub struct LineCol {
+    /// The line, from 1.
+    pub line: u32,
+    /// The column, from 1.
+    pub col: u32,
+}
+
+impl LineCol {
+    fn of(mark: &Marker) -> Self {
+        LineCol {
+            line: mark.line() as u32,
+            col: mark.col() as u32 + 1,
+        }
+    }
+}
+
+/// A key written twice in one mapping: YAML parsers keep the last one, so
+/// whatever the first said would silently vanish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// The key.
+    pub key: String,
+    /// Where it is written first.
+    pub first: LineCol,
+    /// Where it is written again.
+    pub second: LineCol,
+}
+
+/// Text that is not YAML: where the parser stopped, and why.
+#[derive(Debug, Clone)]
+pub struct SyntaxError {
+    /// Where.
+    pub at: LineCol,
+    /// Why, as the parser says it.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `plain` for an unquoted scalar, whose type its text decides;
+    /// `string` when tagged `!!str`.
+    Scalar {
+        plain: bool,
+        string: bool,
+    },
+    Seq,
+    Map,
+}
+
+/// A node: scalars hold a range of [`Document::text`], collections a range
+/// of [`Document::children`] (a mapping's key, then its value, per entry).
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    at: LineCol,
+    kind: Kind,
+    start: u32,
+    len: u32,
+}
+
+/// Mappings with more keys than this get a hash index, so that a mapping of
+/// 200,000 keys is built and searched in linear time.
+const INDEXED_FROM: u32 = 16;
+
+/// How many nodes aliases may repeat in all: a few lines of anchors could
+/// otherwise stand for billions of nodes.
+const MAX_REPEATED: u64 = 1_000_000;
+
+/// A parsed YAML document: its nodes and where each one is written.
+#[derive(Debug, Default)]
+pub struct Document {
+    nodes: Vec<Node>,
+    children: Vec<u32>,
+    text: String,
+    /// The hash indexes of wide mappings: node → key → entry number.
+    wide: HashMap<u32, HashMap<Box<str>, u32>>,
+    root: Option<u32>,
+    /// Keys written twice in one mapping, in document order.
+    pub duplicates: Vec<Duplicate>,
+}
+
+impl Document {
+    /// Parses `text`, which must hold at most one document.
+    pub fn parse(text: &str) -> Result<Document, SyntaxError> {
+        let mut builder = Builder::default();
+        let mut parser = Parser::new_from_str(text);
+        let parsed = parser.load(&mut builder, true);
+        if let Err(e) = parsed {
+            return Err(SyntaxError {
+                at: LineCol::of(e.marker()),
+                message: e.info().to_string(),
+            });
+        }
+        if let Some(e) = builder.error {
+            return Err(e);
+        }
+        let mut doc = builder.doc;
+        doc.duplicates.sort_by_key(|d| d.second);
+        Ok(doc)
+    }
+
+    /// Whether the root is a mapping with this key.
+    pub fn root_has_key(&self, key: &str) -> bool {
+        self.root.and_then(|r| self.entry(r, key)).is_some()
+    }
+
+    /// The position of the node at `path` (an entry's is its key's), or of
+    /// its nearest ancestor that has one (a node built by serde defaults
+    /// has no text of its own).
+    pub fn find(&self, path: &[Seg]) -> LineCol {
+        let Some(mut node) = self.root else {
+            return LineCol { line: 1, col: 1 };
+        };
+        let mut at = self.nodes[node as usize].at;
+        for seg in path {
+            let (place, next) = match seg {
+                Seg::Key(k) => match self.entry(node, k) {
+                    Some((key, value)) => (key, value),
+                    None => break,
+                },
+                Seg::Index(i) => match self.items(node).get(*i) {
+                    Some(&item) => (item, item),
+                    None => break,
+                },
+            };
+            at = self.nodes[place as usize].at;
+            node = next;
+        }
+        at
+    }
+
+    /// The key node and value node of `key` in mapping `map`.
+    fn entry(&self, map: u32, key: &str) -> Option<(u32, u32)> {
+        let node = self.nodes[map as usize];
+        if node.kind != Kind::Map {
+            return None;
+        }
+        if let Some(index) = self.wide.get(&map) {
+            let entry = *index.get(key)? as usize;
+            let pairs = self.pairs(map);
+            return Some((pairs[2 * entry], pairs[2 * entry + 1]));
+        }
+        self.pairs(map)
+            .chunks(2)
+            .find(|p| self.scalar(p[0]) == Some(key))
+            .map(|p| (p[0], p[1]))
+    }
+
+    /// The items of a sequence; empty for any other node.
+    fn items(&self, node: u32) -> &[u32] {
+        let n = self.nodes[node as usize];
+        match n.kind {
+            Kind::Seq => &self.children[n.start as usize..(n.start + n.len) as usize],
+            _ => &[],
+        }
+    }
+
+    /// A mapping's key and value nodes, alternating.
+    fn pairs(&self, node: u32) -> &[u32] {
+        let n = self.nodes[node as usize];
+        &self.children[n.start as usize..(n.start + n.len) as usize]
+    }
+
+    /// A scalar's text; `None` for a collection.
+    fn scalar(&self, node: u32) -> Option<&str> {
+        let n = self.nodes[node as usize];
+        match n.kind {
+            Kind::Scalar { .. } => Some(&self.text[n.start as usize..(n.start + n.len) as usize]),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    doc: Document,
+    /// Open collections: their node, and where their children start in
+    /// `scratch` (children are moved to the document when it closes, so
+    /// that each collection's children lie side by side).
+    open: Vec<(u32, usize)>,
+    scratch: Vec<u32>,
+    anchors: HashMap<usize, u32>,
+    /// Each node's size with everything under it, for the alias budget.
+    sizes: Vec<u32>,
+    repeated: u64,
+    documents: u32,
+    error: Option<SyntaxError>,
+}
+
+impl Builder {
+    fn push(&mut self, at: LineCol, kind: Kind, anchor: usize) -> u32 {
+        let id = self.doc.nodes.len() as u32;
+        self.doc.nodes.push(Node {
+            at,
+            kind,
+            start: 0,
+            len: 0,
+        });
+        self.sizes.push(1);
+        if anchor != 0 {
+            self.anchors.insert(anchor, id);
+        }
+        id
+    }
+
+    fn attach(&mut self, id: u32) {
+        if self.open.is_empty() {
+            self.doc.root = Some(id);
+        } else {
+            self.scratch.push(id);
+        }
+    }
+
+    fn scalar(&mut self, at: LineCol, text: &str, style: TScalarStyle, tag: bool, anchor: usize) {
+        let kind = Kind::Scalar {
+            plain: style == TScalarStyle::Plain && !tag,
+            string: tag,
+        };
+        let id = self.push(at, kind, anchor);
+        let node = &mut self.doc.nodes[id as usize];
+        node.start = self.doc.text.len() as u32;
+        node.len = text.len() as u32;
+        self.doc.text.push_str(text);
+        self.attach(id);
+    }
+
+    fn alias(&mut self, at: LineCol, anchor: usize) {
+        let Some(&id) = self.anchors.get(&anchor) else {
+            return self.fail(at, "an alias to an unknown anchor".into());
+        };
+        self.repeated += u64::from(self.sizes[id as usize]);
+        if self.repeated > MAX_REPEATED {
+            return self.fail(
+                at,
+                format!("aliases repeat more than {MAX_REPEATED} nodes in all"),
+            );
+        }
+        self.attach(id);
+    }
+
+    fn close(&mut self) {
+        let Some((id, start)) = self.open.pop() else {
+            return;
+        };
+        let kids: Vec<u32> = self.scratch.drain(start..).collect();
+        let size: u32 = kids.iter().map(|k| self.sizes[*k as usize]).sum();
+        self.sizes[id as usize] = size.saturating_add(1);
+        let node = &mut self.doc.nodes[id as usize];
+        node.start = self.doc.children.len() as u32;
+        node.len = kids.len() as u32;
+        self.doc.children.extend_from_slice(&kids);
+        if node.kind == Kind::Map {
+            // A mapping that is a sequence item stands where its first key
+            // does, not where the parser says the block begins.
+            let in_seq = self
+                .open
+                .last()
+                .is_some_and(|(p, _)| self.doc.nodes[*p as usize].kind == Kind::Seq);
+            if let (true, Some(first)) = (in_seq, kids.first()) {
+                self.doc.nodes[id as usize].at = self.doc.nodes[*first as usize].at;
+            }
+            self.index_keys(id);
+        }
+        self.attach(id);
+    }
+
+    /// Records the keys a mapping has twice, and indexes a wide one.
+    fn index_keys(&mut self, map: u32) {
+        let doc = &self.doc;
+        let pairs = doc.pairs(map);
+        let mut seen: HashMap<&str, u32> = HashMap::with_capacity(pairs.len() / 2);
+        let mut twice = Vec::new();
+        for p in pairs.chunks(2) {
+            let Some(key) = doc.scalar(p[0]) else {
+                continue;
+            };
+            if let Some(first) = seen.insert(key, p[0]) {
+                twice.push(Duplicate {
+                    key: key.to_string(),
+                    first: doc.nodes[first as usize].at,
+                    second: doc.nodes[p[0] as usize].at,
+                });
+                seen.insert(key, first);
+            }
+        }
+        if pairs.len() as u32 / 2 > INDEXED_FROM {
+            let index = pairs
+                .chunks(2)
+                .enumerate()
+                .filter_map(|(i, p)| Some((Box::from(doc.scalar(p[0])?), i as u32)))
+                .collect();
+            self.doc.wide.insert(map, index);
+        }
+        self.doc.duplicates.extend(twice);
+    }
+
+    fn fail(&mut self, at: LineCol, message: String) {
+        self.error.get_or_insert(SyntaxError { at, message });
+    }
+}
+
+/// Whether a tag says "string" (`!!str`).
+fn is_str_tag(tag: &Option<yaml_rust2::parser::Tag>) -> bool {
+    tag.as_ref().is_some_and(|t| {
+        (t.handle == "!!" || t.handle == "tag:yaml.org,2002:") && t.suffix == "str"
+    })
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let at = LineCol::of(&mark);
+        match ev {
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.fail(
+                        at,
+                        "more than one document (`---`): a file holds one".into(),
+                    );
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                self.scalar(at, &text, style, is_str_tag(&tag), anchor)
+            }
+            Event::Alias(anchor) => self.alias(at, anchor),
+            Event::SequenceStart(anchor, _) => {
+                let id = self.push(at, Kind::Seq, anchor);
+                self.open.push((id, self.scratch.len()));
+            }
+            Event::MappingStart(anchor, _) => {
+                let id = self.push(at, Kind::Map, anchor);
+                self.open.push((id, self.scratch.len()));
+            }
+            Event::SequenceEnd | Event::MappingEnd => self.close(),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
