@@ -138,7 +138,7 @@ fn client_with(
     if let Some(limit) = connection.connect_timeout {
         builder = builder.connect_timeout(limit);
     }
-    let builder = tls::configure(builder, tls)?;
+    let builder = tls::configure(builder, tls, connection.http_version)?;
     proxy::configure(builder, &planned.proxy, secrets)?
         .build()
         .map_err(|e| format!("could not create an HTTP client: {e}"))

@@ -4,25 +4,94 @@
 //! and TLS failures told in words a person can act on.
 
 use std::error::Error as _;
+use std::sync::{Arc, OnceLock};
 
 use reqwest::{Certificate, ClientBuilder, Identity};
 use rustls::{AlertDescription, CertificateError};
 
+use crate::load::HttpVersion;
 use crate::resolve::{PemFile, Tls};
 
-/// `builder` with `tls` applied; why not, naming the file and the place
-/// that names it.
-pub fn configure(mut builder: ClientBuilder, tls: &Tls) -> Result<ClientBuilder, String> {
+/// The platform's trust store (with `SSL_CERT_FILE`, `SSL_CERT_DIR`), read
+/// and parsed once per process: every client of a run shares it.
+fn native_roots() -> Arc<rustls::RootCertStore> {
+    static ROOTS: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut roots = rustls::RootCertStore::empty();
+            // Stores often hold a few certificates rustls cannot parse;
+            // like reqwest, skip those.
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            Arc::new(roots)
+        })
+        .clone()
+}
+
+/// A rustls configuration trusting the platform's store and `extra`, with
+/// ALPN for the HTTP versions `version` allows.
+fn trusting(
+    extra: Option<&PemFile>,
+    version: Option<HttpVersion>,
+) -> Result<rustls::ClientConfig, String> {
+    let roots = match extra {
+        None => native_roots(),
+        Some(ca) => {
+            let mut roots = (*native_roots()).clone();
+            use rustls::pki_types::pem::PemObject;
+            let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&ca.pem)
+                .filter_map(Result::ok)
+                .collect();
+            if certs.is_empty() {
+                return Err(no_pem(ca));
+            }
+            for der in certs {
+                roots.add(der).map_err(|e| {
+                    format!(
+                        "{}: a certificate rustls cannot use: {e}",
+                        ca.describe("--cacert")
+                    )
+                })?;
+            }
+            Arc::new(roots)
+        }
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS cannot be set up: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = match version {
+        Some(HttpVersion::Http1) => vec![b"http/1.1".to_vec()],
+        Some(HttpVersion::Http2) => vec![b"h2".to_vec()],
+        None => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+    };
+    Ok(config)
+}
+
+fn no_pem(ca: &PemFile) -> String {
+    format!(
+        "{}: no PEM certificate in it (a CA file holds `-----BEGIN CERTIFICATE-----` blocks)",
+        ca.describe("--cacert")
+    )
+}
+
+/// `builder` with `tls` applied for a client of `version`; why not,
+/// naming the file and the place that names it.
+pub fn configure(
+    mut builder: ClientBuilder,
+    tls: &Tls,
+    version: Option<HttpVersion>,
+) -> Result<ClientBuilder, String> {
+    if tls.client_cert.is_none() && tls.pkcs12.is_none() && !tls.insecure {
+        // The common case, built from the store read once.
+        return Ok(builder.use_preconfigured_tls(trusting(tls.ca_cert.as_ref(), version)?));
+    }
     if let Some(ca) = &tls.ca_cert {
         let certs = Certificate::from_pem_bundle(&ca.pem)
             .ok()
             .filter(|c| !c.is_empty())
-            .ok_or_else(|| {
-                format!(
-                    "{}: no PEM certificate in it (a CA file holds `-----BEGIN CERTIFICATE-----` blocks)",
-                    ca.describe("--cacert")
-                )
-            })?;
+            .ok_or_else(|| no_pem(ca))?;
         for cert in certs {
             builder = builder.add_root_certificate(cert);
         }

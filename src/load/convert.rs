@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,25 +39,44 @@ pub(super) struct Converter<'a> {
 }
 
 /// A path in the document under construction, built by appending keys and
-/// indexes as the converter descends.
+/// indexes as the converter descends. Each step shares its parent, so
+/// taking one costs one small allocation, not a copy of the whole path.
 #[derive(Clone, Default)]
-pub(super) struct YamlPath(Vec<Seg>);
+pub(super) struct YamlPath(Option<Rc<Step>>);
+
+struct Step {
+    parent: YamlPath,
+    seg: Seg,
+}
 
 impl YamlPath {
+    fn then(&self, seg: Seg) -> YamlPath {
+        YamlPath(Some(Rc::new(Step {
+            parent: self.clone(),
+            seg,
+        })))
+    }
     pub(super) fn key(&self, key: &str) -> YamlPath {
-        let mut v = self.0.clone();
-        v.push(Seg::Key(key.to_string()));
-        YamlPath(v)
+        self.then(Seg::Key(key.to_string()))
     }
     pub(super) fn index(&self, index: usize) -> YamlPath {
-        let mut v = self.0.clone();
-        v.push(Seg::Index(index));
-        YamlPath(v)
+        self.then(Seg::Index(index))
+    }
+    /// The steps from the root.
+    pub(super) fn segs(&self) -> Vec<&Seg> {
+        let mut out = Vec::new();
+        let mut at = self;
+        while let Some(step) = &at.0 {
+            out.push(&step.seg);
+            at = &step.parent;
+        }
+        out.reverse();
+        out
     }
     /// How a user would name this place: `requests[2].expect.json`.
     pub(super) fn describe(&self) -> String {
         let mut out = String::new();
-        for seg in &self.0 {
+        for seg in self.segs() {
             match seg {
                 Seg::Key(k) => {
                     if !out.is_empty() {
@@ -86,7 +106,7 @@ impl<'a> Converter<'a> {
 
 impl Converter<'_> {
     pub(super) fn pos(&self, path: &YamlPath) -> Pos {
-        let at = self.index.find(&path.0);
+        let at = self.index.find(path.segs());
         Pos {
             file: self.file.clone(),
             line: at.line,
@@ -851,10 +871,10 @@ pub(super) fn entries(
     stack: &mut Vec<std::path::PathBuf>,
     out: &mut Vec<(Request, Pos)>,
 ) -> Result<()> {
-    for (i, entry) in raw.into_iter().enumerate() {
+    for i in 0..raw.len() {
         let p = at.index(i);
-        if entry.0.get("include").is_some() {
-            let include: RawRequestInclude = read_entry(cx, &p, &entry.0)?;
+        if cx.index.has_key(p.segs(), "include") {
+            let include: RawRequestInclude = read_entry(cx, &p)?;
             let with: Vec<(String, Data)> = include
                 .with
                 .iter()
@@ -871,7 +891,7 @@ pub(super) fn entries(
             }
             continue;
         }
-        let raw: RawRequest = read_entry(cx, &p, &entry.0)?;
+        let raw: RawRequest = read_entry(cx, &p)?;
         let request = request(cx, &p, raw)?;
         let auth_at = cx.pos(&p.key("auth"));
         out.push((request, auth_at));
@@ -879,23 +899,18 @@ pub(super) fn entries(
     Ok(())
 }
 
-/// A `requests` entry read as `T`, an error pointing at the key it is about.
-fn read_entry<T: serde::de::DeserializeOwned>(
-    cx: &Converter,
-    p: &YamlPath,
-    value: &Json,
-) -> Result<T> {
-    cx.read_typed(p, value).map_err(|m| match &m.unknown {
-        Some((key, expected)) => {
-            let place = m.at.describe();
-            let place = place.strip_suffix(&format!(".{key}")).unwrap_or(&place);
-            cx.err(
-                &m.at.key(key),
-                format!("{place}: unknown field `{key}`, {expected}"),
-            )
-        }
-        None => cx.err(&m.at, format!("{}: {}", m.at.describe(), m.message)),
-    })
+/// A `requests` entry read as `T` from the document, an error pointing at
+/// the node it is about.
+fn read_entry<T: serde::de::DeserializeOwned>(cx: &Converter, p: &YamlPath) -> Result<T> {
+    cx.index
+        .deserialize_at(p.segs(), &p.describe())
+        .map_err(|e| {
+            let mut at = cx.pos(p);
+            if let Some(found) = e.at {
+                (at.line, at.col) = (found.line, found.col);
+            }
+            LoadError::invalid(at, e.to_string())
+        })
 }
 
 fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {

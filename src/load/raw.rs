@@ -45,12 +45,18 @@ pub struct RawCollection {
     pub requests: Vec<RawRequestEntry>,
 }
 
-/// An entry of `requests`, kept as its tree until the loader reads it (so
-/// an error points at its key): a request, or `include:` of a file of
-/// requests; described to editors as either.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct RawRequestEntry(#[schemars(with = "RawEntrySchema")] pub Json);
+/// An entry of `requests`, left in the document until the loader reads it
+/// from there (it may be a request or an `include:`, and each error points
+/// at its key); described to editors as either.
+#[derive(Debug, Clone, JsonSchema)]
+pub struct RawRequestEntry(#[schemars(with = "RawEntrySchema")] ());
+
+impl<'de> Deserialize<'de> for RawRequestEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(RawRequestEntry(()))
+    }
+}
 
 /// What a `requests` entry may be, for the JSON Schema.
 #[derive(JsonSchema)]

@@ -151,7 +151,7 @@ impl CodeFlow<'_> {
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("reqtest/", env!("CARGO_PKG_VERSION")));
-        let browser = crate::execute::tls::configure(browser, self.tls)
+        let browser = crate::execute::tls::configure(browser, self.tls, None)
             .and_then(|b| crate::execute::proxy::configure(b, self.proxy, self.call.secrets))
             .map_err(|e| self.error(e))?
             .build()

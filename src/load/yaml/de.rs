@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
-use super::{Document, Kind, LineCol};
+use super::{Document, Kind, LineCol, Seg};
 
 /// Why the document is not the type asked for: what, where, and the path
 /// to the node (`requests[0].timeout`; empty at the root).
@@ -50,14 +50,23 @@ type Result<T> = std::result::Result<T, YamlError>;
 #[derive(Clone, Copy)]
 enum Path<'a> {
     Root,
-    Seq { parent: &'a Path<'a>, index: usize },
-    Map { parent: &'a Path<'a>, key: &'a str },
+    /// The path of a node read on its own (`requests[3]`).
+    Prefix(&'a str),
+    Seq {
+        parent: &'a Path<'a>,
+        index: usize,
+    },
+    Map {
+        parent: &'a Path<'a>,
+        key: &'a str,
+    },
 }
 
 impl fmt::Display for Path<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Path::Root => Ok(()),
+            Path::Prefix(prefix) => f.write_str(prefix),
             Path::Seq { parent, index } => write!(f, "{parent}[{index}]"),
             Path::Map {
                 parent: Path::Root,
@@ -82,6 +91,28 @@ impl Document {
                 ..e
             }),
         }
+    }
+}
+
+impl Document {
+    /// The node at `path` as a `T`; its errors name their path after
+    /// `prefix` (how a user names `path`).
+    pub fn deserialize_at<'s, T: de::DeserializeOwned>(
+        &self,
+        path: impl IntoIterator<Item = &'s Seg>,
+        prefix: &str,
+    ) -> Result<T> {
+        let Some(id) = self.node_at(path) else {
+            return Err(de::Error::custom(format!(
+                "{prefix}: nothing is written here"
+            )));
+        };
+        let root = Path::Prefix(prefix);
+        T::deserialize(Node {
+            doc: self,
+            id,
+            path: &root,
+        })
     }
 }
 

@@ -142,7 +142,7 @@ impl Document {
     /// The position of the node at `path` (an entry's is its key's), or of
     /// its nearest ancestor that has one (a node built by serde defaults
     /// has no text of its own).
-    pub fn find(&self, path: &[Seg]) -> LineCol {
+    pub fn find<'s>(&self, path: impl IntoIterator<Item = &'s Seg>) -> LineCol {
         let Some(mut node) = self.root else {
             return LineCol { line: 1, col: 1 };
         };
@@ -162,6 +162,25 @@ impl Document {
             node = next;
         }
         at
+    }
+
+    /// The node at `path`, if there is one.
+    fn node_at<'s>(&self, path: impl IntoIterator<Item = &'s Seg>) -> Option<u32> {
+        let mut node = self.root?;
+        for seg in path {
+            node = match seg {
+                Seg::Key(k) => self.entry(node, k)?.1,
+                Seg::Index(i) => *self.items(node).get(*i)?,
+            };
+        }
+        Some(node)
+    }
+
+    /// Whether the node at `path` is a mapping with `key`.
+    pub fn has_key<'s>(&self, path: impl IntoIterator<Item = &'s Seg>, key: &str) -> bool {
+        self.node_at(path)
+            .and_then(|n| self.entry(n, key))
+            .is_some()
     }
 
     /// The key node and value node of `key` in mapping `map`.
