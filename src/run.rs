@@ -498,7 +498,12 @@ impl CollectionRun<'_> {
             return;
         }
         let request = &self.planned.collection.requests[ri];
-        if item.is_none() && matches!(request.for_each, Some(crate::load::ForEach::Var { .. })) {
+        if item.is_none()
+            && matches!(
+                request.for_each.as_deref(),
+                Some(crate::load::ForEach::Var { .. })
+            )
+        {
             // Its list never came: the request is one test after all.
             self.sink.items(self.ci, ri, &[]);
         }
@@ -549,7 +554,7 @@ impl CollectionRun<'_> {
             }
             Err(message) => return Some(self.fail(request, mode, message)),
         }
-        if let Some(crate::load::ForEach::Var { data, name }) = &request.for_each {
+        if let Some(crate::load::ForEach::Var { data, name }) = request.for_each.as_deref() {
             let base = vars_here.into_owned();
             return self.each_item(session, ri, mode, data, name, base).await;
         }
@@ -893,7 +898,7 @@ async fn run_request(
     let secrets = templates.secrets();
     let retry = request
         .retry
-        .as_ref()
+        .as_deref()
         .or(planned.collection.defaults.retry.as_ref());
     let (exchange, ctx, attempts) = match retry {
         None => {

@@ -5,7 +5,11 @@
 //! users know them.
 
 use std::sync::mpsc;
+
+// One verdict per trial: a oneshot is a fifth of the memory of an mpsc
+// channel, which a run of 100,000 requests feels.
 use std::sync::Arc;
+use tokio::sync::oneshot;
 
 use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
 
@@ -103,7 +107,7 @@ pub fn run_plan(
                 reporter: std::cell::RefCell::new(&mut reporter),
                 senders: std::cell::RefCell::new(senders),
                 items: Default::default(),
-                thresholds,
+                thresholds: std::cell::RefCell::new(thresholds),
                 found: found_tx,
             };
             run::run(&runner_plan, &selection, &options, feed);
@@ -166,21 +170,21 @@ struct Feed<'a> {
     reporter: std::cell::RefCell<&'a mut Reporter>,
     tally: std::cell::RefCell<Tally>,
     /// By collection, then request, as [`Trials::senders`].
-    senders: std::cell::RefCell<Vec<Vec<Option<mpsc::Sender<Verdict>>>>>,
+    senders: std::cell::RefCell<Vec<Vec<Option<oneshot::Sender<Verdict>>>>>,
     /// The items of captured `for_each` lists: `None` for one libtest
     /// filters out.
     items: std::cell::RefCell<ItemSenders>,
-    thresholds: Vec<Option<mpsc::Sender<Verdict>>>,
+    thresholds: std::cell::RefCell<Vec<Option<oneshot::Sender<Verdict>>>>,
     found: mpsc::Sender<Found>,
 }
 
-type ItemSenders = std::collections::HashMap<(usize, usize), Vec<Option<mpsc::Sender<Verdict>>>>;
+type ItemSenders = std::collections::HashMap<(usize, usize), Vec<Option<oneshot::Sender<Verdict>>>>;
 
 impl Feed<'_> {
     /// Tells collection `ci`'s thresholds trial, now that its last
     /// reported request is done.
     fn judge(&self, ci: usize) {
-        if let Some(tx) = &self.thresholds[ci] {
+        if let Some(tx) = self.thresholds.borrow_mut()[ci].take() {
             let verdict = self.reporter.borrow_mut().thresholds(self.plan, ci);
             let _ = tx.send(verdict);
         }
@@ -190,12 +194,12 @@ impl Feed<'_> {
 impl run::Sink for Feed<'_> {
     fn event(&self, e: Event) {
         let tx = match &e.item {
-            None => self.senders.borrow()[e.collection][e.request].clone(),
+            None => self.senders.borrow_mut()[e.collection][e.request].take(),
             // An item libtest filters out is sent (its request is a test)
             // but not reported.
-            Some(item) => match self.items.borrow().get(&(e.collection, e.request)) {
-                Some(items) => match &items[item.index] {
-                    Some(tx) => Some(tx.clone()),
+            Some(item) => match self.items.borrow_mut().get_mut(&(e.collection, e.request)) {
+                Some(items) => match items[item.index].take() {
+                    Some(tx) => Some(tx),
                     None => return,
                 },
                 None => return,
@@ -216,7 +220,7 @@ impl run::Sink for Feed<'_> {
         let c = &self.plan.collections[ci].collection;
         let kind = c.requests[ri].tags.join(",");
         let trial = |name: String| {
-            let (tx, rx) = mpsc::channel::<Verdict>();
+            let (tx, rx) = oneshot::channel::<Verdict>();
             let trial = Trial::ignorable_test(name, move || wait_for(rx)).with_kind(kind.clone());
             (tx, trial)
         };
@@ -254,11 +258,11 @@ enum Slot {
 struct Trials {
     slots: Vec<Slot>,
     /// By collection, then request: `None` for a request that is no test.
-    senders: Vec<Vec<Option<mpsc::Sender<Verdict>>>>,
+    senders: Vec<Vec<Option<oneshot::Sender<Verdict>>>>,
     /// By collection, then request: whether it is a test of this run.
     reported: Vec<Vec<bool>>,
     /// By collection: its `thresholds` trial, when it has one that waits.
-    thresholds: Vec<Option<mpsc::Sender<Verdict>>>,
+    thresholds: Vec<Option<oneshot::Sender<Verdict>>>,
 }
 
 impl Trials {
@@ -279,14 +283,19 @@ impl Trials {
                     senders.push(None);
                     continue;
                 }
-                let (tx, rx) = mpsc::channel::<Verdict>();
+                let (tx, rx) = oneshot::channel::<Verdict>();
                 let trial =
                     Trial::ignorable_test(test_name(&pc.collection, ri), move || wait_for(rx))
                         .with_ignored_flag(request.ignore.is_some())
                         .with_kind(request.tags.join(","));
                 let shown = !args.is_filtered_out(&trial) && !args.is_ignored(&trial);
                 reported.push(shown);
-                if shown && matches!(request.for_each, Some(crate::load::ForEach::Var { .. })) {
+                if shown
+                    && matches!(
+                        request.for_each.as_deref(),
+                        Some(crate::load::ForEach::Var { .. })
+                    )
+                {
                     // A list captured during the run: its tests come with it.
                     senders.push(None);
                     all.slots.push(Slot::Items { ci, ri });
@@ -310,9 +319,9 @@ fn thresholds_trial(
     c: &Collection,
     reported: &[bool],
     slots: &mut Vec<Slot>,
-) -> Option<mpsc::Sender<Verdict>> {
+) -> Option<oneshot::Sender<Verdict>> {
     c.thresholds.as_ref()?;
-    let (tx, rx) = mpsc::channel::<Verdict>();
+    let (tx, rx) = oneshot::channel::<Verdict>();
     let name = format!("{}::{}", c.name, crate::load::THRESHOLDS_TEST);
     slots.push(Slot::Ready(Trial::ignorable_test(name, move || {
         wait_for(rx)
@@ -358,8 +367,8 @@ impl Tally {
     }
 }
 
-fn wait_for(rx: mpsc::Receiver<Verdict>) -> Result<Completion, Failed> {
-    match rx.recv() {
+fn wait_for(rx: oneshot::Receiver<Verdict>) -> Result<Completion, Failed> {
+    match rx.blocking_recv() {
         Ok(Verdict::Pass) => Ok(Completion::Completed),
         Ok(Verdict::Fail(message)) => Err(message.into()),
         Ok(Verdict::Ignore(reason)) => Ok(Completion::Ignored {

@@ -401,7 +401,7 @@ pub fn outgoing(planned: &PlannedCollection, index: usize) -> Outgoing<'_> {
             .map(|&i| &defaults.headers[i])
             .chain(&request.headers)
             .collect(),
-        body: request.body.as_ref(),
+        body: request.body.as_deref(),
         limits: Limits {
             timeout: request
                 .timeout

@@ -7,24 +7,97 @@ use std::error::Error as _;
 use std::sync::{Arc, OnceLock};
 
 use reqwest::{Certificate, ClientBuilder, Identity};
-use rustls::{AlertDescription, CertificateError};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{AlertDescription, CertificateError, DigitallySignedStruct, SignatureScheme};
 
 use crate::load::HttpVersion;
 use crate::resolve::{PemFile, Tls};
 
 /// The platform's trust store (with `SSL_CERT_FILE`, `SSL_CERT_DIR`), read
-/// and parsed once per process: every client of a run shares it.
-fn native_roots() -> Arc<rustls::RootCertStore> {
-    static ROOTS: OnceLock<Arc<rustls::RootCertStore>> = OnceLock::new();
-    ROOTS
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            // Stores often hold a few certificates rustls cannot parse;
-            // like reqwest, skip those.
-            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-            Arc::new(roots)
-        })
-        .clone()
+/// and parsed once per process, at the first TLS handshake: every client
+/// of a run shares it, and a run over plain HTTP never reads it.
+fn native_roots() -> &'static rustls::RootCertStore {
+    static ROOTS: OnceLock<rustls::RootCertStore> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        // Stores often hold a few certificates rustls cannot parse; like
+        // reqwest, skip those.
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        roots
+    })
+}
+
+/// Checks server certificates against the platform's store and a
+/// collection's extra CAs, built when the first handshake needs it.
+#[derive(Debug)]
+struct LazyVerifier {
+    extra: Vec<CertificateDer<'static>>,
+    provider: Arc<CryptoProvider>,
+    built: OnceLock<Result<Arc<WebPkiServerVerifier>, String>>,
+}
+
+impl LazyVerifier {
+    fn verifier(&self) -> Result<&WebPkiServerVerifier, rustls::Error> {
+        let built = self.built.get_or_init(|| {
+            let mut roots = native_roots().clone();
+            roots.add_parsable_certificates(self.extra.iter().cloned());
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+                .build()
+                .map_err(|e| format!("no certificate authority to trust ({e}): give one with --cacert or `defaults.tls.ca_cert`"))
+        });
+        built
+            .as_deref()
+            .map_err(|e| rustls::Error::General(e.clone()))
+    }
+}
+
+impl ServerCertVerifier for LazyVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.verifier()?.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// A rustls configuration trusting the platform's store and `extra`, with
@@ -33,33 +106,35 @@ fn trusting(
     extra: Option<&PemFile>,
     version: Option<HttpVersion>,
 ) -> Result<rustls::ClientConfig, String> {
-    let roots = match extra {
-        None => native_roots(),
-        Some(ca) => {
-            let mut roots = (*native_roots()).clone();
-            use rustls::pki_types::pem::PemObject;
-            let certs: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(&ca.pem)
-                .filter_map(Result::ok)
-                .collect();
-            if certs.is_empty() {
-                return Err(no_pem(ca));
-            }
-            for der in certs {
-                roots.add(der).map_err(|e| {
-                    format!(
-                        "{}: a certificate rustls cannot use: {e}",
-                        ca.describe("--cacert")
-                    )
-                })?;
-            }
-            Arc::new(roots)
+    let mut certs = Vec::new();
+    if let Some(ca) = extra {
+        certs = CertificateDer::pem_slice_iter(&ca.pem)
+            .filter_map(Result::ok)
+            .collect();
+        if certs.is_empty() {
+            return Err(no_pem(ca));
         }
-    };
+        let mut check = rustls::RootCertStore::empty();
+        for der in &certs {
+            check.add(der.clone()).map_err(|e| {
+                format!(
+                    "{}: a certificate rustls cannot use: {e}",
+                    ca.describe("--cacert")
+                )
+            })?;
+        }
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = LazyVerifier {
+        extra: certs,
+        provider: provider.clone(),
+        built: OnceLock::new(),
+    };
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS cannot be set up: {e}"))?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     config.alpn_protocols = match version {
         Some(HttpVersion::Http1) => vec![b"http/1.1".to_vec()],

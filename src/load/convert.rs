@@ -953,7 +953,7 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
         url: cx.text(&p.key("url"), &r.url),
         query: cx.pairs(&p.key("query"), &r.query)?,
         headers: cx.pairs(&p.key("headers"), &r.headers)?,
-        body,
+        body: body.map(Box::new),
         timeout: r
             .timeout
             .as_ref()
@@ -987,12 +987,12 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
         retry: r
             .retry
             .as_ref()
-            .map(|rt| retry(cx, &p.key("retry"), rt))
+            .map(|rt| retry(cx, &p.key("retry"), rt).map(Box::new))
             .transpose()?,
         when: r.when.as_deref().map(|w| cx.text(&p.key("when"), w)),
         always: r.always.unwrap_or(false),
         for_each: match &r.for_each {
-            Some(f) => Some(for_each(cx, p, f, r.item_name.as_deref())?),
+            Some(f) => Some(Box::new(for_each(cx, p, f, r.item_name.as_deref())?)),
             None if r.item_name.is_some() => {
                 return Err(cx.err(&p.key("as"), "`as` names the item of a `for_each`"))
             }
@@ -1142,9 +1142,9 @@ fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
         headers,
         max_duration,
         json,
-        body,
-        schema,
-        openapi,
+        body: body.map(Box::new),
+        schema: schema.map(Box::new),
+        openapi: openapi.map(Box::new),
         http_version,
     })
 }

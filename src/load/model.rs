@@ -489,7 +489,7 @@ pub struct Request {
     /// Headers to send.
     pub headers: Vec<(String, Text)>,
     /// The body to send, if any.
-    pub body: Option<Body>,
+    pub body: Option<Box<Body>>,
     /// How long the request may take; overrides the default.
     pub timeout: Option<Duration>,
     /// The largest response body read, in bytes; overrides the default.
@@ -503,16 +503,16 @@ pub struct Request {
     /// How many redirects to follow; overrides the default.
     pub follow_redirects: Option<u32>,
     /// Send again until the response passes; overrides the default.
-    pub retry: Option<Retry>,
+    pub retry: Option<Box<Retry>>,
     /// Sent only when this renders `true`, evaluated when its turn comes.
     pub when: Option<Text>,
     /// Sent even after an earlier request of its collection failed (cleanup).
     pub always: bool,
     /// Sent once per item of a list, as `item` (or the name `as` gives).
-    pub for_each: Option<ForEach>,
+    pub for_each: Option<Box<ForEach>>,
     /// The item this copy of a `for_each` request is sent with (set when
     /// the resolve stage expands the request into one copy per item).
-    pub item: Option<Item>,
+    pub item: Option<Box<Item>>,
     /// Variables an `include` of its file gives it (`with:`), innermost
     /// last; templates of the including file.
     pub with: Vec<(String, Data)>,
@@ -578,11 +578,11 @@ pub struct Expect {
     /// Assertions on values in the JSON body.
     pub json: Vec<JsonAssert>,
     /// Checks of the whole body.
-    pub body: Option<BodyExpect>,
+    pub body: Option<Box<BodyExpect>>,
     /// A JSON Schema the body must match.
-    pub schema: Option<SchemaCheck>,
+    pub schema: Option<Box<SchemaCheck>>,
     /// An OpenAPI operation whose documented response the body must match.
-    pub openapi: Option<OpenApiCheck>,
+    pub openapi: Option<Box<OpenApiCheck>>,
     /// The HTTP version the response must have come in, and where that is written.
     pub http_version: Option<(HttpVersion, Pos)>,
 }

@@ -80,7 +80,7 @@ impl Request {
         out.extend(self.when.iter().map(Template::Text));
         out.extend(self.with.iter().map(|(_, d)| Template::Data(d)));
         // A `for_each` left for the run (its list is captured) is read then.
-        if let Some(ForEach::Var { data, .. }) = &self.for_each {
+        if let Some(ForEach::Var { data, .. }) = self.for_each.as_deref() {
             out.push(Template::Data(data));
         }
         out

@@ -27,7 +27,7 @@ pub(super) fn expand(
     }
     let mut out = Vec::with_capacity(c.requests.len());
     for (index, request) in std::mem::take(&mut c.requests).into_iter().enumerate() {
-        match request.for_each.clone() {
+        match request.for_each.as_deref().cloned() {
             None => out.push(request),
             // A list captured during the run: its items become tests when
             // it comes; the name they render is checked now.
@@ -117,11 +117,11 @@ fn copies(
         let mut copy = request.clone();
         copy.name = item_name(templates, request, i, &item, name, vars)?;
         copy.for_each = None;
-        copy.item = Some(Item {
+        copy.item = Some(Box::new(Item {
             name: name.to_string(),
             value: item,
             group: index,
-        });
+        }));
         out.push(copy);
     }
     Ok(())

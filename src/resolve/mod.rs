@@ -237,7 +237,7 @@ fn plan_collection(
             .iter()
             .map(|(k, _)| k.clone())
             .chain(request.item.iter().map(|i| i.name.clone()))
-            .chain(request.for_each.iter().map(|f| match f {
+            .chain(request.for_each.iter().map(|f| match &**f {
                 crate::load::ForEach::List { name, .. }
                 | crate::load::ForEach::Var { name, .. } => name.clone(),
             }))

@@ -53,7 +53,7 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
     let client = execute::client(planned, &plan.secrets)?;
     let mut outgoing = execute::outgoing(planned, index);
     // Multipart bodies are streams: written as -F from the model below.
-    if let Some(Body::Multipart(_)) = &request.body {
+    if let Some(Body::Multipart(_)) = request.body.as_deref() {
         outgoing.body = None;
     }
     let built = execute::build(&client, &plan.templates, &outgoing, &ctx)
@@ -83,7 +83,7 @@ pub async fn export(plan: &Plan, name: &str, show_secrets: bool) -> Result<Strin
     if let Some(bytes) = built.body().and_then(|b| b.as_bytes()) {
         words.flag("--data-raw", &String::from_utf8_lossy(bytes));
     }
-    if let Some(Body::Multipart(parts)) = &request.body {
+    if let Some(Body::Multipart(parts)) = request.body.as_deref() {
         for part in parts {
             words.flag("-F", &multipart_field(plan, part, &ctx)?);
         }
