@@ -31,7 +31,7 @@ impl Checker<'_> {
         for h in &expect.headers {
             self.header(h);
         }
-        if let Some((limit, at)) = &expect.max_duration {
+        if let Some((limit, at)) = expect.max_duration.as_deref() {
             self.duration(*limit, at);
         }
         self.json(&expect.json);
@@ -178,7 +178,8 @@ impl Checker<'_> {
             // One failure per path; its further predicates on indented lines.
             let failure = (!problems.is_empty()).then(|| problems.join("\n    "));
             let shown = actual.as_ref().map(|v| show.value(v));
-            self.rec.record(&a.at, a.path.src.clone(), shown, failure);
+            self.rec
+                .record(&a.at, a.path.src.to_string(), shown, failure);
         }
     }
 
@@ -374,7 +375,7 @@ impl Checker<'_> {
             hide: false,
         };
         let problem = (!json::json_eq(&want, &got)).then(|| {
-            let paths: Vec<&str> = ignore.iter().map(|p| p.src.as_str()).collect();
+            let paths: Vec<&str> = ignore.iter().map(|p| &*p.src).collect();
             let ignored = if paths.is_empty() {
                 String::new()
             } else {

@@ -27,7 +27,7 @@ const CAPTURE_OPTIONS: &[&str] = &["group", "secret"];
 /// What converting one file needs: its name, where each node sits, and what
 /// is parsed once per run however often the file repeats it.
 pub(super) struct Converter<'a> {
-    pub(super) file: &'a Arc<str>,
+    pub(super) file: &'a FileName,
     index: &'a Document,
     /// Collections repeat the same paths (`$.id` in every request); parse
     /// each distinct one once.
@@ -93,7 +93,7 @@ impl YamlPath {
 
 impl<'a> Converter<'a> {
     /// A converter for the file `file`, whose nodes `index` locates.
-    pub(super) fn new(file: &'a Arc<str>, index: &'a Document) -> Self {
+    pub(super) fn new(file: &'a FileName, index: &'a Document) -> Self {
         Converter {
             file,
             index,
@@ -392,7 +392,7 @@ pub(super) fn expected_one_of(list: &[&str]) -> String {
 
 /// The typed collection for the parsed YAML of `file`, every node placed
 /// by `index`.
-pub fn collection(raw: RawCollection, file: &Arc<str>, index: &Document) -> Result<Collection> {
+pub fn collection(raw: RawCollection, file: &FileName, index: &Document) -> Result<Collection> {
     let cx = Converter::new(file, index);
     let root = YamlPath::default();
     let mut environments = environments(&cx, &raw.environments)?;
@@ -829,10 +829,9 @@ fn requests(
     let mut stack = Vec::from_iter(std::path::Path::new(&**cx.file).canonicalize().ok());
     let mut all = Vec::with_capacity(raw.len());
     entries(cx, &root.key("requests"), raw, &mut stack, &mut all)?;
-    let mut requests = Vec::with_capacity(all.len());
-    let mut seen: HashMap<String, u32> = HashMap::new();
-    for (request, p) in all {
-        if let Some(first) = seen.get(&request.name) {
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    for (request, p) in &all {
+        if let Some(first) = seen.get(request.name.as_str()) {
             return Err(LoadError::invalid(
                 request.at.clone(),
                 format!(
@@ -848,7 +847,7 @@ fn requests(
                     .chain(auths.keys().map(String::as_str))
                     .collect();
                 return Err(LoadError::invalid(
-                    p,
+                    p.clone(),
                     format!(
                         "no auth named `{name}`; this collection has {}",
                         expected_one_of(&known)
@@ -856,10 +855,10 @@ fn requests(
                 ));
             }
         }
-        seen.insert(request.name.clone(), request.at.line);
-        requests.push(request);
+        seen.insert(&request.name, request.at.line);
     }
-    Ok(requests)
+    // In place: a second list of every request would double the peak.
+    Ok(all.into_iter().map(|(request, _)| request).collect())
 }
 
 /// The requests of `raw` (entries under `at`), included files spliced in;
@@ -989,7 +988,10 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
             .as_ref()
             .map(|rt| retry(cx, &p.key("retry"), rt).map(Box::new))
             .transpose()?,
-        when: r.when.as_deref().map(|w| cx.text(&p.key("when"), w)),
+        when: r
+            .when
+            .as_deref()
+            .map(|w| Box::new(cx.text(&p.key("when"), w))),
         always: r.always.unwrap_or(false),
         for_each: match &r.for_each {
             Some(f) => Some(Box::new(for_each(cx, p, f, r.item_name.as_deref())?)),
@@ -1096,7 +1098,7 @@ fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
         .as_ref()
         .map(|s| status(cx, &p.key("status"), s))
         .transpose()?;
-    let mut headers = Vec::new();
+    let mut headers = Vec::with_capacity(raw.headers.len());
     for (name, value) in &raw.headers {
         headers.push(header_expect(cx, &p.key("headers").key(name), name, value)?);
     }
@@ -1107,7 +1109,7 @@ fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
         }
         None => None,
     };
-    let mut json = Vec::new();
+    let mut json = Vec::with_capacity(raw.json.len());
     for (path_src, value) in &raw.json {
         let jp = p.key("json").key(path_src);
         json.push(JsonAssert {
@@ -1140,7 +1142,7 @@ fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
     Ok(Expect {
         status,
         headers,
-        max_duration,
+        max_duration: max_duration.map(Box::new),
         json,
         body: body.map(Box::new),
         schema: schema.map(Box::new),

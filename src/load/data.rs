@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use super::{LoadError, Pos};
+use super::{FileName, LoadError, Pos};
 
 /// The most rows a data file may hold.
 pub const MAX_ROWS: usize = 100_000;
@@ -15,7 +15,7 @@ pub const MAX_ROWS: usize = 100_000;
 /// The rows of `path`: CSV by its `.csv` extension, else YAML or JSON.
 pub fn load_rows(path: &Path) -> Result<Vec<Json>, LoadError> {
     let text = super::read(path)?;
-    let file: Arc<str> = Arc::from(path.display().to_string());
+    let file: FileName = Arc::new(path.display().to_string());
     let is_csv = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
@@ -35,7 +35,7 @@ pub fn load_rows(path: &Path) -> Result<Vec<Json>, LoadError> {
     Ok(rows)
 }
 
-fn invalid(file: &Arc<str>, line: u32, message: String) -> LoadError {
+fn invalid(file: &FileName, line: u32, message: String) -> LoadError {
     LoadError::invalid(
         Pos {
             file: file.clone(),
@@ -46,7 +46,7 @@ fn invalid(file: &Arc<str>, line: u32, message: String) -> LoadError {
     )
 }
 
-fn csv_rows(file: &Arc<str>, text: &str) -> Result<Vec<Json>, LoadError> {
+fn csv_rows(file: &FileName, text: &str) -> Result<Vec<Json>, LoadError> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::Headers)
         .from_reader(text.as_bytes());
@@ -73,7 +73,7 @@ fn csv_rows(file: &Arc<str>, text: &str) -> Result<Vec<Json>, LoadError> {
     Ok(rows)
 }
 
-fn list_rows(file: &Arc<str>, value: Json) -> Result<Vec<Json>, LoadError> {
+fn list_rows(file: &FileName, value: Json) -> Result<Vec<Json>, LoadError> {
     match value {
         Json::Array(items) => {
             if let Some(i) = items.iter().position(|r| !r.is_object()) {

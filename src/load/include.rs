@@ -108,7 +108,7 @@ fn piece(path: &Path, site: &Pos, stack: &mut Vec<PathBuf>) -> Result<Piece, Loa
     let canonical = enter(path, site, stack)?;
     let text = super::read(path)?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
-    let file: Arc<str> = Arc::from(path.display().to_string());
+    let file: FileName = Arc::new(path.display().to_string());
     let index = super::document(&file, text)?;
     let raw: RawPiece = super::typed(&file, &index)?;
     let cx = Converter::new(&file, &index);
@@ -143,7 +143,7 @@ fn included_from(e: LoadError, site: &Pos) -> LoadError {
 /// relative to `from`), nested includes spliced too, each with its place in
 /// its own file; `site` is the include, `stack` the files around it.
 pub(super) fn requests(
-    from: &Arc<str>,
+    from: &FileName,
     path: &str,
     site: &Pos,
     stack: &mut Vec<PathBuf>,
@@ -165,7 +165,7 @@ fn spliced(
     let canonical = enter(path, site, stack)?;
     let text = super::read(path)?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
-    let file: Arc<str> = Arc::from(path.display().to_string());
+    let file: FileName = Arc::new(path.display().to_string());
     let index = super::document(&file, text)?;
     let raw: Vec<super::raw::RawRequestEntry> = super::typed(&file, &index)?;
     if raw.is_empty() {

@@ -64,7 +64,7 @@ impl LoadError {
 
 /// Loads one collection from its text; `file` is the name used in messages.
 pub fn load_str(file: &str, text: &str) -> Result<Collection, LoadError> {
-    let file: Arc<str> = Arc::from(file);
+    let file: FileName = Arc::new(file.to_string());
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let doc = document(&file, text)?;
     let raw: raw::RawCollection = typed(&file, &doc)?;
@@ -74,7 +74,7 @@ pub fn load_str(file: &str, text: &str) -> Result<Collection, LoadError> {
 /// `text` parsed once, every node with its position; an error for text
 /// that is not YAML, and for the first key written twice in one mapping
 /// (YAML keeps the last, and an assertion or header would vanish).
-fn document(file: &Arc<str>, text: &str) -> Result<Document, LoadError> {
+fn document(file: &FileName, text: &str) -> Result<Document, LoadError> {
     let at = |at: LineCol| Pos {
         file: file.clone(),
         line: at.line,
@@ -99,8 +99,17 @@ fn document(file: &Arc<str>, text: &str) -> Result<Document, LoadError> {
 
 /// Loads one collection file.
 pub fn load_file(path: &Path) -> Result<Collection, LoadError> {
-    let text = read(path)?;
-    load_str(&path.display().to_string(), &text)
+    load_owned(&path.display().to_string(), read(path)?)
+}
+
+/// [`load_str`], freeing the text once parsed: the document holds what
+/// converting needs, and a large file's text would raise the peak.
+fn load_owned(file: &str, text: String) -> Result<Collection, LoadError> {
+    let file: FileName = Arc::new(file.to_string());
+    let doc = document(&file, text.strip_prefix('\u{FEFF}').unwrap_or(&text))?;
+    drop(text);
+    let raw: raw::RawCollection = typed(&file, &doc)?;
+    convert::collection(raw, &file, &doc)
 }
 
 /// What a run loads: its collections, and the YAML files found in folders
@@ -136,7 +145,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
             if is_collection(&text) {
                 loaded
                     .collections
-                    .push(load_str(&file.display().to_string(), &text)?);
+                    .push(load_owned(&file.display().to_string(), text)?);
             } else {
                 loaded.skipped.push(file);
             }
@@ -162,7 +171,7 @@ fn is_collection(text: &str) -> bool {
 /// Variables from a `--vars-file`: a YAML (or JSON) mapping of names to values.
 pub fn load_vars_file(path: &Path) -> Result<IndexMap<String, Json>, LoadError> {
     let text = read(path)?;
-    let file: Arc<str> = Arc::from(path.display().to_string());
+    let file: FileName = Arc::new(path.display().to_string());
     typed(&file, &document(&file, &text)?)
 }
 
@@ -215,7 +224,7 @@ pub fn decode(file: &str, bytes: Vec<u8>) -> Result<String, LoadError> {
             let byte = e.as_bytes()[good.len()];
             Err(LoadError::invalid(
                 Pos {
-                    file: Arc::from(file),
+                    file: Arc::new(file.to_string()),
                     line,
                     col,
                 },
@@ -258,7 +267,7 @@ fn collect_yaml_files(
 }
 
 /// The document as a `T`, or an error placed at the node that is wrong.
-fn typed<T: serde::de::DeserializeOwned>(file: &Arc<str>, doc: &Document) -> Result<T, LoadError> {
+fn typed<T: serde::de::DeserializeOwned>(file: &FileName, doc: &Document) -> Result<T, LoadError> {
     doc.deserialize().map_err(|e| {
         let at = e.at.unwrap_or(LineCol { line: 1, col: 1 });
         LoadError::invalid(

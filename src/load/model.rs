@@ -10,11 +10,15 @@ use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
 use regex::Regex;
 use serde_json::Value as Json;
 
+/// A file's name as messages give it, shared by every place in it. One
+/// pointer wide (an `Arc<str>` is two), so that a [`Pos`] is 16 bytes.
+pub type FileName = Arc<String>;
+
 /// A place in a collection file: `collections/cells.yaml:12:7`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pos {
     /// The file, as named in messages.
-    pub file: Arc<str>,
+    pub file: FileName,
     /// The line, from 1.
     pub line: u32,
     /// The column, from 1.
@@ -25,7 +29,7 @@ impl Pos {
     /// The start of a file, for what concerns it whole.
     pub fn start(file: &str) -> Pos {
         Pos {
-            file: Arc::from(file),
+            file: Arc::new(file.to_string()),
             line: 1,
             col: 1,
         }
@@ -64,7 +68,7 @@ pub struct Collection {
     /// of its test names.
     pub name: String,
     /// The file it was loaded from, as named in messages.
-    pub file: Arc<str>,
+    pub file: FileName,
     /// The environment used when none is chosen.
     pub default_env: Option<String>,
     /// Each environment's variables, by environment name.
@@ -505,7 +509,7 @@ pub struct Request {
     /// Send again until the response passes; overrides the default.
     pub retry: Option<Box<Retry>>,
     /// Sent only when this renders `true`, evaluated when its turn comes.
-    pub when: Option<Text>,
+    pub when: Option<Box<Text>>,
     /// Sent even after an earlier request of its collection failed (cleanup).
     pub always: bool,
     /// Sent once per item of a list, as `item` (or the name `as` gives).
@@ -574,7 +578,7 @@ pub struct Expect {
     /// Checks of response headers.
     pub headers: Vec<HeaderExpect>,
     /// The longest the response may take, and where that is written.
-    pub max_duration: Option<(Duration, Pos)>,
+    pub max_duration: Option<Box<(Duration, Pos)>>,
     /// Assertions on values in the JSON body.
     pub json: Vec<JsonAssert>,
     /// Checks of the whole body.
@@ -710,13 +714,14 @@ pub struct JsonAssert {
 
 /// A compiled JSONPath. A singular path (`$.a.b[0]`) yields one value or
 /// none; any other path (wildcards, slices, filters, `..`) yields the list of
-/// everything it matched.
+/// everything it matched. Shared: a path written in many requests is
+/// parsed and held once.
 #[derive(Debug, Clone)]
 pub struct JsonPath {
     /// The path as written.
-    pub src: String,
+    pub src: std::sync::Arc<str>,
     /// The parsed path.
-    pub query: JpQuery,
+    pub query: std::sync::Arc<JpQuery>,
     /// Whether it can match at most one value (names and indexes only).
     pub singular: bool,
 }
@@ -735,8 +740,8 @@ impl JsonPath {
             )
         });
         Ok(JsonPath {
-            src: src.to_string(),
-            query,
+            src: src.into(),
+            query: std::sync::Arc::new(query),
             singular,
         })
     }

@@ -77,7 +77,7 @@ impl Request {
         if let Some(until) = self.retry.as_ref().and_then(|r| r.until.as_deref()) {
             expect_templates(until, &mut out);
         }
-        out.extend(self.when.iter().map(Template::Text));
+        out.extend(self.when.as_deref().map(Template::Text));
         out.extend(self.with.iter().map(|(_, d)| Template::Data(d)));
         // A `for_each` left for the run (its list is captured) is read then.
         if let Some(ForEach::Var { data, .. }) = self.for_each.as_deref() {

@@ -419,7 +419,7 @@ mod tests {
 
     fn at() -> Pos {
         Pos {
-            file: Arc::from("t.yaml"),
+            file: Arc::new("t.yaml".to_string()),
             line: 3,
             col: 5,
         }

@@ -79,7 +79,7 @@ pub fn token(spec: &AuthSpec, grant: &Grant, secrets: &Secrets) -> Result<Token,
         let wanted = match &spec.token {
             TokenField::AccessToken => "access_token".to_string(),
             TokenField::IdToken => "id_token".to_string(),
-            TokenField::Path(p) => p.src.clone(),
+            TokenField::Path(p) => p.src.to_string(),
         };
         let keys: Vec<&str> = response
             .as_object()

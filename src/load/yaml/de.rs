@@ -126,7 +126,7 @@ struct Node<'d, 'p> {
 
 impl<'d> Node<'d, '_> {
     fn kind(&self) -> Kind {
-        self.doc.nodes[self.id as usize].kind
+        self.doc.nodes[self.id as usize].kind()
     }
 
     fn text(&self) -> Option<&'d str> {

@@ -85,12 +85,52 @@ enum Kind {
 
 /// A node: scalars hold a range of [`Document::text`], collections a range
 /// of [`Document::children`] (a mapping's key, then its value, per entry).
+/// Its kind rides in the low bits of its length: 16 bytes a node, not 20.
 #[derive(Debug, Clone, Copy)]
 struct Node {
     at: LineCol,
-    kind: Kind,
     start: u32,
-    len: u32,
+    kind_len: u32,
+}
+
+const KIND_BITS: u32 = 3;
+
+/// The longest text a document may have, so that every length fits.
+const MAX_TEXT: usize = (u32::MAX >> KIND_BITS) as usize;
+
+impl Node {
+    fn new(at: LineCol, kind: Kind) -> Node {
+        let code = match kind {
+            Kind::Scalar { plain, string } => u32::from(plain) | u32::from(string) << 1,
+            Kind::Seq => 4,
+            Kind::Map => 5,
+        };
+        Node {
+            at,
+            start: 0,
+            kind_len: code,
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self.kind_len & ((1 << KIND_BITS) - 1) {
+            4 => Kind::Seq,
+            5 => Kind::Map,
+            code => Kind::Scalar {
+                plain: code & 1 != 0,
+                string: code & 2 != 0,
+            },
+        }
+    }
+
+    fn len(&self) -> u32 {
+        self.kind_len >> KIND_BITS
+    }
+
+    fn set_range(&mut self, start: usize, len: usize) {
+        self.start = start as u32;
+        self.kind_len = (len as u32) << KIND_BITS | (self.kind_len & ((1 << KIND_BITS) - 1));
+    }
 }
 
 /// Mappings with more keys than this get a hash index, so that a mapping of
@@ -117,7 +157,18 @@ pub struct Document {
 impl Document {
     /// Parses `text`, which must hold at most one document.
     pub fn parse(text: &str) -> Result<Document, SyntaxError> {
+        if text.len() > MAX_TEXT {
+            return Err(SyntaxError {
+                at: LineCol { line: 1, col: 1 },
+                message: format!(
+                    "{} bytes: a document may have at most {MAX_TEXT}",
+                    text.len()
+                ),
+            });
+        }
         let mut builder = Builder::default();
+        // Scalars never hold more text than the document: no doubling.
+        builder.doc.text.reserve(text.len());
         let mut parser = Parser::new_from_str(text);
         let parsed = parser.load(&mut builder, true);
         if let Err(e) = parsed {
@@ -131,6 +182,10 @@ impl Document {
         }
         let mut doc = builder.doc;
         doc.duplicates.sort_by_key(|d| d.second);
+        // The slack of growing is freed before the load's next peak.
+        doc.nodes.shrink_to_fit();
+        doc.children.shrink_to_fit();
+        doc.text.shrink_to_fit();
         Ok(doc)
     }
 
@@ -186,7 +241,7 @@ impl Document {
     /// The key node and value node of `key` in mapping `map`.
     fn entry(&self, map: u32, key: &str) -> Option<(u32, u32)> {
         let node = self.nodes[map as usize];
-        if node.kind != Kind::Map {
+        if node.kind() != Kind::Map {
             return None;
         }
         if let Some(index) = self.wide.get(&map) {
@@ -203,8 +258,8 @@ impl Document {
     /// The items of a sequence; empty for any other node.
     fn items(&self, node: u32) -> &[u32] {
         let n = self.nodes[node as usize];
-        match n.kind {
-            Kind::Seq => &self.children[n.start as usize..(n.start + n.len) as usize],
+        match n.kind() {
+            Kind::Seq => &self.children[n.start as usize..(n.start + n.len()) as usize],
             _ => &[],
         }
     }
@@ -212,14 +267,14 @@ impl Document {
     /// A mapping's key and value nodes, alternating.
     fn pairs(&self, node: u32) -> &[u32] {
         let n = self.nodes[node as usize];
-        &self.children[n.start as usize..(n.start + n.len) as usize]
+        &self.children[n.start as usize..(n.start + n.len()) as usize]
     }
 
     /// A scalar's text; `None` for a collection.
     fn scalar(&self, node: u32) -> Option<&str> {
         let n = self.nodes[node as usize];
-        match n.kind {
-            Kind::Scalar { .. } => Some(&self.text[n.start as usize..(n.start + n.len) as usize]),
+        match n.kind() {
+            Kind::Scalar { .. } => Some(&self.text[n.start as usize..(n.start + n.len()) as usize]),
             _ => None,
         }
     }
@@ -244,12 +299,7 @@ struct Builder {
 impl Builder {
     fn push(&mut self, at: LineCol, kind: Kind, anchor: usize) -> u32 {
         let id = self.doc.nodes.len() as u32;
-        self.doc.nodes.push(Node {
-            at,
-            kind,
-            start: 0,
-            len: 0,
-        });
+        self.doc.nodes.push(Node::new(at, kind));
         self.sizes.push(1);
         if anchor != 0 {
             self.anchors.insert(anchor, id);
@@ -272,8 +322,7 @@ impl Builder {
         };
         let id = self.push(at, kind, anchor);
         let node = &mut self.doc.nodes[id as usize];
-        node.start = self.doc.text.len() as u32;
-        node.len = text.len() as u32;
+        node.set_range(self.doc.text.len(), text.len());
         self.doc.text.push_str(text);
         self.attach(id);
     }
@@ -300,16 +349,15 @@ impl Builder {
         let size: u32 = kids.iter().map(|k| self.sizes[*k as usize]).sum();
         self.sizes[id as usize] = size.saturating_add(1);
         let node = &mut self.doc.nodes[id as usize];
-        node.start = self.doc.children.len() as u32;
-        node.len = kids.len() as u32;
+        node.set_range(self.doc.children.len(), kids.len());
         self.doc.children.extend_from_slice(&kids);
-        if node.kind == Kind::Map {
+        if node.kind() == Kind::Map {
             // A mapping that is a sequence item stands where its first key
             // does, not where the parser says the block begins.
             let in_seq = self
                 .open
                 .last()
-                .is_some_and(|(p, _)| self.doc.nodes[*p as usize].kind == Kind::Seq);
+                .is_some_and(|(p, _)| self.doc.nodes[*p as usize].kind() == Kind::Seq);
             if let (true, Some(first)) = (in_seq, kids.first()) {
                 self.doc.nodes[id as usize].at = self.doc.nodes[*first as usize].at;
             }
