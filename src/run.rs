@@ -548,7 +548,7 @@ impl CollectionRun<'_> {
         match when(request, self.templates, &vars_here) {
             Ok(true) => {}
             Ok(false) => {
-                let src = request.when.as_ref().map_or("", |w| w.src.as_str());
+                let src = request.when.as_ref().map_or("", |w| &*w.src);
                 let reason = format!("`when: {src}` was false");
                 return Some(Outcome::Skipped { reason });
             }

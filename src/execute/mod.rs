@@ -107,10 +107,10 @@ impl Connection {
     pub fn of(defaults: &Defaults, request: Option<&Request>) -> Connection {
         Connection {
             http_version: request
-                .and_then(|r| r.http_version)
+                .and_then(|r| r.tuning().http_version)
                 .or(defaults.http_version),
             connect_timeout: request
-                .and_then(|r| r.connect_timeout)
+                .and_then(|r| r.tuning().connect_timeout)
                 .or(defaults.connect_timeout),
         }
     }
@@ -245,7 +245,7 @@ impl<'p> Session<'p> {
         vars: &Vars,
     ) -> Result<(Exchange, Value), NotAnswered> {
         let request = &self.planned.collection.requests[index];
-        if let Some(delay) = request.delay {
+        if let Some(delay) = request.tuning().delay {
             tokio::time::sleep(delay).await;
         }
         let started = Instant::now();
@@ -288,7 +288,8 @@ impl<'p> Session<'p> {
     fn shown_url(&self, index: usize, vars: &Vars) -> String {
         let outgoing = outgoing(self.planned, index);
         let ctx = self.tokens.context(vars, None);
-        absolute_url(self.templates, &outgoing, &ctx).unwrap_or_else(|_| outgoing.url.src.clone())
+        absolute_url(self.templates, &outgoing, &ctx)
+            .unwrap_or_else(|_| outgoing.url.src.to_string())
     }
 
     async fn try_send(
@@ -325,6 +326,7 @@ impl<'p> Session<'p> {
                 self.tokens.apply(name, &mut built)?;
             }
             let hops = request
+                .tuning()
                 .follow_redirects
                 .unwrap_or(self.planned.follow_redirects);
             let token_header = auth_name.and_then(|n| self.tokens.token_header(n));
@@ -404,14 +406,19 @@ pub fn outgoing(planned: &PlannedCollection, index: usize) -> Outgoing<'_> {
         body: request.body.as_deref(),
         limits: Limits {
             timeout: request
+                .tuning()
                 .timeout
                 .or(defaults.timeout)
                 .unwrap_or(DEFAULT_TIMEOUT),
             max_body: request
+                .tuning()
                 .max_body
                 .or(defaults.max_body)
                 .unwrap_or(DEFAULT_MAX_BODY),
-            connect_timeout: request.connect_timeout.or(defaults.connect_timeout),
+            connect_timeout: request
+                .tuning()
+                .connect_timeout
+                .or(defaults.connect_timeout),
         },
         collection_file: &collection.file,
         connection: Connection::of(defaults, Some(request)),

@@ -32,6 +32,9 @@ pub(super) struct Converter<'a> {
     /// Collections repeat the same paths (`$.id` in every request); parse
     /// each distinct one once.
     jsonpaths: RefCell<HashMap<String, JsonPath>>,
+    /// Texts many requests repeat (`{{ base }}/items`, `Bearer {{ token }}`)
+    /// are held once.
+    texts: RefCell<std::collections::HashSet<Arc<str>>>,
     /// Schema and OpenAPI documents, and schemas compiled from them, once
     /// per run however many requests name them.
     pub(super) documents: RefCell<HashMap<std::path::PathBuf, Arc<Json>>>,
@@ -98,6 +101,7 @@ impl<'a> Converter<'a> {
             file,
             index,
             jsonpaths: RefCell::default(),
+            texts: RefCell::default(),
             documents: RefCell::default(),
             schemas: RefCell::default(),
         }
@@ -119,8 +123,17 @@ impl Converter<'_> {
     }
 
     pub(super) fn text(&self, path: &YamlPath, src: &str) -> Text {
+        let mut texts = self.texts.borrow_mut();
+        let src = match texts.get(src) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared: Arc<str> = Arc::from(src);
+                texts.insert(shared.clone());
+                shared
+            }
+        };
         Text {
-            src: src.to_string(),
+            src,
             at: self.pos(path),
         }
     }
@@ -898,6 +911,43 @@ pub(super) fn entries(
     Ok(())
 }
 
+/// A request's own settings, boxed only when it has some.
+fn tuning(cx: &Converter, p: &YamlPath, r: &RawRequest) -> Result<Option<Box<Tuning>>> {
+    let tuning = Tuning {
+        timeout: r
+            .timeout
+            .as_ref()
+            .map(|t| cx.duration(&p.key("timeout"), t))
+            .transpose()?,
+        max_body: r
+            .max_body
+            .as_ref()
+            .map(|m| cx.size(&p.key("max_body"), m))
+            .transpose()?,
+        delay: r
+            .delay
+            .as_ref()
+            .map(|t| cx.duration(&p.key("delay"), t))
+            .transpose()?,
+        http_version: r
+            .http_version
+            .as_ref()
+            .map(|v| http_version(cx, &p.key("http_version"), v))
+            .transpose()?,
+        connect_timeout: r
+            .connect_timeout
+            .as_ref()
+            .map(|t| cx.duration(&p.key("connect_timeout"), t))
+            .transpose()?,
+        follow_redirects: r
+            .follow_redirects
+            .as_ref()
+            .map(|f| follow_redirects(cx, &p.key("follow_redirects"), f))
+            .transpose()?,
+    };
+    Ok((tuning != Tuning::default()).then(|| Box::new(tuning)))
+}
+
 /// A `requests` entry read as `T` from the document, an error pointing at
 /// the node it is about.
 fn read_entry<T: serde::de::DeserializeOwned>(cx: &Converter, p: &YamlPath) -> Result<T> {
@@ -917,6 +967,7 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
         return Err(cx.err(&p.key("name"), "a request needs a non-empty `name`"));
     }
     let method = method(cx, p, r.method.as_deref())?;
+    let tuning = tuning(cx, p, &r)?;
     let body = body(
         cx,
         p,
@@ -953,36 +1004,7 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
         query: cx.pairs(&p.key("query"), &r.query)?,
         headers: cx.pairs(&p.key("headers"), &r.headers)?,
         body: body.map(Box::new),
-        timeout: r
-            .timeout
-            .as_ref()
-            .map(|t| cx.duration(&p.key("timeout"), t))
-            .transpose()?,
-        max_body: r
-            .max_body
-            .as_ref()
-            .map(|m| cx.size(&p.key("max_body"), m))
-            .transpose()?,
-        delay: r
-            .delay
-            .as_ref()
-            .map(|t| cx.duration(&p.key("delay"), t))
-            .transpose()?,
-        http_version: r
-            .http_version
-            .as_ref()
-            .map(|v| http_version(cx, &p.key("http_version"), v))
-            .transpose()?,
-        connect_timeout: r
-            .connect_timeout
-            .as_ref()
-            .map(|t| cx.duration(&p.key("connect_timeout"), t))
-            .transpose()?,
-        follow_redirects: r
-            .follow_redirects
-            .as_ref()
-            .map(|f| follow_redirects(cx, &p.key("follow_redirects"), f))
-            .transpose()?,
+        tuning,
         retry: r
             .retry
             .as_ref()

@@ -45,8 +45,8 @@ impl fmt::Display for Pos {
 /// A string as the user wrote it; it may hold a template.
 #[derive(Debug, Clone)]
 pub struct Text {
-    /// The text as written.
-    pub src: String,
+    /// The text as written; shared by the requests that write the same.
+    pub src: Arc<str>,
     /// Where it is written.
     pub at: Pos,
 }
@@ -494,18 +494,9 @@ pub struct Request {
     pub headers: Vec<(String, Text)>,
     /// The body to send, if any.
     pub body: Option<Box<Body>>,
-    /// How long the request may take; overrides the default.
-    pub timeout: Option<Duration>,
-    /// The largest response body read, in bytes; overrides the default.
-    pub max_body: Option<u64>,
-    /// How long to wait before sending.
-    pub delay: Option<Duration>,
-    /// The HTTP version to speak; overrides the default.
-    pub http_version: Option<HttpVersion>,
-    /// How long connecting may take; overrides the default.
-    pub connect_timeout: Option<Duration>,
-    /// How many redirects to follow; overrides the default.
-    pub follow_redirects: Option<u32>,
+    /// Its own timing and connection settings; `None` when it has none
+    /// (most requests), read through [`Request::tuning`].
+    pub tuning: Option<Box<Tuning>>,
     /// Send again until the response passes; overrides the default.
     pub retry: Option<Box<Retry>>,
     /// Sent only when this renders `true`, evaluated when its turn comes.
@@ -530,6 +521,41 @@ pub struct Request {
     pub expect: Expect,
     /// Values taken from the response into variables for later requests.
     pub captures: Vec<Capture>,
+}
+
+/// A request's own timing and connection settings, each overriding the
+/// collection's default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tuning {
+    /// How long the request may take.
+    pub timeout: Option<Duration>,
+    /// The largest response body read, in bytes.
+    pub max_body: Option<u64>,
+    /// How long to wait before sending.
+    pub delay: Option<Duration>,
+    /// The HTTP version to speak.
+    pub http_version: Option<HttpVersion>,
+    /// How long connecting may take.
+    pub connect_timeout: Option<Duration>,
+    /// How many redirects to follow.
+    pub follow_redirects: Option<u32>,
+}
+
+/// No settings of its own.
+static UNTUNED: Tuning = Tuning {
+    timeout: None,
+    max_body: None,
+    delay: None,
+    http_version: None,
+    connect_timeout: None,
+    follow_redirects: None,
+};
+
+impl Request {
+    /// Its own settings (all `None` when it has none).
+    pub fn tuning(&self) -> &Tuning {
+        self.tuning.as_deref().unwrap_or(&UNTUNED)
+    }
 }
 
 /// A request body.

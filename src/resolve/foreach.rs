@@ -130,7 +130,7 @@ fn copies(
 /// A `for_each` request's name as a template.
 fn title(request: &Request) -> Text {
     Text {
-        src: request.name.clone(),
+        src: request.name.as_str().into(),
         at: request.at.clone(),
     }
 }
@@ -170,7 +170,7 @@ fn spliced_name(
         bound.insert(name.clone(), Value::from_serialize(&value));
     }
     let title = Text {
-        src: request.name.clone(),
+        src: request.name.as_str().into(),
         at: request.at.clone(),
     };
     templates.compile_text(&title)?;

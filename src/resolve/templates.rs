@@ -112,7 +112,7 @@ impl Templates {
             &mut self.env,
             &mut self.text,
             &text.src,
-            text.src.clone(),
+            text.src.to_string(),
             &text.at,
         )
     }
@@ -159,7 +159,7 @@ impl Templates {
     /// The auths a compiled text reads through `auths.NAME`.
     pub fn auths_of_text(&self, text: &Text) -> Vec<String> {
         self.text
-            .get(&text.src)
+            .get(&*text.src)
             .map(|c| c.auths.clone())
             .unwrap_or_default()
     }

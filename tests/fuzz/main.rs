@@ -178,7 +178,10 @@ const TEMPLATES: &[&str] = &[
 fn template_target(input: &[u8], rng_seed: u64) {
     let src = String::from_utf8_lossy(input).into_owned();
     let at = reqtest::load::Pos::start("fuzz.yaml");
-    let text = reqtest::load::Text { src, at };
+    let text = reqtest::load::Text {
+        src: src.into(),
+        at,
+    };
     let mut templates = reqtest::resolve::Templates::new();
     if templates.compile_text(&text).is_ok() {
         let ctx = minijinja::context! {

@@ -1,5 +1,5 @@
-//! The one YAML parse of the load stage. yaml-rust2's events, each with its
-//! mark, build a compact tree: serde deserializes our types from it
+//! The one YAML parse of the load stage. saphyr-parser's events, each with
+//! its span, build a compact tree: serde deserializes our types from it
 //! ([`de`]), and every node keeps its line and column, for the model and
 //! for errors. (serde_yaml forgets positions, so it once took a second parse
 //! of every file to find them.)
@@ -8,8 +8,7 @@ mod de;
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, SpannedEventReceiver, Tag};
 
 /// One step of a path from the document's root: a mapping key or a sequence index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -315,9 +314,9 @@ impl Builder {
         }
     }
 
-    fn scalar(&mut self, at: LineCol, text: &str, style: TScalarStyle, tag: bool, anchor: usize) {
+    fn scalar(&mut self, at: LineCol, text: &str, style: ScalarStyle, tag: bool, anchor: usize) {
         let kind = Kind::Scalar {
-            plain: style == TScalarStyle::Plain && !tag,
+            plain: style == ScalarStyle::Plain && !tag,
             string: tag,
         };
         let id = self.push(at, kind, anchor);
@@ -402,20 +401,18 @@ impl Builder {
 }
 
 /// Whether a tag says "string" (`!!str`).
-fn is_str_tag(tag: &Option<yaml_rust2::parser::Tag>) -> bool {
-    tag.as_ref().is_some_and(|t| {
-        (t.handle == "!!" || t.handle == "tag:yaml.org,2002:") && t.suffix == "str"
-    })
+fn is_str_tag(tag: Option<&Tag>) -> bool {
+    tag.is_some_and(|t| (t.handle == "!!" || t.handle == "tag:yaml.org,2002:") && t.suffix == "str")
 }
 
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
+impl<'input> SpannedEventReceiver<'input> for Builder {
+    fn on_event(&mut self, ev: Event<'input>, span: Span) {
         if self.error.is_some() {
             return;
         }
-        let at = LineCol::of(&mark);
+        let at = LineCol::of(&span.start);
         match ev {
-            Event::DocumentStart => {
+            Event::DocumentStart(_) => {
                 self.documents += 1;
                 if self.documents > 1 {
                     self.fail(
@@ -425,7 +422,7 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                self.scalar(at, &text, style, is_str_tag(&tag), anchor)
+                self.scalar(at, &text, style, is_str_tag(tag.as_deref()), anchor)
             }
             Event::Alias(anchor) => self.alias(at, anchor),
             Event::SequenceStart(anchor, _) => {
