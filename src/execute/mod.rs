@@ -433,7 +433,7 @@ pub async fn build(
     ctx: &Value,
 ) -> Result<reqwest::Request, ExecError> {
     let url = absolute_url(templates, out, ctx)?;
-    let mut url = reqwest::Url::parse(&url).map_err(|e| ExecError::Build {
+    let mut url = parse_url(&url).map_err(|e| ExecError::Build {
         at: out.url.at.clone(),
         message: format!("`{url}` is not a valid URL: {e}"),
     })?;
@@ -582,6 +582,33 @@ pub async fn exchange(
         duration: started.elapsed(),
         redirects: Vec::new(),
     })
+}
+
+/// How many parsed URLs [`parse_url`] keeps.
+const URLS_KEPT: usize = 8;
+
+thread_local! {
+    static URLS: std::cell::RefCell<std::collections::VecDeque<(String, reqwest::Url)>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
+/// `text` as a URL. Most requests of a collection go to a few URLs, and
+/// parsing one (host, IDNA) costs more than the rest of building a
+/// request: the last few parsed are kept.
+fn parse_url(text: &str) -> Result<reqwest::Url, url::ParseError> {
+    let known =
+        URLS.with_borrow(|urls| urls.iter().find(|(t, _)| t == text).map(|(_, u)| u.clone()));
+    if let Some(url) = known {
+        return Ok(url);
+    }
+    let url = reqwest::Url::parse(text)?;
+    URLS.with_borrow_mut(|urls| {
+        if urls.len() == URLS_KEPT {
+            urls.pop_back();
+        }
+        urls.push_front((text.to_string(), url.clone()));
+    });
+    Ok(url)
 }
 
 fn absolute_url(templates: &Templates, out: &Outgoing, ctx: &Value) -> Result<String, ExecError> {

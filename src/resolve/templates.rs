@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
+use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use serde_json::Value as Json;
 
@@ -34,6 +35,9 @@ pub struct RenderError {
 
 struct Compiled {
     name: String,
+    /// The template as text and plain variables, when it is no more than
+    /// that (`Bearer {{ token }}`): rendered without the engine.
+    simple: Option<Vec<Piece>>,
     /// Top-level names the template reads, globals left out.
     vars: Vec<String>,
     /// The auths it reads through `auths.NAME`.
@@ -250,6 +254,13 @@ impl Templates {
             ),
         };
         let compiled = table.get(src).ok_or_else(not_compiled)?;
+        if let Some(out) = compiled
+            .simple
+            .as_deref()
+            .and_then(|p| render_simple(p, ctx))
+        {
+            return Ok(out);
+        }
         let template = self
             .env
             .get_template(&compiled.name)
@@ -276,6 +287,69 @@ impl Templates {
         Ok(String::from_utf8(out.0)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
+}
+
+/// A part of a template that is only text and variables.
+#[derive(Debug, Clone)]
+enum Piece {
+    Text(String),
+    Var(String),
+}
+
+/// `src` as text and `{{ name }}` expressions, if that is all it is: no
+/// filter, no attribute, no statement, no comment, no whitespace control.
+fn simple(src: &str) -> Option<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    let mut rest = src;
+    while let Some(open) = rest.find("{{") {
+        let (text, after) = rest.split_at(open);
+        let close = after.find("}}")?;
+        let name = after[2..close].trim();
+        let is_name = name
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+        if name.is_empty() || !is_name || after[2..close].contains(['{', '-', '+']) {
+            return None;
+        }
+        if !text.is_empty() {
+            pieces.push(Piece::Text(text.to_string()));
+        }
+        pieces.push(Piece::Var(name.to_string()));
+        rest = &after[close + 2..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest.to_string()));
+    }
+    let statement = |p: &Piece| matches!(p, Piece::Text(t) if t.contains("{%") || t.contains("{#") || t.contains("}}"));
+    (!pieces.iter().any(statement)).then_some(pieces)
+}
+
+/// A simple template rendered by looking its variables up, as minijinja
+/// would write them; `None` (render it in full) when one is undefined,
+/// which is an error the engine words, or when it grows too large.
+fn render_simple(pieces: &[Piece], ctx: &Value) -> Option<String> {
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Var(name) => {
+                let value = ctx.get_attr(name).ok()?;
+                if value.is_undefined() {
+                    return None;
+                }
+                match value.kind() {
+                    ValueKind::String => out.push_str(value.as_str()?),
+                    ValueKind::Number | ValueKind::Bool => out.push_str(&value.to_string()),
+                    _ => return None,
+                }
+            }
+        }
+        if out.len() > MAX_OUTPUT {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 /// A render's output, refusing to grow past [`MAX_OUTPUT`].
@@ -330,6 +404,8 @@ fn compile_into(
         return Ok(c.vars.clone());
     }
     let name = format!("t{}", env.templates().count());
+    // From what is compiled: a typed template wraps the key in `tojson`.
+    let simple = simple(&source);
     env.add_template_owned(name.clone(), source)
         .map_err(|e| RenderError {
             at: at.clone(),
@@ -365,6 +441,7 @@ fn compile_into(
         key.to_string(),
         Compiled {
             name,
+            simple,
             vars: vars.clone(),
             auths,
         },
@@ -415,6 +492,45 @@ fn describe_error(e: &minijinja::Error, src: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn simple_templates_render_as_the_engine_does() {
+        let ctx = minijinja::context! {
+            token => "abc", a => 1, b => "b", n => -42, f => 1.5, t => true, big => 1e300,
+        };
+        let engine = Environment::new();
+        for src in [
+            "Bearer {{ token }}",
+            "{{a}}-{{ b }}",
+            "x{{ n }}y",
+            "{{ f }}",
+            "{{ t }}",
+            "{{ big }}",
+            "plain",
+        ] {
+            let pieces = simple(src).expect(src);
+            assert_eq!(
+                render_simple(&pieces, &ctx).as_deref(),
+                Some(engine.render_str(src, &ctx).unwrap().as_str()),
+                "{src}"
+            );
+        }
+        for src in [
+            "{{ a | upper }}",
+            "{{ a.b }}",
+            "{% if a %}x{% endif %}",
+            "{{- a }}",
+            "{# c #}{{ a }}",
+            "{{ a + 1 }}",
+        ] {
+            assert!(simple(src).is_none(), "{src}");
+        }
+        // Undefined, or a list: the engine renders it (and words the error).
+        let pieces = simple("{{ missing }}").unwrap();
+        assert_eq!(render_simple(&pieces, &ctx), None);
+        let list = minijinja::context! { l => vec![1, 2] };
+        assert_eq!(render_simple(&simple("{{ l }}").unwrap(), &list), None);
+    }
     use std::sync::Arc;
 
     fn at() -> Pos {
