@@ -64,23 +64,28 @@ impl LoadError {
 
 /// Loads one collection from its text; `file` is the name used in messages.
 pub fn load_str(file: &str, text: &str) -> Result<Collection, LoadError> {
-    let file: FileName = Arc::new(file.to_string());
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    let doc = document(&file, text)?;
-    let raw: raw::RawCollection = typed(&file, &doc)?;
-    convert::collection(raw, &file, &doc)
+    load_owned(file, text.to_string())
 }
 
 /// `text` parsed once, every node with its position; an error for text
 /// that is not YAML, and for the first key written twice in one mapping
 /// (YAML keeps the last, and an assertion or header would vanish).
-fn document(file: &FileName, text: &str) -> Result<Document, LoadError> {
+fn document(file: &FileName, text: impl Into<String>) -> Result<Document, LoadError> {
+    checked(file, Document::parse(text))
+}
+
+/// A parse's result as the loader takes it: a syntax error, or the first
+/// key written twice, is an error placed in `file`.
+fn checked(
+    file: &FileName,
+    parsed: Result<Document, yaml::SyntaxError>,
+) -> Result<Document, LoadError> {
     let at = |at: LineCol| Pos {
         file: file.clone(),
         line: at.line,
         col: at.col,
     };
-    let index = Document::parse(text).map_err(|e| LoadError::invalid(at(e.at), e.message))?;
+    let index = parsed.map_err(|e| LoadError::invalid(at(e.at), e.message))?;
     if let Some(d) = index.duplicates.first() {
         return Err(LoadError::invalid(
             Pos {
@@ -102,12 +107,10 @@ pub fn load_file(path: &Path) -> Result<Collection, LoadError> {
     load_owned(&path.display().to_string(), read(path)?)
 }
 
-/// [`load_str`], freeing the text once parsed: the document holds what
-/// converting needs, and a large file's text would raise the peak.
+/// [`load_str`] of a text the document keeps (its scalars are slices of it).
 fn load_owned(file: &str, text: String) -> Result<Collection, LoadError> {
     let file: FileName = Arc::new(file.to_string());
-    let doc = document(&file, text.strip_prefix('\u{FEFF}').unwrap_or(&text))?;
-    drop(text);
+    let doc = document(&file, text)?;
     let raw: raw::RawCollection = typed(&file, &doc)?;
     convert::collection(raw, &file, &doc)
 }
@@ -140,14 +143,10 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
         let mut files = Vec::new();
         collect_yaml_files(path, &mut files, &mut HashSet::new())?;
         let before = loaded.collections.len();
-        for file in files {
-            let text = read(&file)?;
-            if is_collection(&text) {
-                loaded
-                    .collections
-                    .push(load_owned(&file.display().to_string(), text)?);
-            } else {
-                loaded.skipped.push(file);
+        for (file, found) in files.iter().zip(load_all(&files)) {
+            match found? {
+                Some(c) => loaded.collections.push(c),
+                None => loaded.skipped.push(file.clone()),
             }
         }
         if loaded.collections.len() == before {
@@ -157,15 +156,52 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     Ok(loaded)
 }
 
-/// A YAML file found in a folder is a collection when it has a top-level
-/// `requests`, or when it cannot be parsed at all (then loading it says
-/// what is wrong, rather than leaving it out silently).
-fn is_collection(text: &str) -> bool {
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    match Document::parse(text) {
-        Ok(doc) => doc.root_has_key("requests"),
-        Err(_) => true,
+/// The files of a folder, loaded on as many threads as there are cores
+/// (each is parsed and converted on its own), in order: `None` for a file
+/// that is no collection.
+fn load_all(files: &[PathBuf]) -> Vec<Result<Option<Collection>, LoadError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
+    if threads <= 1 {
+        return files.iter().map(|f| load_found(f)).collect();
     }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<_>>> =
+        files.iter().map(|_| Default::default()).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(file) = files.get(i) else { break };
+                let found = load_found(file);
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(found);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| {
+            r.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every file is loaded")
+        })
+        .collect()
+}
+
+/// A YAML file found in a folder: a collection when it has a top-level
+/// `requests`, or when it cannot be parsed at all (then loading it says
+/// what is wrong, rather than leaving it out silently); else `None`.
+fn load_found(path: &Path) -> Result<Option<Collection>, LoadError> {
+    let text = read(path)?;
+    let file: FileName = Arc::new(path.display().to_string());
+    let parsed = Document::parse(text);
+    if parsed.as_ref().is_ok_and(|d| !d.root_has_key("requests")) {
+        return Ok(None);
+    }
+    let doc = checked(&file, parsed)?;
+    let raw: raw::RawCollection = typed(&file, &doc)?;
+    convert::collection(raw, &file, &doc).map(Some)
 }
 
 /// Variables from a `--vars-file`: a YAML (or JSON) mapping of names to values.

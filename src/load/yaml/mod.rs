@@ -82,7 +82,8 @@ enum Kind {
     Map,
 }
 
-/// A node: scalars hold a range of [`Document::text`], collections a range
+/// A node: scalars hold a range of [`Document::input`] (or, when the
+/// parser had to build their text, of [`Document::text`]), collections a range
 /// of [`Document::children`] (a mapping's key, then its value, per entry).
 /// Its kind rides in the low bits of its length: 16 bytes a node, not 20.
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +93,10 @@ struct Node {
     kind_len: u32,
 }
 
-const KIND_BITS: u32 = 3;
+/// Three bits of kind, and one saying a scalar's text is built, not input.
+const KIND_BITS: u32 = 4;
+const KIND_MASK: u32 = 0b111;
+const BUILT: u32 = 0b1000;
 
 /// The longest text a document may have, so that every length fits.
 const MAX_TEXT: usize = (u32::MAX >> KIND_BITS) as usize;
@@ -112,7 +116,7 @@ impl Node {
     }
 
     fn kind(&self) -> Kind {
-        match self.kind_len & ((1 << KIND_BITS) - 1) {
+        match self.kind_len & KIND_MASK {
             4 => Kind::Seq,
             5 => Kind::Map,
             code => Kind::Scalar {
@@ -120,6 +124,10 @@ impl Node {
                 string: code & 2 != 0,
             },
         }
+    }
+
+    fn built(&self) -> bool {
+        self.kind_len & BUILT != 0
     }
 
     fn len(&self) -> u32 {
@@ -145,6 +153,10 @@ const MAX_REPEATED: u64 = 1_000_000;
 pub struct Document {
     nodes: Vec<Node>,
     children: Vec<u32>,
+    /// The text parsed: most scalars are slices of it.
+    input: String,
+    /// The text of scalars that are not slices of the input (quoted with
+    /// escapes, folded, joined lines).
     text: String,
     /// The hash indexes of wide mappings: node → key → entry number.
     wide: HashMap<u32, HashMap<Box<str>, u32>>,
@@ -154,8 +166,11 @@ pub struct Document {
 }
 
 impl Document {
-    /// Parses `text`, which must hold at most one document.
-    pub fn parse(text: &str) -> Result<Document, SyntaxError> {
+    /// Parses `input` (a leading byte-order mark skipped), which must hold
+    /// at most one document.
+    pub fn parse(input: impl Into<String>) -> Result<Document, SyntaxError> {
+        let input: String = input.into();
+        let text = input.strip_prefix('\u{FEFF}').unwrap_or(&input);
         if text.len() > MAX_TEXT {
             return Err(SyntaxError {
                 at: LineCol { line: 1, col: 1 },
@@ -165,11 +180,13 @@ impl Document {
                 ),
             });
         }
-        let mut builder = Builder::default();
-        // Scalars never hold more text than the document: no doubling.
-        builder.doc.text.reserve(text.len());
+        let mut builder = Builder {
+            input: (input.as_ptr() as usize, input.len()),
+            ..Builder::default()
+        };
         let mut parser = Parser::new_from_str(text);
         let parsed = parser.load(&mut builder, true);
+        drop(parser);
         if let Err(e) = parsed {
             return Err(SyntaxError {
                 at: LineCol::of(e.marker()),
@@ -180,6 +197,7 @@ impl Document {
             return Err(e);
         }
         let mut doc = builder.doc;
+        doc.input = input;
         doc.duplicates.sort_by_key(|d| d.second);
         // The slack of growing is freed before the load's next peak.
         doc.nodes.shrink_to_fit();
@@ -273,7 +291,10 @@ impl Document {
     fn scalar(&self, node: u32) -> Option<&str> {
         let n = self.nodes[node as usize];
         match n.kind() {
-            Kind::Scalar { .. } => Some(&self.text[n.start as usize..(n.start + n.len()) as usize]),
+            Kind::Scalar { .. } => {
+                let from = if n.built() { &self.text } else { &self.input };
+                Some(&from[n.start as usize..(n.start + n.len()) as usize])
+            }
             _ => None,
         }
     }
@@ -282,6 +303,8 @@ impl Document {
 #[derive(Default)]
 struct Builder {
     doc: Document,
+    /// Where the input is (address, length): a lent scalar is a range of it.
+    input: (usize, usize),
     /// Open collections: their node, and where their children start in
     /// `scratch` (children are moved to the document when it closes, so
     /// that each collection's children lie side by side).
@@ -320,9 +343,17 @@ impl Builder {
             string: tag,
         };
         let id = self.push(at, kind, anchor);
+        // A scalar the parser lent from the input is not copied.
+        let (base, len) = self.input;
+        let offset = (text.as_ptr() as usize).wrapping_sub(base);
         let node = &mut self.doc.nodes[id as usize];
-        node.set_range(self.doc.text.len(), text.len());
-        self.doc.text.push_str(text);
+        if offset <= len && text.len() <= len - offset {
+            node.set_range(offset, text.len());
+        } else {
+            node.set_range(self.doc.text.len(), text.len());
+            node.kind_len |= BUILT;
+            self.doc.text.push_str(text);
+        }
         self.attach(id);
     }
 
