@@ -600,37 +600,17 @@ fn defaults(cx: &Converter, raw: &RawDefaults) -> Result<Defaults> {
             .map(|u| cx.text(&dp.key("base_url"), u)),
         headers: cx.pairs(&dp.key("headers"), &raw.headers)?,
         query: cx.pairs(&dp.key("query"), &raw.query)?,
-        timeout: raw
-            .timeout
-            .as_ref()
-            .map(|t| cx.duration(&dp.key("timeout"), t))
-            .transpose()?,
-        max_body: raw
-            .max_body
-            .as_ref()
-            .map(|m| cx.size(&dp.key("max_body"), m))
-            .transpose()?,
+        timeout: optional(cx, &dp, "timeout", &raw.timeout, Converter::duration)?,
+        max_body: optional(cx, &dp, "max_body", &raw.max_body, Converter::size)?,
         tls: raw
             .tls
             .as_ref()
             .map(|t| tls(cx, &dp.key("tls"), t))
             .transpose()?,
         proxy: raw.proxy.as_ref().map(|p| proxy(cx, &dp.key("proxy"), p)),
-        http_version: raw
-            .http_version
-            .as_ref()
-            .map(|v| http_version(cx, &dp.key("http_version"), v))
-            .transpose()?,
-        connect_timeout: raw
-            .connect_timeout
-            .as_ref()
-            .map(|t| cx.duration(&dp.key("connect_timeout"), t))
-            .transpose()?,
-        follow_redirects: raw
-            .follow_redirects
-            .as_ref()
-            .map(|f| follow_redirects(cx, &dp.key("follow_redirects"), f))
-            .transpose()?,
+        http_version: optional(cx, &dp, "http_version", &raw.http_version, http_version)?,
+        connect_timeout: optional(cx, &dp, "connect_timeout", &raw.connect_timeout, Converter::duration)?,
+        follow_redirects: optional(cx, &dp, "follow_redirects", &raw.follow_redirects, follow_redirects)?,
         retry: match &raw.retry {
             Some(r) if r.until.is_some() => {
                 return Err(cx.err(
@@ -914,38 +894,37 @@ pub(super) fn entries(
 /// A request's own settings, boxed only when it has some.
 fn tuning(cx: &Converter, p: &YamlPath, r: &RawRequest) -> Result<Option<Box<Tuning>>> {
     let tuning = Tuning {
-        timeout: r
-            .timeout
-            .as_ref()
-            .map(|t| cx.duration(&p.key("timeout"), t))
-            .transpose()?,
-        max_body: r
-            .max_body
-            .as_ref()
-            .map(|m| cx.size(&p.key("max_body"), m))
-            .transpose()?,
-        delay: r
-            .delay
-            .as_ref()
-            .map(|t| cx.duration(&p.key("delay"), t))
-            .transpose()?,
-        http_version: r
-            .http_version
-            .as_ref()
-            .map(|v| http_version(cx, &p.key("http_version"), v))
-            .transpose()?,
-        connect_timeout: r
-            .connect_timeout
-            .as_ref()
-            .map(|t| cx.duration(&p.key("connect_timeout"), t))
-            .transpose()?,
-        follow_redirects: r
-            .follow_redirects
-            .as_ref()
-            .map(|f| follow_redirects(cx, &p.key("follow_redirects"), f))
-            .transpose()?,
+        timeout: optional(cx, p, "timeout", &r.timeout, Converter::duration)?,
+        max_body: optional(cx, p, "max_body", &r.max_body, Converter::size)?,
+        delay: optional(cx, p, "delay", &r.delay, Converter::duration)?,
+        http_version: optional(cx, p, "http_version", &r.http_version, http_version)?,
+        connect_timeout: optional(
+            cx,
+            p,
+            "connect_timeout",
+            &r.connect_timeout,
+            Converter::duration,
+        )?,
+        follow_redirects: optional(
+            cx,
+            p,
+            "follow_redirects",
+            &r.follow_redirects,
+            follow_redirects,
+        )?,
     };
     Ok((tuning != Tuning::default()).then(|| Box::new(tuning)))
+}
+
+/// The value of `key` under `p`, read by `read`, when it is written.
+fn optional<'c, T>(
+    cx: &Converter<'c>,
+    p: &YamlPath,
+    key: &str,
+    value: &Option<Json>,
+    read: impl Fn(&Converter<'c>, &YamlPath, &Json) -> Result<T>,
+) -> Result<Option<T>> {
+    value.as_ref().map(|v| read(cx, &p.key(key), v)).transpose()
 }
 
 /// A `requests` entry read as `T` from the document, an error pointing at
