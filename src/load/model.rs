@@ -750,14 +750,20 @@ pub struct JsonPath {
     pub query: std::sync::Arc<JpQuery>,
     /// Whether it can match at most one value (names and indexes only).
     pub singular: bool,
+    /// Whether it is written as dotted names and indexes only (`$.a.b[0]`),
+    /// which [`JsonPath::query`] follows without the general engine.
+    dotted: bool,
 }
 
 impl JsonPath {
     /// Parses a JSONPath; the error says what is wrong with it.
     pub fn parse(src: &str) -> Result<Self, String> {
-        let query = match simple_path(src) {
-            Some(q) => q,
-            None => jsonpath_rust::parser::parse_json_path(src).map_err(|e| e.to_string())?,
+        let (query, dotted) = match simple_path(src) {
+            Some(q) => (q, true),
+            None => (
+                jsonpath_rust::parser::parse_json_path(src).map_err(|e| e.to_string())?,
+                false,
+            ),
         };
         let singular = query.segments.iter().all(|s| {
             matches!(
@@ -769,6 +775,7 @@ impl JsonPath {
             src: src.into(),
             query: std::sync::Arc::new(query),
             singular,
+            dotted,
         })
     }
 }
@@ -777,6 +784,9 @@ impl JsonPath {
     /// What the path points at in `doc`: one value or nothing for a
     /// singular path, the list of every match otherwise.
     pub fn query(&self, doc: &Json) -> Option<Json> {
+        if self.dotted {
+            return self.follow(doc).cloned();
+        }
         let found = jsonpath_rust::query::js_path_process(&self.query, doc).unwrap_or_default();
         if self.singular {
             found.into_iter().next().map(|r| r.val().clone())
@@ -785,6 +795,26 @@ impl JsonPath {
                 found.into_iter().map(|r| r.val().clone()).collect(),
             ))
         }
+    }
+}
+
+impl JsonPath {
+    /// A dotted path followed step by step, as RFC 9535 reads it: a name
+    /// in an object, an index in an array (negative from its end).
+    fn follow<'d>(&self, doc: &'d Json) -> Option<&'d Json> {
+        let mut at = doc;
+        for segment in &self.query.segments {
+            at = match segment {
+                Segment::Selector(Selector::Name(name)) => at.as_object()?.get(name.as_str())?,
+                Segment::Selector(Selector::Index(i)) => {
+                    let items = at.as_array()?;
+                    let i = if *i < 0 { items.len() as i64 + i } else { *i };
+                    items.get(usize::try_from(i).ok()?)?
+                }
+                _ => return None,
+            };
+        }
+        Some(at)
     }
 }
 
@@ -833,6 +863,35 @@ fn simple_path(src: &str) -> Option<JpQuery> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dotted_paths_find_what_the_general_engine_finds() {
+        let doc: Json = serde_json::json!({
+            "a": {"b_2": [10, 20, {"c": null}]},
+            "items": [{"id": 1}, {"id": 2}],
+            "n": 5,
+        });
+        for src in [
+            "$",
+            "$.a",
+            "$.a.b_2[0]",
+            "$.a.b_2[-1]",
+            "$.a.b_2[-1].c",
+            "$.a.b_2[-4]",
+            "$.a.b_2[3]",
+            "$.items[1].id",
+            "$.n.x",
+            "$.n[0]",
+            "$.missing",
+            "$.items.id",
+        ] {
+            let fast = JsonPath::parse(src).unwrap();
+            assert!(fast.dotted, "{src}");
+            let mut general = fast.clone();
+            general.dotted = false;
+            assert_eq!(fast.query(&doc), general.query(&doc), "{src}");
+        }
+    }
 
     #[test]
     fn simple_paths_parse_as_the_general_parser_parses_them() {

@@ -261,7 +261,11 @@ impl Document {
         if node.kind() != Kind::Map {
             return None;
         }
-        if let Some(index) = self.wide.get(&map) {
+        // Only a wide mapping has an index: no hashing for the others.
+        let index = (node.len() / 2 > INDEXED_FROM)
+            .then(|| self.wide.get(&map))
+            .flatten();
+        if let Some(index) = index {
             let entry = *index.get(key)? as usize;
             let pairs = self.pairs(map);
             return Some((pairs[2 * entry], pairs[2 * entry + 1]));
