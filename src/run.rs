@@ -338,41 +338,77 @@ impl Default for RunOptions {
     }
 }
 
-/// Runs the plan on a runtime of its own on this thread, telling `sink`
-/// each reported outcome.
-pub fn run(plan: &Plan, selection: &Selection, options: &RunOptions, sink: impl Sink) {
-    // One thread is enough for I/O-bound sequential requests, and it avoids
-    // waking a second core for every response.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread tokio runtime starts");
-    runtime.block_on(run_async(plan, selection, options, &sink));
+/// The collections a run sends, handed in order to whichever worker is
+/// free.
+struct Queue {
+    order: Vec<usize>,
+    next: std::sync::atomic::AtomicUsize,
 }
 
-/// Runs the plan within the caller's runtime, telling `sink` each reported outcome.
-pub async fn run_async(plan: &Plan, selection: &Selection, options: &RunOptions, sink: &dyn Sink) {
-    let permits = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
-    let traffic = options.traffic;
+impl Queue {
+    fn of(selection: &Selection) -> Queue {
+        let order = (0..selection.modes.len())
+            .filter(|&ci| selection.modes[ci].contains(&Mode::Report))
+            .collect();
+        Queue {
+            order,
+            next: Default::default(),
+        }
+    }
+
+    fn take(&self) -> Option<usize> {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.order.get(i).copied()
+    }
+}
+
+/// Runs the plan, telling `sink` each reported outcome. Up to
+/// `concurrency` collections run side by side: on one thread (one is enough
+/// for requests that mostly wait, and it wakes no second core per
+/// response), or, when several run at once and the machine has the cores,
+/// spread over a thread per core.
+pub fn run(plan: &Plan, selection: &Selection, options: &RunOptions, sink: impl Sink + Sync) {
+    let queue = Queue::of(selection);
+    let workers = options.concurrency.clamp(1, queue.order.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(workers);
     // Collections with the same identity share one token and its renewals.
     let shared = execute::auth::Shared::new(plan.token_cache.clone());
-    let runs = plan.collections.iter().enumerate().map(|(ci, planned)| {
-        let permits = permits.clone();
-        let modes = &selection.modes[ci];
-        let templates = &plan.templates;
-        let shared = shared.clone();
-        async move {
-            if !modes.contains(&Mode::Report) {
-                return;
+    let work = |workers: usize| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread tokio runtime starts");
+        let worker = || async {
+            while let Some(ci) = queue.take() {
+                let (planned, modes) = (&plan.collections[ci], &selection.modes[ci]);
+                let shared = shared.clone();
+                run_collection(
+                    ci,
+                    planned,
+                    modes,
+                    &plan.templates,
+                    shared,
+                    options.traffic,
+                    &sink,
+                )
+                .await;
             }
-            let _permit = permits
-                .acquire()
-                .await
-                .expect("the semaphore is never closed");
-            run_collection(ci, planned, modes, templates, shared, traffic, sink).await;
+        };
+        runtime.block_on(join_all((0..workers).map(|_| worker())));
+    };
+    if threads <= 1 {
+        return work(workers);
+    }
+    std::thread::scope(|scope| {
+        for t in 1..threads {
+            let share = workers / threads + usize::from(t < workers % threads);
+            let work = &work;
+            scope.spawn(move || work(share));
         }
+        work(workers / threads + usize::from(workers % threads > 0));
     });
-    join_all(runs).await;
 }
 
 /// Polls every future on this thread until all are done.

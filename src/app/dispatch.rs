@@ -103,11 +103,11 @@ pub fn run_plan(
             let feed = Feed {
                 plan: &runner_plan,
                 args: &runner_args,
-                tally: std::cell::RefCell::new(Tally::new(&reported)),
-                reporter: std::cell::RefCell::new(&mut reporter),
-                senders: std::cell::RefCell::new(senders),
+                tally: std::sync::Mutex::new(Tally::new(&reported)),
+                reporter: std::sync::Mutex::new(&mut reporter),
+                senders: std::sync::Mutex::new(senders),
                 items: Default::default(),
-                thresholds: std::cell::RefCell::new(thresholds),
+                thresholds: std::sync::Mutex::new(thresholds),
                 found: found_tx,
             };
             run::run(&runner_plan, &selection, &options, feed);
@@ -167,14 +167,14 @@ type Found = (usize, usize, Vec<Trial>);
 struct Feed<'a> {
     plan: &'a Plan,
     args: &'a Arguments,
-    reporter: std::cell::RefCell<&'a mut Reporter>,
-    tally: std::cell::RefCell<Tally>,
+    reporter: std::sync::Mutex<&'a mut Reporter>,
+    tally: std::sync::Mutex<Tally>,
     /// By collection, then request, as [`Trials::senders`].
-    senders: std::cell::RefCell<Vec<Vec<Option<oneshot::Sender<Verdict>>>>>,
+    senders: std::sync::Mutex<Vec<Vec<Option<oneshot::Sender<Verdict>>>>>,
     /// The items of captured `for_each` lists: `None` for one libtest
     /// filters out.
-    items: std::cell::RefCell<ItemSenders>,
-    thresholds: std::cell::RefCell<Vec<Option<oneshot::Sender<Verdict>>>>,
+    items: std::sync::Mutex<ItemSenders>,
+    thresholds: std::sync::Mutex<Vec<Option<oneshot::Sender<Verdict>>>>,
     found: mpsc::Sender<Found>,
 }
 
@@ -184,8 +184,12 @@ impl Feed<'_> {
     /// Tells collection `ci`'s thresholds trial, now that its last
     /// reported request is done.
     fn judge(&self, ci: usize) {
-        if let Some(tx) = self.thresholds.borrow_mut()[ci].take() {
-            let verdict = self.reporter.borrow_mut().thresholds(self.plan, ci);
+        if let Some(tx) = self.thresholds.lock().unwrap_or_else(|e| e.into_inner())[ci].take() {
+            let verdict = self
+                .reporter
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .thresholds(self.plan, ci);
             let _ = tx.send(verdict);
         }
     }
@@ -194,10 +198,16 @@ impl Feed<'_> {
 impl run::Sink for Feed<'_> {
     fn event(&self, e: Event) {
         let tx = match &e.item {
-            None => self.senders.borrow_mut()[e.collection][e.request].take(),
+            None => self.senders.lock().unwrap_or_else(|e| e.into_inner())[e.collection][e.request]
+                .take(),
             // An item libtest filters out is sent (its request is a test)
             // but not reported.
-            Some(item) => match self.items.borrow_mut().get_mut(&(e.collection, e.request)) {
+            Some(item) => match self
+                .items
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(&(e.collection, e.request))
+            {
                 Some(items) => match items[item.index].take() {
                     Some(tx) => Some(tx),
                     None => return,
@@ -205,8 +215,17 @@ impl run::Sink for Feed<'_> {
                 None => return,
             },
         };
-        let verdict = self.reporter.borrow_mut().handle(self.plan, &e);
-        if self.tally.borrow_mut().count(&e) {
+        let verdict = self
+            .reporter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .handle(self.plan, &e);
+        if self
+            .tally
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .count(&e)
+        {
             self.judge(e.collection);
         }
         if let Some(tx) = tx {
@@ -226,7 +245,7 @@ impl run::Sink for Feed<'_> {
         };
         if names.is_empty() {
             let (tx, t) = trial(test_name(c, ri));
-            self.senders.borrow_mut()[ci][ri] = Some(tx);
+            self.senders.lock().unwrap_or_else(|e| e.into_inner())[ci][ri] = Some(tx);
             let _ = self.found.send((ci, ri, vec![t]));
             return;
         }
@@ -238,9 +257,20 @@ impl run::Sink for Feed<'_> {
             trials.push(t);
         }
         let shown = senders.iter().flatten().count();
-        self.items.borrow_mut().insert((ci, ri), senders);
-        self.reporter.borrow_mut().expect_tests(shown, 1);
-        if self.tally.borrow_mut().replace(ci, 1, shown) {
+        self.items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((ci, ri), senders);
+        self.reporter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expect_tests(shown, 1);
+        if self
+            .tally
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(ci, 1, shown)
+        {
             self.judge(ci);
         }
         let _ = self.found.send((ci, ri, trials));
