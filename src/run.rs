@@ -407,7 +407,7 @@ pub fn run(plan: &Plan, selection: &Selection, options: &RunOptions, sink: impl 
             let work = &work;
             scope.spawn(move || work(share));
         }
-        work(workers / threads + usize::from(workers % threads > 0));
+        work(workers / threads + usize::from(!workers.is_multiple_of(threads)));
     });
 }
 
