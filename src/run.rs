@@ -487,6 +487,7 @@ async fn run_collection(
         vars: planned.vars.clone(),
         blocker: None,
         pending: None,
+        item_names: Default::default(),
     };
     let mut session = match execute::Session::new(planned, templates, shared, traffic) {
         Ok(s) => s,
@@ -524,6 +525,8 @@ struct CollectionRun<'p> {
     /// A failed `for_each` copy: its siblings still run; it blocks the
     /// requests after them.
     pending: Option<(usize, Blocker)>,
+    /// The test names given to the items of captured lists so far.
+    item_names: std::collections::HashSet<String>,
 }
 
 impl CollectionRun<'_> {
@@ -646,6 +649,7 @@ impl CollectionRun<'_> {
         if mode == Mode::Report {
             self.sink.items(self.ci, ri, &names);
         }
+        self.item_names.extend(names.iter().cloned());
         let mut failed = None;
         for (index, (item, test)) in items.iter().zip(names).enumerate() {
             let mut bound = base.clone();
@@ -710,6 +714,8 @@ impl CollectionRun<'_> {
             .requests
             .iter()
             .map(|r| r.name.as_str())
+            .chain([crate::load::THRESHOLDS_TEST])
+            .chain(self.item_names.iter().map(String::as_str))
             .collect();
         for (i, item) in items.iter().enumerate() {
             let test = crate::resolve::item_name(self.templates, request, i, item, name, base)

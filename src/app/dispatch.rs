@@ -238,9 +238,12 @@ impl run::Sink for Feed<'_> {
     fn items(&self, ci: usize, ri: usize, names: &[String]) {
         let c = &self.plan.collections[ci].collection;
         let kind = c.requests[ri].tags.join(",");
+        let ignored = c.requests[ri].ignore.is_some();
         let trial = |name: String| {
             let (tx, rx) = oneshot::channel::<Verdict>();
-            let trial = Trial::ignorable_test(name, move || wait_for(rx)).with_kind(kind.clone());
+            let trial = Trial::ignorable_test(name, move || wait_for(rx))
+                .with_kind(kind.clone())
+                .with_ignored_flag(ignored);
             (tx, trial)
         };
         if names.is_empty() {

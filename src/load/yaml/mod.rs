@@ -144,6 +144,10 @@ impl Node {
 /// 200,000 keys is built and searched in linear time.
 const INDEXED_FROM: u32 = 16;
 
+/// How deep collections may nest (serde_yaml's limit): reading and
+/// dropping a tree recurses once per level.
+const MAX_DEPTH: usize = 128;
+
 /// How many nodes aliases may repeat in all: a few lines of anchors could
 /// otherwise stand for billions of nodes.
 const MAX_REPEATED: u64 = 1_000_000;
@@ -184,17 +188,17 @@ impl Document {
             input: (input.as_ptr() as usize, input.len()),
             ..Builder::default()
         };
-        let mut parser = Parser::new_from_str(text);
-        let parsed = parser.load(&mut builder, true);
-        drop(parser);
-        if let Err(e) = parsed {
-            return Err(SyntaxError {
+        // Event by event, not the parser's recursive loader: a deep
+        // document stops at the builder's depth limit, not the stack's.
+        for event in Parser::new_from_str(text) {
+            let (event, span) = event.map_err(|e| SyntaxError {
                 at: LineCol::of(e.marker()),
                 message: e.info().to_string(),
-            });
-        }
-        if let Some(e) = builder.error {
-            return Err(e);
+            })?;
+            builder.on_event(event, span);
+            if let Some(e) = builder.error.take() {
+                return Err(e);
+            }
         }
         let mut doc = builder.doc;
         doc.input = input;
@@ -346,6 +350,10 @@ impl Builder {
             plain: style == ScalarStyle::Plain && !tag,
             string: tag,
         };
+        if text.len() > MAX_TEXT {
+            // An escape can make a scalar longer than its source.
+            return self.fail(at, format!("a text longer than {MAX_TEXT} bytes"));
+        }
         let id = self.push(at, kind, anchor);
         // A scalar the parser lent from the input is not copied.
         let (base, len) = self.input;
@@ -361,10 +369,23 @@ impl Builder {
         self.attach(id);
     }
 
+    /// A sequence or mapping begins, no deeper than [`MAX_DEPTH`].
+    fn open_node(&mut self, at: LineCol, kind: Kind, anchor: usize) {
+        if self.open.len() >= MAX_DEPTH {
+            return self.fail(at, format!("collections nested more than {MAX_DEPTH} deep"));
+        }
+        let id = self.push(at, kind, anchor);
+        self.open.push((id, self.scratch.len()));
+    }
+
     fn alias(&mut self, at: LineCol, anchor: usize) {
         let Some(&id) = self.anchors.get(&anchor) else {
             return self.fail(at, "an alias to an unknown anchor".into());
         };
+        if self.open.iter().any(|(open, _)| *open == id) {
+            // The node would hold itself: reading it would never end.
+            return self.fail(at, "an alias inside the node it names".into());
+        }
         self.repeated += u64::from(self.sizes[id as usize]);
         if self.repeated > MAX_REPEATED {
             return self.fail(
@@ -460,14 +481,8 @@ impl<'input> SpannedEventReceiver<'input> for Builder {
                 self.scalar(at, &text, style, is_str_tag(tag.as_deref()), anchor)
             }
             Event::Alias(anchor) => self.alias(at, anchor),
-            Event::SequenceStart(anchor, _) => {
-                let id = self.push(at, Kind::Seq, anchor);
-                self.open.push((id, self.scratch.len()));
-            }
-            Event::MappingStart(anchor, _) => {
-                let id = self.push(at, Kind::Map, anchor);
-                self.open.push((id, self.scratch.len()));
-            }
+            Event::SequenceStart(anchor, _) => self.open_node(at, Kind::Seq, anchor),
+            Event::MappingStart(anchor, _) => self.open_node(at, Kind::Map, anchor),
             Event::SequenceEnd | Event::MappingEnd => self.close(),
             _ => {}
         }

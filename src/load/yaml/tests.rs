@@ -184,3 +184,24 @@ fn syntax_errors_and_second_documents_are_placed() {
     assert_eq!(e.at.line, 2);
     assert!(e.message.contains("more than one document"));
 }
+
+#[test]
+fn an_alias_inside_its_own_node_and_deep_nesting_are_errors() {
+    for text in ["vars: &x {b: *x}\n", "vars: {a: &s [*s]}\n"] {
+        let e = Document::parse(text).unwrap_err();
+        assert!(
+            e.message.contains("an alias inside the node it names"),
+            "{text}: {}",
+            e.message
+        );
+    }
+    let deep = "- ".repeat(50_000) + "x\n";
+    let e = Document::parse(deep).unwrap_err();
+    assert!(
+        e.message.contains("nested more than 128 deep"),
+        "{}",
+        e.message
+    );
+    let fine = "- ".repeat(100) + "x\n";
+    assert!(Document::parse(fine).is_ok());
+}
