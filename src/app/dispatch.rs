@@ -184,12 +184,8 @@ impl Feed<'_> {
     /// Tells collection `ci`'s thresholds trial, now that its last
     /// reported request is done.
     fn judge(&self, ci: usize) {
-        if let Some(tx) = self.thresholds.lock().unwrap_or_else(|e| e.into_inner())[ci].take() {
-            let verdict = self
-                .reporter
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .thresholds(self.plan, ci);
+        if let Some(tx) = lock(&self.thresholds)[ci].take() {
+            let verdict = lock(&self.reporter).thresholds(self.plan, ci);
             let _ = tx.send(verdict);
         }
     }
@@ -198,16 +194,10 @@ impl Feed<'_> {
 impl run::Sink for Feed<'_> {
     fn event(&self, e: Event) {
         let tx = match &e.item {
-            None => self.senders.lock().unwrap_or_else(|e| e.into_inner())[e.collection][e.request]
-                .take(),
+            None => lock(&self.senders)[e.collection][e.request].take(),
             // An item libtest filters out is sent (its request is a test)
             // but not reported.
-            Some(item) => match self
-                .items
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_mut(&(e.collection, e.request))
-            {
+            Some(item) => match lock(&self.items).get_mut(&(e.collection, e.request)) {
                 Some(items) => match items[item.index].take() {
                     Some(tx) => Some(tx),
                     None => return,
@@ -215,17 +205,8 @@ impl run::Sink for Feed<'_> {
                 None => return,
             },
         };
-        let verdict = self
-            .reporter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .handle(self.plan, &e);
-        if self
-            .tally
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .count(&e)
-        {
+        let verdict = lock(&self.reporter).handle(self.plan, &e);
+        if lock(&self.tally).count(&e) {
             self.judge(e.collection);
         }
         if let Some(tx) = tx {
@@ -237,43 +218,24 @@ impl run::Sink for Feed<'_> {
 
     fn items(&self, ci: usize, ri: usize, names: &[String]) {
         let c = &self.plan.collections[ci].collection;
-        let kind = c.requests[ri].tags.join(",");
-        let ignored = c.requests[ri].ignore.is_some();
-        let trial = |name: String| {
-            let (tx, rx) = oneshot::channel::<Verdict>();
-            let trial = Trial::ignorable_test(name, move || wait_for(rx))
-                .with_kind(kind.clone())
-                .with_ignored_flag(ignored);
-            (tx, trial)
-        };
+        let request = &c.requests[ri];
         if names.is_empty() {
-            let (tx, t) = trial(test_name(c, ri));
-            self.senders.lock().unwrap_or_else(|e| e.into_inner())[ci][ri] = Some(tx);
+            let (tx, t) = trial(test_name(c, ri), request);
+            lock(&self.senders)[ci][ri] = Some(tx);
             let _ = self.found.send((ci, ri, vec![t]));
             return;
         }
         let (mut senders, mut trials) = (Vec::new(), Vec::new());
         for name in names {
-            let (tx, t) = trial(format!("{}::{name}", c.name));
+            let (tx, t) = trial(format!("{}::{name}", c.name), request);
             let shown = !self.args.is_filtered_out(&t) && !self.args.is_ignored(&t);
             senders.push(shown.then_some(tx));
             trials.push(t);
         }
         let shown = senders.iter().flatten().count();
-        self.items
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((ci, ri), senders);
-        self.reporter
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .expect_tests(shown, 1);
-        if self
-            .tally
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(ci, 1, shown)
-        {
+        lock(&self.items).insert((ci, ri), senders);
+        lock(&self.reporter).expect_tests(shown, 1);
+        if lock(&self.tally).replace(ci, 1, shown) {
             self.judge(ci);
         }
         let _ = self.found.send((ci, ri, trials));
@@ -316,11 +278,7 @@ impl Trials {
                     senders.push(None);
                     continue;
                 }
-                let (tx, rx) = oneshot::channel::<Verdict>();
-                let trial =
-                    Trial::ignorable_test(test_name(&pc.collection, ri), move || wait_for(rx))
-                        .with_ignored_flag(request.ignore.is_some())
-                        .with_kind(request.tags.join(","));
+                let (tx, trial) = trial(test_name(&pc.collection, ri), request);
                 let shown = !args.is_filtered_out(&trial) && !args.is_ignored(&trial);
                 reported.push(shown);
                 if shown
@@ -398,6 +356,21 @@ impl Tally {
         *left = left.saturating_sub(1);
         *left == 0
     }
+}
+
+/// The trial named `name` of `request` (its ignore flag, its tags as the
+/// kind), and where its verdict goes.
+fn trial(name: String, request: &crate::load::Request) -> (oneshot::Sender<Verdict>, Trial) {
+    let (tx, rx) = oneshot::channel::<Verdict>();
+    let trial = Trial::ignorable_test(name, move || wait_for(rx))
+        .with_ignored_flag(request.ignore.is_some())
+        .with_kind(request.tags.join(","));
+    (tx, trial)
+}
+
+/// `m` locked; a panic elsewhere while it was held leaves its data usable.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn wait_for(rx: oneshot::Receiver<Verdict>) -> Result<Completion, Failed> {

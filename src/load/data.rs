@@ -22,7 +22,7 @@ pub fn load_rows(path: &Path) -> Result<Vec<Json>, LoadError> {
     let rows = if is_csv {
         csv_rows(&file, &text)?
     } else {
-        let doc = super::document(&file, &text)?;
+        let doc = super::document(&file, text)?;
         list_rows(&file, super::typed(&file, &doc)?)?
     };
     if rows.len() > MAX_ROWS {

@@ -107,7 +107,6 @@ pub(super) fn pieces(
 fn piece(path: &Path, site: &Pos, stack: &mut Vec<PathBuf>) -> Result<Piece, LoadError> {
     let canonical = enter(path, site, stack)?;
     let text = super::read(path)?;
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
     let file: FileName = Arc::new(path.display().to_string());
     let index = super::document(&file, text)?;
     let raw: RawPiece = super::typed(&file, &index)?;
@@ -164,7 +163,6 @@ fn spliced(
 ) -> Result<(), LoadError> {
     let canonical = enter(path, site, stack)?;
     let text = super::read(path)?;
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(&text);
     let file: FileName = Arc::new(path.display().to_string());
     let index = super::document(&file, text)?;
     let raw: Vec<super::raw::RawRequestEntry> = super::typed(&file, &index)?;

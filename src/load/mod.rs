@@ -110,9 +110,7 @@ pub fn load_file(path: &Path) -> Result<Collection, LoadError> {
 /// [`load_str`] of a text the document keeps (its scalars are slices of it).
 fn load_owned(file: &str, text: String) -> Result<Collection, LoadError> {
     let file: FileName = Arc::new(file.to_string());
-    let doc = document(&file, text)?;
-    let raw: raw::RawCollection = typed(&file, &doc)?;
-    convert::collection(raw, &file, &doc)
+    converted(&file, &document(&file, text)?)
 }
 
 /// What a run loads: its collections, and the YAML files found in folders
@@ -199,16 +197,19 @@ fn load_found(path: &Path) -> Result<Option<Collection>, LoadError> {
     if parsed.as_ref().is_ok_and(|d| !d.root_has_key("requests")) {
         return Ok(None);
     }
-    let doc = checked(&file, parsed)?;
-    let raw: raw::RawCollection = typed(&file, &doc)?;
-    convert::collection(raw, &file, &doc).map(Some)
+    converted(&file, &checked(&file, parsed)?).map(Some)
+}
+
+/// The collection a checked document holds.
+fn converted(file: &FileName, doc: &Document) -> Result<Collection, LoadError> {
+    let raw: raw::RawCollection = typed(file, doc)?;
+    convert::collection(raw, file, doc)
 }
 
 /// Variables from a `--vars-file`: a YAML (or JSON) mapping of names to values.
 pub fn load_vars_file(path: &Path) -> Result<IndexMap<String, Json>, LoadError> {
-    let text = read(path)?;
     let file: FileName = Arc::new(path.display().to_string());
-    typed(&file, &document(&file, &text)?)
+    typed(&file, &document(&file, read(path)?)?)
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {

@@ -88,14 +88,7 @@ impl HtmlReport {
     /// end; `offset` is where this one starts.
     pub fn record_json(&mut self, r: &serde_json::Value, offset: f64) -> io::Result<()> {
         let text = |k: &str| r[k].as_str().unwrap_or("").to_string();
-        let tags: Vec<String> = r["tags"]
-            .as_array()
-            .map(|t| {
-                t.iter()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let tags = super::merge::tags_of(r);
         let page = PageRow {
             c: text("collection"),
             n: text("request"),

@@ -107,14 +107,7 @@ pub fn write_junit(merged: &Json, path: &Path) -> std::io::Result<()> {
     let mut junit = Junit::create(path, vec![insecure; collections.len()])?;
     for r in &requests {
         let text = |k: &str| r[k].as_str().unwrap_or("");
-        let tags: Vec<String> = r["tags"]
-            .as_array()
-            .map(|t| {
-                t.iter()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let tags = tags_of(r);
         let ci = collections
             .iter()
             .position(|c| *c == text("collection"))
@@ -164,4 +157,16 @@ pub fn summary_line(merged: &Json) -> String {
         "merged {} reports: {} passed, {} failed, {} not run",
         merged["merged_from"], s["passed"], s["failed"], s["not_run"]
     )
+}
+
+/// The tags of a request row of a JSON report.
+pub(super) fn tags_of(row: &serde_json::Value) -> Vec<String> {
+    row["tags"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
