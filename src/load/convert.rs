@@ -2,7 +2,7 @@
 //! checked without running: predicates, capture sources, JSONPaths, regexes,
 //! durations, status patterns, duplicate names.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 
 use super::model::*;
 use super::raw::*;
-use super::yaml::{Document, Seg};
+use super::yaml::{Document, Located, Seg};
 use super::LoadError;
 
 type Result<T> = std::result::Result<T, LoadError>;
@@ -50,6 +50,9 @@ pub(super) struct YamlPath(Option<Rc<Step>>);
 struct Step {
     parent: YamlPath,
     seg: Seg,
+    /// Where the step leads in a document (named by its address), found
+    /// once: a request's many positions share its own.
+    located: Cell<Option<(usize, Located)>>,
 }
 
 impl YamlPath {
@@ -57,6 +60,7 @@ impl YamlPath {
         YamlPath(Some(Rc::new(Step {
             parent: self.clone(),
             seg,
+            located: Cell::new(None),
         })))
     }
     pub(super) fn key(&self, key: &str) -> YamlPath {
@@ -109,8 +113,24 @@ impl<'a> Converter<'a> {
 }
 
 impl Converter<'_> {
+    /// Where `path` leads in this converter's document.
+    fn locate(&self, path: &YamlPath) -> Located {
+        let Some(step) = &path.0 else {
+            return self.index.root_located();
+        };
+        let doc = self.index as *const Document as usize;
+        if let Some((d, found)) = step.located.get() {
+            if d == doc {
+                return found;
+            }
+        }
+        let found = self.index.step(self.locate(&step.parent), &step.seg);
+        step.located.set(Some((doc, found)));
+        found
+    }
+
     pub(super) fn pos(&self, path: &YamlPath) -> Pos {
-        let at = self.index.find(path.segs());
+        let at = self.locate(path).at;
         Pos {
             file: self.file.clone(),
             line: at.line,

@@ -5,6 +5,7 @@
 //! of every file to find them.)
 
 mod de;
+mod fast;
 
 use std::collections::HashMap;
 
@@ -59,6 +60,14 @@ pub struct Duplicate {
     pub first: LineCol,
     /// Where it is written again.
     pub second: LineCol,
+}
+
+/// A node found by a path, and the position [`Document::find`] gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct Located {
+    node: Option<u32>,
+    /// Where the path's last step is written.
+    pub at: LineCol,
 }
 
 /// Text that is not YAML: where the parser stopped, and why.
@@ -173,7 +182,11 @@ impl Document {
     /// Parses `input` (a leading byte-order mark skipped), which must hold
     /// at most one document.
     pub fn parse(input: impl Into<String>) -> Result<Document, SyntaxError> {
-        let input: String = input.into();
+        Document::parse_with(input.into(), true)
+    }
+
+    /// [`Document::parse`], trying the [`fast`] scanner first when `fast`.
+    fn parse_with(input: String, fast: bool) -> Result<Document, SyntaxError> {
         let text = input.strip_prefix('\u{FEFF}').unwrap_or(&input);
         if text.len() > MAX_TEXT {
             return Err(SyntaxError {
@@ -184,21 +197,9 @@ impl Document {
                 ),
             });
         }
-        let mut builder = Builder {
-            input: (input.as_ptr() as usize, input.len()),
-            ..Builder::default()
-        };
-        // Event by event, not the parser's recursive loader: a deep
-        // document stops at the builder's depth limit, not the stack's.
-        for event in Parser::new_from_str(text) {
-            let (event, span) = event.map_err(|e| SyntaxError {
-                at: LineCol::of(e.marker()),
-                message: e.info().to_string(),
-            })?;
-            builder.on_event(event, span);
-            if let Some(e) = builder.error.take() {
-                return Err(e);
-            }
+        let builder = build(&input, input.len() - text.len(), fast)?;
+        if let Some(e) = builder.error {
+            return Err(e);
         }
         let mut doc = builder.doc;
         doc.input = input;
@@ -208,6 +209,39 @@ impl Document {
         doc.children.shrink_to_fit();
         doc.text.shrink_to_fit();
         Ok(doc)
+    }
+
+    /// The root, located.
+    pub fn root_located(&self) -> Located {
+        match self.root {
+            Some(root) => Located {
+                node: Some(root),
+                at: self.nodes[root as usize].at,
+            },
+            None => Located {
+                node: None,
+                at: LineCol { line: 1, col: 1 },
+            },
+        }
+    }
+
+    /// One step down from `from`, as [`Document::find`] takes it: past a
+    /// missing step nothing more is found and the position stays.
+    pub fn step(&self, from: Located, seg: &Seg) -> Located {
+        let Some(node) = from.node else {
+            return from;
+        };
+        let found = match seg {
+            Seg::Key(k) => self.entry(node, k),
+            Seg::Index(i) => self.items(node).get(*i).map(|&item| (item, item)),
+        };
+        match found {
+            Some((place, value)) => Located {
+                node: Some(value),
+                at: self.nodes[place as usize].at,
+            },
+            None => Located { node: None, ..from },
+        }
     }
 
     /// Whether the root is a mapping with this key.
@@ -297,10 +331,16 @@ impl Document {
 
     /// A scalar's text; `None` for a collection.
     fn scalar(&self, node: u32) -> Option<&str> {
+        self.scalar_in(&self.input, node)
+    }
+
+    /// [`Document::scalar`], with the input text given (it is not yet
+    /// the document's while the tree is built).
+    fn scalar_in<'s>(&'s self, input: &'s str, node: u32) -> Option<&'s str> {
         let n = self.nodes[node as usize];
         match n.kind() {
             Kind::Scalar { .. } => {
-                let from = if n.built() { &self.text } else { &self.input };
+                let from = if n.built() { &self.text } else { input };
                 Some(&from[n.start as usize..(n.start + n.len()) as usize])
             }
             _ => None,
@@ -308,11 +348,43 @@ impl Document {
     }
 }
 
+/// The tree of `input` from byte `from` on: by the fast scanner when
+/// `fast` and the text is in its subset, else from saphyr-parser's events.
+fn build(input: &str, from: usize, fast: bool) -> Result<Builder<'_>, SyntaxError> {
+    let text = &input[from..];
+    if fast {
+        let mut builder = Builder {
+            input,
+            ..Builder::default()
+        };
+        if fast::build(text, &mut builder).is_some() {
+            return Ok(builder);
+        }
+    }
+    let mut builder = Builder {
+        input,
+        ..Builder::default()
+    };
+    // Event by event, not the parser's recursive loader: a deep
+    // document stops at the builder's depth limit, not the stack's.
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| SyntaxError {
+            at: LineCol::of(e.marker()),
+            message: e.info().to_string(),
+        })?;
+        builder.on_event(event, span);
+        if builder.error.is_some() {
+            break;
+        }
+    }
+    Ok(builder)
+}
+
 #[derive(Default)]
-struct Builder {
+struct Builder<'a> {
     doc: Document,
-    /// Where the input is (address, length): a lent scalar is a range of it.
-    input: (usize, usize),
+    /// The text parsed: a lent scalar is a range of it.
+    input: &'a str,
     /// Open collections: their node, and where their children start in
     /// `scratch` (children are moved to the document when it closes, so
     /// that each collection's children lie side by side).
@@ -326,7 +398,7 @@ struct Builder {
     error: Option<SyntaxError>,
 }
 
-impl Builder {
+impl Builder<'_> {
     fn push(&mut self, at: LineCol, kind: Kind, anchor: usize) -> u32 {
         let id = self.doc.nodes.len() as u32;
         self.doc.nodes.push(Node::new(at, kind));
@@ -356,7 +428,7 @@ impl Builder {
         }
         let id = self.push(at, kind, anchor);
         // A scalar the parser lent from the input is not copied.
-        let (base, len) = self.input;
+        let (base, len) = (self.input.as_ptr() as usize, self.input.len());
         let offset = (text.as_ptr() as usize).wrapping_sub(base);
         let node = &mut self.doc.nodes[id as usize];
         if offset <= len && text.len() <= len - offset {
@@ -400,12 +472,16 @@ impl Builder {
         let Some((id, start)) = self.open.pop() else {
             return;
         };
-        let kids: Vec<u32> = self.scratch.drain(start..).collect();
-        let size: u32 = kids.iter().map(|k| self.sizes[*k as usize]).sum();
-        self.sizes[id as usize] = size.saturating_add(1);
+        let kids = &self.scratch[start..];
+        let size = kids
+            .iter()
+            .fold(1u32, |sum, k| sum.saturating_add(self.sizes[*k as usize]));
+        self.sizes[id as usize] = size;
+        let first = kids.first().copied();
         let node = &mut self.doc.nodes[id as usize];
         node.set_range(self.doc.children.len(), kids.len());
-        self.doc.children.extend_from_slice(&kids);
+        self.doc.children.extend_from_slice(kids);
+        self.scratch.truncate(start);
         if node.kind() == Kind::Map {
             // A mapping that is a sequence item stands where its first key
             // does, not where the parser says the block begins.
@@ -413,8 +489,8 @@ impl Builder {
                 .open
                 .last()
                 .is_some_and(|(p, _)| self.doc.nodes[*p as usize].kind() == Kind::Seq);
-            if let (true, Some(first)) = (in_seq, kids.first()) {
-                self.doc.nodes[id as usize].at = self.doc.nodes[*first as usize].at;
+            if let (true, Some(first)) = (in_seq, first) {
+                self.doc.nodes[id as usize].at = self.doc.nodes[first as usize].at;
             }
             self.index_keys(id);
         }
@@ -425,26 +501,42 @@ impl Builder {
     fn index_keys(&mut self, map: u32) {
         let doc = &self.doc;
         let pairs = doc.pairs(map);
-        let mut seen: HashMap<&str, u32> = HashMap::with_capacity(pairs.len() / 2);
+        let key = |i: usize| doc.scalar_in(self.input, pairs[2 * i]);
         let mut twice = Vec::new();
-        for p in pairs.chunks(2) {
-            let Some(key) = doc.scalar(p[0]) else {
-                continue;
-            };
-            if let Some(first) = seen.insert(key, p[0]) {
-                twice.push(Duplicate {
-                    key: key.to_string(),
-                    first: doc.nodes[first as usize].at,
-                    second: doc.nodes[p[0] as usize].at,
-                });
-                seen.insert(key, first);
+        let mut record = |first: usize, second: usize, text: &str| {
+            twice.push(Duplicate {
+                key: text.to_string(),
+                first: doc.nodes[pairs[2 * first] as usize].at,
+                second: doc.nodes[pairs[2 * second] as usize].at,
+            })
+        };
+        let n = pairs.len() / 2;
+        if n as u32 <= INDEXED_FROM {
+            // A few keys are compared with each other: no hashing.
+            for i in 1..n {
+                if let Some(text) = key(i) {
+                    if let Some(first) = (0..i).find(|&j| key(j) == Some(text)) {
+                        record(first, i, text);
+                    }
+                }
+            }
+        } else {
+            let mut seen: HashMap<&str, usize> = HashMap::with_capacity(n);
+            for i in 0..n {
+                if let Some(text) = key(i) {
+                    if let Some(&first) = seen.get(text) {
+                        record(first, i, text);
+                    } else {
+                        seen.insert(text, i);
+                    }
+                }
             }
         }
-        if pairs.len() as u32 / 2 > INDEXED_FROM {
+        if n as u32 > INDEXED_FROM {
             let index = pairs
                 .chunks(2)
                 .enumerate()
-                .filter_map(|(i, p)| Some((Box::from(doc.scalar(p[0])?), i as u32)))
+                .filter_map(|(i, p)| Some((Box::from(doc.scalar_in(self.input, p[0])?), i as u32)))
                 .collect();
             self.doc.wide.insert(map, index);
         }
@@ -461,7 +553,7 @@ fn is_str_tag(tag: Option<&Tag>) -> bool {
     tag.is_some_and(|t| (t.handle == "!!" || t.handle == "tag:yaml.org,2002:") && t.suffix == "str")
 }
 
-impl<'input> SpannedEventReceiver<'input> for Builder {
+impl<'input> SpannedEventReceiver<'input> for Builder<'_> {
     fn on_event(&mut self, ev: Event<'input>, span: Span) {
         if self.error.is_some() {
             return;

@@ -205,3 +205,195 @@ fn an_alias_inside_its_own_node_and_deep_nesting_are_errors() {
     let fine = "- ".repeat(100) + "x\n";
     assert!(Document::parse(fine).is_ok());
 }
+
+/// The tree as text: each node's kind, position and scalar text, and the
+/// duplicate keys; or the error and its position.
+fn dump(parsed: &Result<Document, SyntaxError>) -> String {
+    fn node(doc: &Document, id: u32, depth: usize, out: &mut String) {
+        let n = doc.nodes[id as usize];
+        let pad = "  ".repeat(depth);
+        let at = format!("{}:{}", n.at.line, n.at.col);
+        match n.kind() {
+            Kind::Scalar { plain, string } => {
+                let text = doc.scalar(id).unwrap();
+                out.push_str(&format!("{pad}{at} scalar {plain} {string} {text:?}\n"));
+            }
+            kind => {
+                out.push_str(&format!("{pad}{at} {kind:?}\n"));
+                for &child in &doc.children[n.start as usize..(n.start + n.len()) as usize] {
+                    node(doc, child, depth + 1, out);
+                }
+            }
+        }
+    }
+    match parsed {
+        Err(e) => format!("error at {:?}", e.at),
+        Ok(doc) => {
+            let mut out = format!("{:?}\n", doc.duplicates);
+            if let Some(root) = doc.root {
+                node(doc, root, 0, &mut out);
+            }
+            out
+        }
+    }
+}
+
+/// Parses `text` with and without the fast scanner; says whether the fast
+/// scanner took it.
+fn same_tree(text: &str) -> bool {
+    let slow = dump(&Document::parse_with(text.to_string(), false));
+    let fast = dump(&Document::parse_with(text.to_string(), true));
+    assert_eq!(fast, slow, "the two parses differ on:\n{text}");
+    fast::build(text, &mut Builder::default()).is_some()
+}
+
+const EDGES: &[&str] = &[
+    "a:\nb: x\nc:\n- 1\n-\n- k: v\n  e:\n  f: \"q\" # c\nd: 'z'\ng:\n  - - 1\n    - 2\n",
+    "a :\nx:\n  k: v   # c\n  \"q\": 1\n  's' :\n  u: http://x:1/y#z a\n  l:\n    - a\n    -  b\n    - \n    - c:\n      d: 1\n",
+    "- a\n- b: 1\n  c: 2\n-\n  - x\n- - y\n  - z\n",
+    "- a:\n  - x\n  b: 1\n",
+    "name: d\nrequests:\n  - name: x\n    url: /x  \n    headers:\n      A: \"Bearer {{ t }}\"\n    expect:\n      json:\n        $.a.b: 42\n",
+    "  a: 1\n  b: 2\n",
+    "a: 1\n  b: 2\n",
+    "a:\n    b: 1\n  c: 2\n",
+    "a: b: c\n",
+    "a: 'it''s'\n",
+    "a: \"x\\ty\"\n",
+    "a: \"x\" y\n",
+    "a: \"x\"#y\n",
+    "a: x #y\nb: x#y\n",
+    "a: [1, 2]\nb: {c: 1}\n",
+    "a: &x 1\nb: *x\n",
+    "a: !!str 1\n",
+    "a: |\n  x\n",
+    "a: >\n  x\n",
+    "a: x\n  y\n",
+    "a: x\n\n  y\n",
+    "a: x\n  # c\nb: 1\n",
+    "---\na: 1\n",
+    "a: 1\n---\nb: 2\n",
+    "a: 1\n...\n",
+    "%YAML 1.2\n---\na: 1\n",
+    "# only a comment\n",
+    "",
+    "hello\n",
+    "a: 1\na: 2\n",
+    "a:\tb\n",
+    "a: 1\r\nb: 2\r\n",
+    "é: ü\nñ:\n  - ö: 1\n",
+    "a: \u{85}\n",
+    "? a\n: b\n",
+    "a: - b\n",
+    "- a\nb: 1\n",
+    "a:\n- b\n- c\nd: 1\n",
+    "a:\n-\n- c\n",
+    "a: -1\nb: -x\nc: ?x\nd: :x\n",
+    "a:b\n",
+    "a: b:\n",
+    "\"a\": 1\n'b': 2\n\"c\" : 3\n",
+    "a: \"unclosed\n",
+    "a: 'x\n  y'\n",
+    "a: @x\n",
+    "a: `x\n",
+    "a: 1 # c\n# c\n  # c\nb: 2\n",
+    "- \n- x\n",
+    "-\n",
+    "a:\n",
+    "a:\n  b:\n    c:\n",
+    "a: {c: x, d: {ge: 1}, e: [L, \"C\"], j: [], k: {}}\nb: [1, {x: y}, [z] ]\n",
+    "a: {f: , g:, 'h':1, i}\n",
+    "a: [1, ]\n",
+    "a: [1,, 2]\n",
+    "a: {x: 1}}\n",
+    "a: {x: 1} y\n",
+    "a: {x: 1} # c\n- {y: 2}\n",
+    "- {y: 2, z: [3]}\n- [a: b]\n",
+    "- [-, a:b, ?x, \"q\", 'r']\n",
+    "a: {x: 1,\n  y: 2}\n",
+    "a: [x #c]\n",
+    "{a: 1}: x\n",
+];
+
+#[test]
+fn the_fast_scanner_builds_what_saphyr_builds_for_edge_cases() {
+    let taken = EDGES.iter().filter(|t| same_tree(t)).count();
+    assert!(taken >= 20, "the fast scanner took only {taken} cases");
+}
+
+#[test]
+fn the_fast_scanner_takes_the_bundled_collections() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/collections");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(same_tree(&text), "{} left the fast path", path.display());
+    }
+}
+
+/// Mutated collections: the fast scanner builds what saphyr builds, or
+/// leaves the text to it.
+#[test]
+fn the_fast_scanner_agrees_with_saphyr_on_mutated_collections() {
+    const PIECES: &[&str] = &[
+        " ", "  ", "\n", "\n  ", "- ", "-", ": ", ":", "#", " #", "\"", "'", "''", "\\", "a", "é",
+        "[", "{", "&a ", "*a", "!!str ", "|", ">", "? ", "---", "\t", "\r", "~", "\n- ", "\n-\n",
+        "{", "}", "[", "]", ",", ", ", "{a: 1}", "[x, y]", "a: ", "\"a\": ",
+    ];
+    let mut seeds: Vec<String> = EDGES.iter().map(|s| s.to_string()).collect();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/collections");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for path in files {
+        // Pieces of the collections keep each parse quick.
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for chunk in lines.chunks(25) {
+            seeds.push(chunk.join("\n") + "\n");
+        }
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let (mut taken, mut tried) = (0, 0);
+    for seed in &seeds {
+        for _ in 0..100 {
+            let mut text = seed.clone();
+            for _ in 0..1 + next(3) {
+                let mut at = next(text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                match next(3) {
+                    0 => text.insert_str(at, PIECES[next(PIECES.len())]),
+                    1 => {
+                        let mut to = (at + 1 + next(4)).min(text.len());
+                        while !text.is_char_boundary(to) {
+                            to += 1;
+                        }
+                        text.replace_range(at..to, "");
+                    }
+                    _ => {
+                        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                        text.insert_str(line_start, PIECES[next(2)]);
+                    }
+                }
+            }
+            tried += 2;
+            taken += usize::from(same_tree(&text));
+            // And without its last line break, for what ends at the text's end.
+            taken += usize::from(same_tree(text.trim_end()));
+        }
+    }
+    // Enough mutants stay in the subset for the comparison to mean something.
+    assert!(
+        taken * 8 > tried,
+        "the fast scanner took {taken} of {tried}"
+    );
+}
