@@ -175,8 +175,8 @@ fn request_flow(cx: &Converter, p: &YamlPath, f: &RawRequestAuth) -> Result<Auth
             at: cx.pos(&rp),
             method: method(cx, &rp, req.method.as_deref())?,
             url: cx.text(&rp.key("url"), &req.url),
-            query: cx.pairs(&rp.key("query"), &req.query)?,
-            headers: cx.pairs(&rp.key("headers"), &req.headers)?,
+            query: cx.pairs(&rp.key("query"), &req.query)?.into(),
+            headers: cx.pairs(&rp.key("headers"), &req.headers)?.into(),
             body: body(cx, &rp, bodies)?,
             timeout: req
                 .timeout

@@ -473,11 +473,17 @@ pub fn collection(raw: RawCollection, file: &FileName, index: &Document) -> Resu
     let collection_tags = tags(&cx, &root.key("tags"), &raw.tags)?;
     let mut requests = requests(&cx, raw.requests, &auths)?;
     for request in &mut requests {
+        if collection_tags.is_empty() {
+            continue;
+        }
         let own = std::mem::take(&mut request.tags);
-        request.tags = collection_tags.clone();
-        request
-            .tags
-            .extend(own.into_iter().filter(|t| !collection_tags.contains(t)));
+        let mut tags = collection_tags.clone();
+        tags.extend(
+            own.into_vec()
+                .into_iter()
+                .filter(|t| !collection_tags.contains(t)),
+        );
+        request.tags = tags.into();
     }
     Ok(Collection {
         name,
@@ -843,7 +849,7 @@ fn requests(
     let mut all = Vec::with_capacity(raw.len());
     entries(cx, &root.key("requests"), raw, &mut stack, &mut all)?;
     let mut seen: HashMap<&str, u32> = HashMap::new();
-    for (request, p) in &all {
+    for request in &all {
         if let Some(first) = seen.get(request.name.as_str()) {
             return Err(LoadError::invalid(
                 request.at.clone(),
@@ -853,7 +859,8 @@ fn requests(
                 ),
             ));
         }
-        if let AuthChoice::Named(name) = &request.auth {
+        if let AuthChoice::Named(named) = &request.auth {
+            let (name, p) = &**named;
             if !auths.contains_key(name) {
                 let known: Vec<&str> = ["none"]
                     .into_iter()
@@ -870,8 +877,7 @@ fn requests(
         }
         seen.insert(&request.name, request.at.line);
     }
-    // In place: a second list of every request would double the peak.
-    Ok(all.into_iter().map(|(request, _)| request).collect())
+    Ok(all)
 }
 
 /// The requests of `raw` (entries under `at`), included files spliced in;
@@ -881,7 +887,7 @@ pub(super) fn entries(
     at: &YamlPath,
     raw: Vec<RawRequestEntry>,
     stack: &mut Vec<std::path::PathBuf>,
-    out: &mut Vec<(Request, Pos)>,
+    out: &mut Vec<Request>,
 ) -> Result<()> {
     for i in 0..raw.len() {
         let p = at.index(i);
@@ -895,18 +901,16 @@ pub(super) fn entries(
             let site = cx.pos(&p.key("include"));
             let start = out.len();
             super::include::requests(cx.file, &include.include, &site, stack, out)?;
-            for (request, _) in &mut out[start..] {
+            for request in &mut out[start..] {
                 // The outer include's values come first: inner ones win.
                 let mut bound = with.clone();
-                bound.append(&mut request.with);
-                request.with = bound;
+                bound.extend(std::mem::take(&mut request.with));
+                request.with = bound.into();
             }
             continue;
         }
         let raw: RawRequest = read_entry(cx, &p)?;
-        let request = request(cx, &p, raw)?;
-        let auth_at = cx.pos(&p.key("auth"));
-        out.push((request, auth_at));
+        out.push(request(cx, &p, raw)?);
     }
     Ok(())
 }
@@ -980,7 +984,7 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
     let auth = match r.auth.as_deref() {
         None | Some(DEFAULT_AUTH) => AuthChoice::Default,
         Some("none") => AuthChoice::None,
-        Some(name) => AuthChoice::Named(name.to_string()),
+        Some(name) => AuthChoice::Named(Box::new((name.to_string(), cx.pos(&p.key("auth"))))),
     };
 
     let ignore = match &r.ignore {
@@ -1000,8 +1004,8 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
         name: r.name,
         method,
         url: cx.text(&p.key("url"), &r.url),
-        query: cx.pairs(&p.key("query"), &r.query)?,
-        headers: cx.pairs(&p.key("headers"), &r.headers)?,
+        query: cx.pairs(&p.key("query"), &r.query)?.into(),
+        headers: cx.pairs(&p.key("headers"), &r.headers)?.into(),
         body: body.map(Box::new),
         tuning,
         retry: r
@@ -1022,12 +1026,12 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
             None => None,
         },
         item: None,
-        with: Vec::new(),
-        tags: tags(cx, &p.key("tags"), &r.tags)?,
+        with: Box::default(),
+        tags: tags(cx, &p.key("tags"), &r.tags)?.into(),
         auth,
         ignore,
         expect: expect(cx, &p.key("expect"), *r.expect)?,
-        captures: captures(cx, &p.key("capture"), &r.capture)?,
+        captures: captures(cx, &p.key("capture"), &r.capture)?.into(),
     })
 }
 
@@ -1136,7 +1140,7 @@ fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
         json.push(JsonAssert {
             path: cx.jsonpath(&jp, path_src)?,
             at: cx.pos(&jp),
-            predicates: predicates(cx, &jp, &value.0)?,
+            predicates: predicates(cx, &jp, &value.0)?.into(),
         });
     }
     let body = raw
@@ -1164,7 +1168,7 @@ fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
         status,
         headers,
         max_duration: max_duration.map(Box::new),
-        json,
+        json: json.into(),
         body: body.map(Box::new),
         schema: schema.map(Box::new),
         openapi: openapi.map(Box::new),

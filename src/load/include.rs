@@ -146,7 +146,7 @@ pub(super) fn requests(
     path: &str,
     site: &Pos,
     stack: &mut Vec<PathBuf>,
-    out: &mut Vec<(Request, Pos)>,
+    out: &mut Vec<Request>,
 ) -> Result<(), LoadError> {
     let full = Path::new(&**from)
         .parent()
@@ -159,7 +159,7 @@ fn spliced(
     path: &Path,
     site: &Pos,
     stack: &mut Vec<PathBuf>,
-    out: &mut Vec<(Request, Pos)>,
+    out: &mut Vec<Request>,
 ) -> Result<(), LoadError> {
     let canonical = enter(path, site, stack)?;
     let text = super::read(path)?;

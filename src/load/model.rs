@@ -114,7 +114,7 @@ impl Collection {
         match &self.requests[index].auth {
             AuthChoice::None => None,
             AuthChoice::Default => self.auths.get(DEFAULT_AUTH),
-            AuthChoice::Named(name) => self.auths.get(name),
+            AuthChoice::Named(named) => self.auths.get(&named.0),
         }
     }
 }
@@ -287,9 +287,9 @@ pub struct TokenRequest {
     /// The URL, a template.
     pub url: Text,
     /// Query parameters added to the URL.
-    pub query: Vec<(String, Text)>,
+    pub query: Box<[(String, Text)]>,
     /// Headers to send.
-    pub headers: Vec<(String, Text)>,
+    pub headers: Box<[(String, Text)]>,
     /// The body to send, if any.
     pub body: Option<Body>,
     /// How long the request may take.
@@ -331,8 +331,8 @@ pub enum AuthChoice {
     Default,
     /// `auth: none`: no token.
     None,
-    /// The auth of this name.
-    Named(String),
+    /// The auth of this name, and where the name is written.
+    Named(Box<(String, Pos)>),
 }
 
 /// The collection's `defaults`, applied to every request.
@@ -489,9 +489,9 @@ pub struct Request {
     /// The URL, a template; relative to `base_url` unless absolute.
     pub url: Text,
     /// Query parameters added to the URL.
-    pub query: Vec<(String, Text)>,
+    pub query: Box<[(String, Text)]>,
     /// Headers to send.
-    pub headers: Vec<(String, Text)>,
+    pub headers: Box<[(String, Text)]>,
     /// The body to send, if any.
     pub body: Option<Box<Body>>,
     /// Its own timing and connection settings; `None` when it has none
@@ -510,9 +510,9 @@ pub struct Request {
     pub item: Option<Box<Item>>,
     /// Variables an `include` of its file gives it (`with:`), innermost
     /// last; templates of the including file.
-    pub with: Vec<(String, Data)>,
+    pub with: Box<[(String, Data)]>,
     /// Its labels: the collection's, then its own.
-    pub tags: Vec<String>,
+    pub tags: Box<[String]>,
     /// Which auth's token it sends.
     pub auth: AuthChoice,
     /// `Some(reason)` when the request is marked `ignore`.
@@ -520,7 +520,7 @@ pub struct Request {
     /// What the response is checked against.
     pub expect: Expect,
     /// Values taken from the response into variables for later requests.
-    pub captures: Vec<Capture>,
+    pub captures: Box<[Capture]>,
 }
 
 /// A request's own timing and connection settings, each overriding the
@@ -606,7 +606,7 @@ pub struct Expect {
     /// The longest the response may take, and where that is written.
     pub max_duration: Option<Box<(Duration, Pos)>>,
     /// Assertions on values in the JSON body.
-    pub json: Vec<JsonAssert>,
+    pub json: Box<[JsonAssert]>,
     /// Checks of the whole body.
     pub body: Option<Box<BodyExpect>>,
     /// A JSON Schema the body must match.
@@ -735,7 +735,7 @@ pub struct JsonAssert {
     /// Where the assertion is written.
     pub at: Pos,
     /// Every predicate the value must satisfy.
-    pub predicates: Vec<Predicate>,
+    pub predicates: Box<[Predicate]>,
 }
 
 /// A compiled JSONPath. A singular path (`$.a.b[0]`) yields one value or
