@@ -146,6 +146,16 @@ fn place_items(slots: Vec<Slot>, plan: &Plan, found: &mpsc::Receiver<Found>) -> 
         };
         lists.insert((ci, ri), trials);
     }
+    if waiting == 0 {
+        // In place: a second list of every trial would add to the peak.
+        return slots
+            .into_iter()
+            .filter_map(|slot| match slot {
+                Slot::Ready(trial) => Some(trial),
+                Slot::Items { .. } => None,
+            })
+            .collect();
+    }
     slots
         .into_iter()
         .flat_map(|slot| match slot {
@@ -262,15 +272,20 @@ struct Trials {
 
 impl Trials {
     fn of(plan: &Plan, args: &Arguments, tags: &Tags) -> Trials {
+        let requests = plan
+            .collections
+            .iter()
+            .map(|pc| pc.collection.requests.len());
         let mut all = Trials {
-            slots: Vec::new(),
-            senders: Vec::new(),
-            reported: Vec::new(),
-            thresholds: Vec::new(),
+            // A request and its thresholds test: the lists never grow.
+            slots: Vec::with_capacity(requests.sum::<usize>() + plan.collections.len()),
+            senders: Vec::with_capacity(plan.collections.len()),
+            reported: Vec::with_capacity(plan.collections.len()),
+            thresholds: Vec::with_capacity(plan.collections.len()),
         };
         for (ci, pc) in plan.collections.iter().enumerate() {
-            let mut senders = Vec::new();
-            let mut reported = Vec::new();
+            let mut senders = Vec::with_capacity(pc.collection.requests.len());
+            let mut reported = Vec::with_capacity(pc.collection.requests.len());
             for (ri, request) in pc.collection.requests.iter().enumerate() {
                 if !tags.selects(&pc.collection, ri) {
                     // Not a test of this run; it still runs if a test needs it.

@@ -44,7 +44,7 @@ impl Checker<'_> {
         if let Some(o) = &expect.openapi {
             self.openapi(o);
         }
-        if let Some((version, at)) = &expect.http_version {
+        if let Some((version, at)) = expect.http_version.as_deref() {
             self.http_version(*version, at);
         }
     }

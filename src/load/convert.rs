@@ -1166,13 +1166,13 @@ fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
     };
     Ok(Expect {
         status,
-        headers,
+        headers: headers.into(),
         max_duration: max_duration.map(Box::new),
         json: json.into(),
         body: body.map(Box::new),
         schema: schema.map(Box::new),
         openapi: openapi.map(Box::new),
-        http_version,
+        http_version: http_version.map(Box::new),
     })
 }
 
@@ -1218,7 +1218,7 @@ fn status(cx: &Converter, p: &YamlPath, value: &Json) -> Result<StatusExpect> {
         other => vec![one(other, p)?],
     };
     Ok(StatusExpect {
-        allowed,
+        allowed: allowed.into(),
         at: cx.pos(p),
     })
 }

@@ -602,7 +602,7 @@ pub struct Expect {
     /// The statuses allowed.
     pub status: Option<StatusExpect>,
     /// Checks of response headers.
-    pub headers: Vec<HeaderExpect>,
+    pub headers: Box<[HeaderExpect]>,
     /// The longest the response may take, and where that is written.
     pub max_duration: Option<Box<(Duration, Pos)>>,
     /// Assertions on values in the JSON body.
@@ -614,7 +614,7 @@ pub struct Expect {
     /// An OpenAPI operation whose documented response the body must match.
     pub openapi: Option<Box<OpenApiCheck>>,
     /// The HTTP version the response must have come in, and where that is written.
-    pub http_version: Option<(HttpVersion, Pos)>,
+    pub http_version: Option<Box<(HttpVersion, Pos)>>,
 }
 
 /// A compiled JSON Schema.
@@ -670,7 +670,7 @@ pub struct DocumentedResponse {
 #[derive(Debug, Clone)]
 pub struct StatusExpect {
     /// Any one of these will do.
-    pub allowed: Vec<StatusPattern>,
+    pub allowed: Box<[StatusPattern]>,
     /// Where the check is written.
     pub at: Pos,
 }

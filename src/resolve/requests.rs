@@ -76,5 +76,8 @@ pub fn check_request(
     reads.vars.dedup();
     reads.auths.sort();
     reads.auths.dedup();
+    // Kept with every planned request: no slack.
+    reads.vars.shrink_to_fit();
+    reads.auths.shrink_to_fit();
     Ok(reads)
 }

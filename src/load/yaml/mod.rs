@@ -91,8 +91,7 @@ enum Kind {
     Map,
 }
 
-/// A node: scalars hold a range of [`Document::input`] (or, when the
-/// parser had to build their text, of [`Document::text`]), collections a range
+/// A node: scalars hold a range of [`Document::text`], collections a range
 /// of [`Document::children`] (a mapping's key, then its value, per entry).
 /// Its kind rides in the low bits of its length: 16 bytes a node, not 20.
 #[derive(Debug, Clone, Copy)]
@@ -102,10 +101,9 @@ struct Node {
     kind_len: u32,
 }
 
-/// Three bits of kind, and one saying a scalar's text is built, not input.
+/// Three bits of kind (and one spare).
 const KIND_BITS: u32 = 4;
 const KIND_MASK: u32 = 0b111;
-const BUILT: u32 = 0b1000;
 
 /// The longest text a document may have, so that every length fits.
 const MAX_TEXT: usize = (u32::MAX >> KIND_BITS) as usize;
@@ -135,10 +133,6 @@ impl Node {
         }
     }
 
-    fn built(&self) -> bool {
-        self.kind_len & BUILT != 0
-    }
-
     fn len(&self) -> u32 {
         self.kind_len >> KIND_BITS
     }
@@ -166,10 +160,9 @@ const MAX_REPEATED: u64 = 1_000_000;
 pub struct Document {
     nodes: Vec<Node>,
     children: Vec<u32>,
-    /// The text parsed: most scalars are slices of it.
-    input: String,
-    /// The text of scalars that are not slices of the input (quoted with
-    /// escapes, folded, joined lines).
+    /// The text of the scalars, each written once however often it is
+    /// repeated (collections repeat URLs, headers and assertions): the
+    /// input itself is not kept.
     text: String,
     /// The hash indexes of wide mappings: node → key → entry number.
     wide: HashMap<u32, HashMap<Box<str>, u32>>,
@@ -202,7 +195,6 @@ impl Document {
             return Err(e);
         }
         let mut doc = builder.doc;
-        doc.input = input;
         doc.duplicates.sort_by_key(|d| d.second);
         // The slack of growing is freed before the load's next peak.
         doc.nodes.shrink_to_fit();
@@ -331,18 +323,9 @@ impl Document {
 
     /// A scalar's text; `None` for a collection.
     fn scalar(&self, node: u32) -> Option<&str> {
-        self.scalar_in(&self.input, node)
-    }
-
-    /// [`Document::scalar`], with the input text given (it is not yet
-    /// the document's while the tree is built).
-    fn scalar_in<'s>(&'s self, input: &'s str, node: u32) -> Option<&'s str> {
         let n = self.nodes[node as usize];
         match n.kind() {
-            Kind::Scalar { .. } => {
-                let from = if n.built() { &self.text } else { input };
-                Some(&from[n.start as usize..(n.start + n.len()) as usize])
-            }
+            Kind::Scalar { .. } => Some(&self.text[n.start as usize..(n.start + n.len()) as usize]),
             _ => None,
         }
     }
@@ -385,6 +368,8 @@ struct Builder<'a> {
     doc: Document,
     /// The text parsed: a lent scalar is a range of it.
     input: &'a str,
+    /// Where each text lent from the input is in [`Document::text`].
+    interned: foldhash::HashMap<&'a str, u32>,
     /// Open collections: their node, and where their children start in
     /// `scratch` (children are moved to the document when it closes, so
     /// that each collection's children lie side by side).
@@ -398,7 +383,7 @@ struct Builder<'a> {
     error: Option<SyntaxError>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     fn push(&mut self, at: LineCol, kind: Kind, anchor: usize) -> u32 {
         let id = self.doc.nodes.len() as u32;
         self.doc.nodes.push(Node::new(at, kind));
@@ -426,18 +411,31 @@ impl Builder<'_> {
             // An escape can make a scalar longer than its source.
             return self.fail(at, format!("a text longer than {MAX_TEXT} bytes"));
         }
-        let id = self.push(at, kind, anchor);
-        // A scalar the parser lent from the input is not copied.
-        let (base, len) = (self.input.as_ptr() as usize, self.input.len());
-        let offset = (text.as_ptr() as usize).wrapping_sub(base);
-        let node = &mut self.doc.nodes[id as usize];
-        if offset <= len && text.len() <= len - offset {
-            node.set_range(offset, text.len());
-        } else {
-            node.set_range(self.doc.text.len(), text.len());
-            node.kind_len |= BUILT;
-            self.doc.text.push_str(text);
+        if self.doc.text.len() + text.len() > u32::MAX as usize {
+            return self.fail(at, format!("texts longer than {} bytes in all", u32::MAX));
         }
+        let id = self.push(at, kind, anchor);
+        // A text lent from the input is kept once, however often written.
+        let input = self.input;
+        let offset = (text.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
+        let lent = input.get(offset..offset.wrapping_add(text.len()));
+        let start = match lent {
+            Some(lent) => match self.interned.get(lent) {
+                Some(&start) => start,
+                None => {
+                    let start = self.doc.text.len() as u32;
+                    self.doc.text.push_str(text);
+                    self.interned.insert(lent, start);
+                    start
+                }
+            },
+            None => {
+                let start = self.doc.text.len() as u32;
+                self.doc.text.push_str(text);
+                start
+            }
+        };
+        self.doc.nodes[id as usize].set_range(start as usize, text.len());
         self.attach(id);
     }
 
@@ -501,7 +499,7 @@ impl Builder<'_> {
     fn index_keys(&mut self, map: u32) {
         let doc = &self.doc;
         let pairs = doc.pairs(map);
-        let key = |i: usize| doc.scalar_in(self.input, pairs[2 * i]);
+        let key = |i: usize| doc.scalar(pairs[2 * i]);
         let mut twice = Vec::new();
         let mut record = |first: usize, second: usize, text: &str| {
             twice.push(Duplicate {
@@ -536,7 +534,7 @@ impl Builder<'_> {
             let index = pairs
                 .chunks(2)
                 .enumerate()
-                .filter_map(|(i, p)| Some((Box::from(doc.scalar_in(self.input, p[0])?), i as u32)))
+                .filter_map(|(i, p)| Some((Box::from(doc.scalar(p[0])?), i as u32)))
                 .collect();
             self.doc.wide.insert(map, index);
         }

@@ -397,3 +397,14 @@ fn the_fast_scanner_agrees_with_saphyr_on_mutated_collections() {
         "the fast scanner took {taken} of {tried}"
     );
 }
+
+#[test]
+fn a_scalar_written_many_times_is_kept_once() {
+    let text = "- url: http://127.0.0.1:18080/json\n  name: \"x\"\n".repeat(1000);
+    let doc = Document::parse(text).unwrap();
+    assert_eq!(doc.text, "urlhttp://127.0.0.1:18080/jsonnamex");
+    let root = doc.root.unwrap();
+    let last = doc.items(root)[999];
+    let (_, url) = doc.entry(last, "url").unwrap();
+    assert_eq!(doc.scalar(url), Some("http://127.0.0.1:18080/json"));
+}
