@@ -19,8 +19,8 @@ pub use crate::exchange::Exchange;
 use crate::load::{Body, Defaults, HttpVersion, PartKind, Pos, Request, Text, DEFAULT_MAX_BODY};
 use crate::resolve::{PlannedCollection, RenderError, Templates, Vars};
 use crate::secrets::Secrets;
-pub use transfer::Limits;
 use transfer::TransferError;
+pub use transfer::{Client, Limits};
 
 /// How long a request or an auth step may take when nothing says.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -76,7 +76,7 @@ pub struct NotAnswered {
 /// One client per collection: its connections are kept alive and its
 /// cookies kept between the collection's requests. Redirects are not
 /// followed, so a test sees the 30x it was answered.
-pub fn client(planned: &PlannedCollection, secrets: &Secrets) -> Result<reqwest::Client, String> {
+pub fn client(planned: &PlannedCollection, secrets: &Secrets) -> Result<Client, String> {
     let connection = Connection::of(&planned.collection.defaults, None);
     client_with(planned, &planned.tls, secrets, connection, Arc::default())
 }
@@ -124,9 +124,8 @@ fn client_with(
     secrets: &Secrets,
     connection: Connection,
     jar: Arc<reqwest::cookie::Jar>,
-) -> Result<reqwest::Client, String> {
+) -> Result<Client, String> {
     let mut builder = reqwest::Client::builder()
-        .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
         .user_agent(concat!("reqtest/", env!("CARGO_PKG_VERSION")));
@@ -139,9 +138,10 @@ fn client_with(
         builder = builder.connect_timeout(limit);
     }
     let builder = tls::configure(builder, tls, connection.http_version)?;
-    proxy::configure(builder, &planned.proxy, secrets)?
+    let http = proxy::configure(builder, &planned.proxy, secrets)?
         .build()
-        .map_err(|e| format!("could not create an HTTP client: {e}"))
+        .map_err(|e| format!("could not create an HTTP client: {e}"))?;
+    Ok(Client::new(http, jar))
 }
 
 /// A request to render: a test request with the collection's defaults
@@ -169,13 +169,13 @@ pub struct Outgoing<'a> {
 
 /// A collection's connection to the world: its client, its tokens.
 pub struct Session<'p> {
-    client: reqwest::Client,
+    client: Client,
     /// Clients for requests whose connection differs from the collection's.
-    others: HashMap<Connection, reqwest::Client>,
+    others: HashMap<Connection, Client>,
     /// The cookies of all of them.
     jar: Arc<reqwest::cookie::Jar>,
     /// Clients for the auths with TLS settings of their own.
-    auth_clients: HashMap<String, reqwest::Client>,
+    auth_clients: HashMap<String, Client>,
     planned: &'p PlannedCollection,
     templates: &'p Templates,
     /// The collection's tokens, by auth.
@@ -225,13 +225,13 @@ impl<'p> Session<'p> {
     }
 
     /// The collection's HTTP client.
-    pub fn client(&self) -> &reqwest::Client {
+    pub fn client(&self) -> &Client {
         &self.client
     }
 
     /// The client auth `name`'s own requests go out on: its own when it
     /// has TLS settings of its own, else the collection's.
-    pub fn auth_client(&self, name: &str) -> reqwest::Client {
+    pub fn auth_client(&self, name: &str) -> Client {
         self.auth_clients.get(name).unwrap_or(&self.client).clone()
     }
 
@@ -265,7 +265,7 @@ impl<'p> Session<'p> {
 
     /// The client for `connection`: the collection's, or one made for it
     /// (sharing the cookies).
-    fn client_for(&mut self, connection: Connection) -> Result<reqwest::Client, ExecError> {
+    fn client_for(&mut self, connection: Connection) -> Result<Client, ExecError> {
         if connection == Connection::of(&self.planned.collection.defaults, None) {
             return Ok(self.client.clone());
         }
@@ -427,7 +427,7 @@ pub fn outgoing(planned: &PlannedCollection, index: usize) -> Outgoing<'_> {
 
 /// The URL, query, headers and body of `out`, rendered with `ctx`.
 pub async fn build(
-    client: &reqwest::Client,
+    client: &Client,
     templates: &Templates,
     out: &Outgoing<'_>,
     ctx: &Value,
@@ -545,7 +545,7 @@ async fn multipart(
 /// Sends a built request and reads the whole response within `limits`.
 /// `keep_request` keeps a copy of the headers and body sent.
 pub async fn exchange(
-    client: &reqwest::Client,
+    client: &Client,
     request: reqwest::Request,
     limits: Limits,
     keep_request: bool,

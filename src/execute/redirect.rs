@@ -21,7 +21,7 @@ pub const MAX_REDIRECTS: u32 = 50;
 /// request's one `timeout`; `token_header` is the auth's header, dropped
 /// with the credentials when a hop changes origin.
 pub async fn send_following(
-    client: &reqwest::Client,
+    client: &crate::execute::transfer::Client,
     request: reqwest::Request,
     limits: Limits,
     keep_request: bool,

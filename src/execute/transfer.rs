@@ -4,14 +4,41 @@
 //! a silent, trickling, endless or huge answer, or a compression bomb, is a
 //! clear failure in bounded time and memory.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::HeaderMap;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::{HeaderMap, COOKIE, SET_COOKIE};
 use reqwest::{StatusCode, Version};
 use tokio::time::{timeout_at, Instant};
 
 use crate::load::{format_duration, format_size};
+
+/// An HTTP client and the cookie jar it sends from and keeps into. The jar
+/// is ours, not reqwest's cookie layer: that layer parses every request's
+/// URL again (about 6,000 instructions a request) to find what
+/// [`reqwest::Request::url`] already holds.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    jar: Arc<Jar>,
+}
+
+impl Client {
+    /// `http` (built without a cookie store) keeping its cookies in `jar`.
+    pub fn new(http: reqwest::Client, jar: Arc<Jar>) -> Client {
+        Client { http, jar }
+    }
+}
+
+impl std::ops::Deref for Client {
+    type Target = reqwest::Client;
+
+    fn deref(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
 
 /// How long an exchange may take and how large a body it may read.
 #[derive(Debug, Clone, Copy)]
@@ -110,16 +137,27 @@ fn http_error(e: reqwest::Error, limits: Limits) -> TransferError {
 
 /// Sends `request` and reads the whole response within `limits`.
 pub async fn fetch(
-    client: &reqwest::Client,
-    request: reqwest::Request,
+    client: &Client,
+    mut request: reqwest::Request,
     limits: Limits,
 ) -> Result<Fetched, TransferError> {
     let deadline = Instant::now() + limits.timeout;
     let timeout = || TransferError::Timeout(limits.timeout);
-    let mut response = timeout_at(deadline, client.execute(request))
+    // As a browser and reqwest's cookie layer do: a Cookie header the
+    // request sets itself wins over the jar.
+    if !request.headers().contains_key(COOKIE) {
+        if let Some(cookies) = client.jar.cookies(request.url()) {
+            request.headers_mut().insert(COOKIE, cookies);
+        }
+    }
+    let mut response = timeout_at(deadline, client.http.execute(request))
         .await
         .map_err(|_| timeout())?
         .map_err(|e| http_error(e, limits))?;
+    let mut set = response.headers().get_all(SET_COOKIE).iter().peekable();
+    if set.peek().is_some() {
+        client.jar.set_cookies(&mut set, response.url());
+    }
     let announced = response.content_length();
     if announced.is_some_and(|n| n > limits.max_body) {
         return Err(TransferError::TooLarge {

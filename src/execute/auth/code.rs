@@ -142,13 +142,12 @@ impl CodeFlow<'_> {
     /// then trades the code for tokens.
     pub async fn headless(
         &self,
-        token_client: &reqwest::Client,
+        token_client: &crate::execute::transfer::Client,
         steps: &Steps,
     ) -> Result<Json, AuthError> {
         let started = self.start()?;
         let allowed = self.allowed_origins(&started.url)?;
         let browser = reqwest::Client::builder()
-            .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("reqtest/", env!("CARGO_PKG_VERSION")));
         let browser = crate::execute::tls::configure(browser, self.tls, None)
@@ -156,6 +155,8 @@ impl CodeFlow<'_> {
             .map_err(|e| self.error(e))?
             .build()
             .map_err(|e| self.error(format!("cannot create a client: {e}")))?;
+        // The browser's own cookies, apart from the collection's.
+        let browser = crate::execute::transfer::Client::new(browser, Default::default());
         let mut next = browser.get(started.url.clone());
         let mut walk = Walk::default();
         for _ in 0..MAX_HOPS {
@@ -335,7 +336,10 @@ impl CodeFlow<'_> {
 
     /// Logs in through a person's browser, waits for the redirect, then
     /// trades the code for tokens.
-    pub async fn interactive(&self, token_client: &reqwest::Client) -> Result<Json, AuthError> {
+    pub async fn interactive(
+        &self,
+        token_client: &crate::execute::transfer::Client,
+    ) -> Result<Json, AuthError> {
         let started = self.start()?;
         let target = Url::parse(&self.redirect_uri).map_err(|e| {
             self.error(format!(
@@ -402,7 +406,7 @@ impl CodeFlow<'_> {
     /// Checks the redirect (error, state) and trades its code for tokens.
     async fn finish(
         &self,
-        token_client: &reqwest::Client,
+        token_client: &crate::execute::transfer::Client,
         callback: &Url,
         started: &Started,
     ) -> Result<Json, AuthError> {

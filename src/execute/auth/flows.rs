@@ -13,7 +13,7 @@ use crate::load::{AuthFlow, AuthSpec, CodeLogin, LoginStep, TokenRequest, PASSWO
 /// Logs in with `spec`'s flow; an interactive one only if `interactive`.
 pub async fn login(
     spec: &AuthSpec,
-    client: &reqwest::Client,
+    client: &crate::execute::transfer::Client,
     auth: &Rendered<'_>,
     interactive: bool,
 ) -> Result<Json, AuthError> {
@@ -120,7 +120,7 @@ fn steps_of(auth: &Rendered<'_>, steps: &[LoginStep]) -> Result<Vec<code::Step>,
 /// the token.
 async fn custom(
     request: &TokenRequest,
-    client: &reqwest::Client,
+    client: &crate::execute::transfer::Client,
     auth: &Rendered<'_>,
 ) -> Result<Json, AuthError> {
     let outgoing = Outgoing {

@@ -110,7 +110,7 @@ impl<'p> Tokens<'p> {
     pub async fn ensure(
         &mut self,
         name: &str,
-        client: &reqwest::Client,
+        client: &crate::execute::transfer::Client,
         templates: &Templates,
         vars: &Vars,
         force: bool,
@@ -147,7 +147,7 @@ impl<'p> Tokens<'p> {
     async fn renew(
         &self,
         spec: &AuthSpec,
-        client: &reqwest::Client,
+        client: &crate::execute::transfer::Client,
         auth: &Rendered<'_>,
         previous: Option<&Grant>,
     ) -> Result<Grant, AuthError> {
@@ -209,7 +209,7 @@ impl<'p> Tokens<'p> {
     pub async fn login_and_cache(
         &mut self,
         name: &str,
-        client: &reqwest::Client,
+        client: &crate::execute::transfer::Client,
         templates: &Templates,
         vars: &Vars,
     ) -> Result<Option<PathBuf>, AuthError> {

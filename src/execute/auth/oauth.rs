@@ -49,7 +49,7 @@ impl Call<'_> {
     /// Sends one request of the auth within its limits.
     pub async fn fetch(
         &self,
-        client: &reqwest::Client,
+        client: &crate::execute::transfer::Client,
         request: reqwest::Request,
         shown: &str,
     ) -> Result<Fetched, AuthError> {
@@ -63,7 +63,7 @@ impl Call<'_> {
 /// (RFC 6749, 6): asking again for a scope the server did not grant, such as
 /// `offline_access`, makes servers refuse the refresh.
 pub async fn refresh(
-    client: &reqwest::Client,
+    client: &crate::execute::transfer::Client,
     call: Call<'_>,
     ep: &RenderedEndpoint,
     refresh_token: &Secret,
@@ -108,7 +108,7 @@ fn all_params(ep: &RenderedEndpoint, mut params: Vec<(String, String)>) -> Vec<(
 /// POSTs a grant to the token endpoint and returns its JSON answer, or an
 /// error quoting the server's `error` and `error_description`.
 pub async fn token(
-    client: &reqwest::Client,
+    client: &crate::execute::transfer::Client,
     call: Call<'_>,
     ep: &RenderedEndpoint,
     params: Vec<(String, String)>,
