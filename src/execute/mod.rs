@@ -123,7 +123,7 @@ fn client_with(
     tls: &crate::resolve::Tls,
     secrets: &Secrets,
     connection: Connection,
-    jar: Arc<reqwest::cookie::Jar>,
+    jar: Arc<transfer::Jar>,
 ) -> Result<Client, String> {
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -173,7 +173,7 @@ pub struct Session<'p> {
     /// Clients for requests whose connection differs from the collection's.
     others: HashMap<Connection, Client>,
     /// The cookies of all of them.
-    jar: Arc<reqwest::cookie::Jar>,
+    jar: Arc<transfer::Jar>,
     /// Clients for the auths with TLS settings of their own.
     auth_clients: HashMap<String, Client>,
     planned: &'p PlannedCollection,
@@ -192,7 +192,7 @@ impl<'p> Session<'p> {
         shared: std::sync::Arc<auth::Shared>,
         traffic: bool,
     ) -> Result<Self, String> {
-        let jar = Arc::<reqwest::cookie::Jar>::default();
+        let jar = Arc::<transfer::Jar>::default();
         let connection = Connection::of(&planned.collection.defaults, None);
         let mut auth_clients = HashMap::new();
         for (name, tls) in &planned.auth_tls {

@@ -8,16 +8,57 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::cookie::{CookieStore, Jar};
-use reqwest::header::{HeaderMap, COOKIE, SET_COOKIE};
+use reqwest::header::{HeaderMap, HeaderValue, COOKIE, SET_COOKIE};
+use reqwest::Url;
 use reqwest::{StatusCode, Version};
 use tokio::time::{timeout_at, Instant};
 
 use crate::load::{format_duration, format_size};
 
+/// The cookies of a collection's clients, kept as a browser keeps them
+/// (cookie_store, which reqwest's own jar wraps).
+#[derive(Default)]
+pub struct Jar(std::sync::Mutex<cookie_store::CookieStore>);
+
+impl Jar {
+    fn store(&self) -> std::sync::MutexGuard<'_, cookie_store::CookieStore> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The Cookie header a request to `url` sends, if any.
+    fn header(&self, url: &Url) -> Option<HeaderValue> {
+        let store = self.store();
+        let mut pairs = store.get_request_values(url);
+        let (name, value) = pairs.next()?;
+        let mut text = format!("{name}={value}");
+        for (name, value) in pairs {
+            text.push_str("; ");
+            text.push_str(name);
+            text.push('=');
+            text.push_str(value);
+        }
+        HeaderValue::from_str(&text).ok()
+    }
+
+    /// Keeps the cookies a response from `url` sets.
+    fn keep(&self, headers: &HeaderMap, url: &Url) {
+        let mut set = headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| std::str::from_utf8(v.as_bytes()).ok())
+            .filter_map(|v| cookie_store::RawCookie::parse(v.to_owned()).ok())
+            .peekable();
+        if set.peek().is_some() {
+            self.store().store_response_cookies(set, url);
+        }
+    }
+}
+
 /// An HTTP client and the cookie jar it sends from and keeps into. The jar
-/// is ours, not reqwest's cookie layer: that layer parses every request's
-/// URL again (about 6,000 instructions a request) to find what
+/// is ours, not reqwest's "cookies" feature: its layer parses every
+/// request's URL again (about 6,000 instructions a request) to find what
 /// [`reqwest::Request::url`] already holds.
 #[derive(Clone)]
 pub struct Client {
@@ -146,7 +187,7 @@ pub async fn fetch(
     // As a browser and reqwest's cookie layer do: a Cookie header the
     // request sets itself wins over the jar.
     if !request.headers().contains_key(COOKIE) {
-        if let Some(cookies) = client.jar.cookies(request.url()) {
+        if let Some(cookies) = client.jar.header(request.url()) {
             request.headers_mut().insert(COOKIE, cookies);
         }
     }
@@ -154,10 +195,7 @@ pub async fn fetch(
         .await
         .map_err(|_| timeout())?
         .map_err(|e| http_error(e, limits))?;
-    let mut set = response.headers().get_all(SET_COOKIE).iter().peekable();
-    if set.peek().is_some() {
-        client.jar.set_cookies(&mut set, response.url());
-    }
+    client.jar.keep(response.headers(), response.url());
     let announced = response.content_length();
     if announced.is_some_and(|n| n > limits.max_body) {
         return Err(TransferError::TooLarge {
