@@ -100,6 +100,7 @@ pub fn run_plan(
     let runner = std::thread::Builder::new()
         .name("reqtest-runner".into())
         .spawn(move || {
+            let held = Held::default();
             let feed = Feed {
                 plan: &runner_plan,
                 args: &runner_args,
@@ -109,8 +110,9 @@ pub fn run_plan(
                 items: Default::default(),
                 thresholds: std::sync::Mutex::new(thresholds),
                 found: found_tx,
+                held: &held,
             };
-            run::run(&runner_plan, &selection, &options, feed);
+            held.while_running(|| run::run(&runner_plan, &selection, &options, feed));
             reporter.finish()
         })
         .expect("the runner thread starts");
@@ -186,6 +188,59 @@ struct Feed<'a> {
     items: std::sync::Mutex<ItemSenders>,
     thresholds: std::sync::Mutex<Vec<Option<oneshot::Sender<Verdict>>>>,
     found: mpsc::Sender<Found>,
+    held: &'a Held,
+}
+
+/// Verdicts held back for a moment and sent together: libtest's thread
+/// then wakes once a batch, not once a request (each wake is a context
+/// switch, which on a busy machine costs about as much as a request).
+/// A verdict waits at most [`Held::FOR`].
+#[derive(Default)]
+struct Held {
+    pending: std::sync::Mutex<Vec<(oneshot::Sender<Verdict>, Verdict)>>,
+}
+
+impl Held {
+    const AT_MOST: usize = 64;
+    const FOR: std::time::Duration = std::time::Duration::from_millis(10);
+
+    fn hold(&self, tx: oneshot::Sender<Verdict>, verdict: Verdict) {
+        let mut pending = lock(&self.pending);
+        pending.push((tx, verdict));
+        if pending.len() >= Self::AT_MOST {
+            Self::send(&mut pending);
+        }
+    }
+
+    fn flush(&self) {
+        Self::send(&mut lock(&self.pending));
+    }
+
+    fn send(pending: &mut Vec<(oneshot::Sender<Verdict>, Verdict)>) {
+        for (tx, verdict) in pending.drain(..) {
+            // The trial may be gone if libtest stopped early; then there
+            // is nobody left to tell.
+            let _ = tx.send(verdict);
+        }
+    }
+
+    /// Runs `run`, sending what is held every [`Held::FOR`] meanwhile and
+    /// everything left when it returns.
+    fn while_running(&self, run: impl FnOnce()) {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let flusher = scope.spawn(|| {
+                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                    std::thread::park_timeout(Self::FOR);
+                    self.flush();
+                }
+            });
+            run();
+            done.store(true, std::sync::atomic::Ordering::Release);
+            flusher.thread().unpark();
+        });
+        self.flush();
+    }
 }
 
 type ItemSenders = std::collections::HashMap<(usize, usize), Vec<Option<oneshot::Sender<Verdict>>>>;
@@ -220,9 +275,7 @@ impl run::Sink for Feed<'_> {
             self.judge(e.collection);
         }
         if let Some(tx) = tx {
-            // The trial may be gone if libtest stopped early; then there
-            // is nobody left to tell.
-            let _ = tx.send(verdict);
+            self.held.hold(tx, verdict);
         }
     }
 
@@ -396,5 +449,38 @@ fn wait_for(rx: oneshot::Receiver<Verdict>) -> Result<Completion, Failed> {
             reason: Some(reason),
         }),
         Err(_) => Err("reqtest's runner stopped before reaching this request".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_verdict_reaches_its_trial_while_the_run_goes_on() {
+        let held = Held::default();
+        let (tx, rx) = oneshot::channel();
+        held.while_running(|| {
+            held.hold(tx, Verdict::Pass);
+            // Still running: the flusher sends it all the same.
+            assert!(matches!(rx.blocking_recv(), Ok(Verdict::Pass)));
+        });
+    }
+
+    #[test]
+    fn a_full_batch_of_verdicts_is_sent_at_once() {
+        let held = Held::default();
+        let mut receivers = Vec::new();
+        for _ in 0..Held::AT_MOST {
+            let (tx, rx) = oneshot::channel();
+            assert!(receivers
+                .iter_mut()
+                .all(|rx: &mut oneshot::Receiver<Verdict>| rx.try_recv().is_err()));
+            held.hold(tx, Verdict::Pass);
+            receivers.push(rx);
+        }
+        for mut rx in receivers {
+            assert!(matches!(rx.try_recv(), Ok(Verdict::Pass)));
+        }
     }
 }
