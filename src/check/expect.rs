@@ -154,12 +154,19 @@ impl Checker<'_> {
 
     fn json(&mut self, asserts: &[JsonAssert]) {
         let Some(first) = asserts.first() else { return };
-        let doc = match self.response.json() {
-            Err(e) => return self.rec.record(&first.at, "body", None, Some(e)),
-            Ok(doc) => doc,
+        // One path is followed while the body is read; several share one parse.
+        let found: Result<Vec<Option<Json>>, String> = match asserts {
+            [only] => self.response.query(&only.path).map(|v| vec![v]),
+            _ => self
+                .response
+                .json()
+                .map(|doc| asserts.iter().map(|a| a.path.query(doc)).collect()),
         };
-        for a in asserts {
-            let actual = a.path.query(doc);
+        let found = match found {
+            Err(e) => return self.rec.record(&first.at, "body", None, Some(e)),
+            Ok(found) => found,
+        };
+        for (a, actual) in asserts.iter().zip(found) {
             let show = Show {
                 secrets: self.secrets,
                 hide: hides(&a.path),

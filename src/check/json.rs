@@ -1,9 +1,11 @@
 //! JSONPath evaluation, numeric-aware equality and readable diffs.
 
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::Value as Json;
 use similar::{ChangeTag, TextDiff};
 
-use crate::load::JsonPath;
+use crate::load::{JsonPath, PathStep};
 
 /// JSON equality where `1` equals `1.0`, as a reader of the YAML would expect.
 pub fn json_eq(a: &Json, b: &Json) -> bool {
@@ -167,6 +169,128 @@ fn pretty(v: &Json) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// The value at `steps` in the JSON `body`, read without building the rest
+/// of the body (no map, string or list of it is made): `Ok(None)` when
+/// nothing is there. The whole body is still read, so a body that is not
+/// JSON is the same error as for a full parse, and of a key written twice
+/// the last one counts, as in a parsed object.
+pub fn value_at(body: &[u8], steps: &[PathStep]) -> Result<Option<Json>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let found = Follow(steps).deserialize(&mut de)?;
+    de.end()?;
+    Ok(found)
+}
+
+/// Follows the steps left into the value being read.
+struct Follow<'s, 'p>(&'s [PathStep<'p>]);
+
+impl<'de> DeserializeSeed<'de> for Follow<'_, '_> {
+    type Value = Option<Json>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        match self.0.split_first() {
+            None => Json::deserialize(d).map(Some),
+            Some((step, rest)) => d.deserialize_any(Inside { step: *step, rest }),
+        }
+    }
+}
+
+/// A value to take `step` into, then the rest.
+struct Inside<'s, 'p> {
+    step: PathStep<'p>,
+    rest: &'s [PathStep<'p>],
+}
+
+impl<'de> Visitor<'de> for Inside<'_, '_> {
+    type Value = Option<Json>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let name = match self.step {
+            PathStep::Name(name) => Some(name),
+            PathStep::Index(_) => None,
+        };
+        let mut found = None;
+        while let Some(hit) = map.next_key_seed(KeyIs(name))? {
+            if hit {
+                found = map.next_value_seed(Follow(self.rest))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let index = match self.step {
+            PathStep::Index(i) => Some(i),
+            PathStep::Name(_) => None,
+        };
+        let mut found = None;
+        for i in 0.. {
+            if index == Some(i) {
+                match seq.next_element_seed(Follow(self.rest))? {
+                    Some(value) => found = value,
+                    None => break,
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Whether an object's key is `name`, read without copying it.
+struct KeyIs<'p>(Option<&'p str>);
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
+        Ok(self.0 == Some(key))
+    }
 }
 
 #[cfg(test)]

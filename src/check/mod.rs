@@ -69,14 +69,27 @@ impl<'a> Response<'a> {
     pub fn json(&self) -> Result<&Json, String> {
         self.json
             .get_or_init(|| {
-                serde_json::from_slice(&self.exchange.body).map_err(|e| {
-                    let start =
-                        shown::body(self.secrets, &self.exchange.body, self.content_type(), 80);
-                    format!("the response body is not JSON ({e}); it starts with {start:?}")
-                })
+                serde_json::from_slice(&self.exchange.body).map_err(|e| self.not_json(e))
             })
             .as_ref()
             .map_err(Clone::clone)
+    }
+
+    /// What `path` finds in the body, as [`JsonPath::query`] finds it in
+    /// [`Response::json`]. A dotted path into a body not parsed yet is
+    /// followed while the body is read, without building the rest of it.
+    pub fn query(&self, path: &crate::load::JsonPath) -> Result<Option<Json>, String> {
+        if self.json.get().is_none() {
+            if let Some(steps) = path.forward_steps() {
+                return json::value_at(&self.exchange.body, &steps).map_err(|e| self.not_json(e));
+            }
+        }
+        self.json().map(|doc| path.query(doc))
+    }
+
+    fn not_json(&self, e: serde_json::Error) -> String {
+        let start = shown::body(self.secrets, &self.exchange.body, self.content_type(), 80);
+        format!("the response body is not JSON ({e}); it starts with {start:?}")
     }
 
     fn content_type(&self) -> Option<&str> {

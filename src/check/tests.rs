@@ -8,9 +8,10 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use minijinja::Value;
 
-use super::{capture, check, describe, failures, Response};
+use super::{capture, check, describe, failures, json, Response};
 use crate::exchange::Exchange;
 use crate::resolve::{resolve, Options, Plan};
+use serde_json::Value as Json;
 
 /// A response as a server might send it.
 struct Canned<'a> {
@@ -216,4 +217,67 @@ fn bodies_that_differ_only_in_the_last_newline_say_so() {
         body: "done\n",
     };
     insta::assert_snapshot!(verdict("body:\n  equals: done", &canned));
+}
+
+#[test]
+fn a_path_followed_while_reading_finds_what_a_full_parse_finds() {
+    let bodies = [
+        r#"{"id":1,"name":"alice","tags":["a","b"],"nested":{"n":42}}"#,
+        r#"{"nested":{"n":1},"nested":{"m":2}}"#,
+        r#"{"nested":{"n":[1,{"x":true},null]},"n":1.5e300}"#,
+        r#"{"a\"b":{"\u0041":"é"},"big":18446744073709551616,"neg":-7}"#,
+        r#"[{"n":1},{"n":2},[3]]"#,
+        r#""text""#,
+        "  {\"nested\" : { \"n\" : \"x\" } }  ",
+    ];
+    let paths = [
+        "$",
+        "$.nested",
+        "$.nested.n",
+        "$.nested.n[1].x",
+        "$.nested.n[2]",
+        "$.nested.n[9]",
+        "$.nested.m",
+        "$.id",
+        "$.tags[1]",
+        "$.tags[0].x",
+        "$.n",
+        "$['a\"b'].A",
+        "$.big",
+        "$.neg",
+        "$[1].n",
+        "$[2][0]",
+        "$[5]",
+        "$.missing.deeper",
+    ];
+    for body in bodies {
+        let doc: Json = serde_json::from_str(body).unwrap();
+        for src in paths {
+            let path = crate::load::JsonPath::parse(src).unwrap();
+            let Some(steps) = path.forward_steps() else {
+                continue;
+            };
+            let streamed = json::value_at(body.as_bytes(), &steps).unwrap();
+            assert_eq!(streamed, path.query(&doc), "{src} in {body}");
+        }
+    }
+}
+
+#[test]
+fn a_body_that_is_not_json_is_an_error_however_it_is_read() {
+    let path = crate::load::JsonPath::parse("$.a").unwrap();
+    let steps = path.forward_steps().unwrap();
+    for body in [
+        r#"{"a":1} trailing"#,
+        r#"{"a":1"#,
+        r#"{"b":[1,}"#,
+        "",
+        "nope",
+    ] {
+        let full = serde_json::from_str::<Json>(body).unwrap_err().to_string();
+        let streamed = json::value_at(body.as_bytes(), &steps)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(streamed, full, "{body}");
+    }
 }

@@ -31,10 +31,10 @@ pub(super) struct Converter<'a> {
     index: &'a Document,
     /// Collections repeat the same paths (`$.id` in every request); parse
     /// each distinct one once.
-    jsonpaths: RefCell<HashMap<String, JsonPath>>,
+    jsonpaths: RefCell<foldhash::HashMap<String, JsonPath>>,
     /// Texts many requests repeat (`{{ base }}/items`, `Bearer {{ token }}`)
     /// are held once.
-    texts: RefCell<std::collections::HashSet<Arc<str>>>,
+    texts: RefCell<foldhash::HashSet<Arc<str>>>,
     /// Schema and OpenAPI documents, and schemas compiled from them, once
     /// per run however many requests name them.
     pub(super) documents: RefCell<HashMap<std::path::PathBuf, Arc<Json>>>,

@@ -798,6 +798,36 @@ impl JsonPath {
     }
 }
 
+/// One step of a dotted path with no index from the end.
+#[derive(Debug, Clone, Copy)]
+pub enum PathStep<'p> {
+    /// A member of an object.
+    Name(&'p str),
+    /// An item of an array, from 0.
+    Index(usize),
+}
+
+impl JsonPath {
+    /// The steps of a dotted path that counts no index from the end, which
+    /// can be followed while the body is read; `None` for any other path.
+    pub fn forward_steps(&self) -> Option<Vec<PathStep<'_>>> {
+        if !self.dotted {
+            return None;
+        }
+        self.query
+            .segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Selector(Selector::Name(name)) => Some(PathStep::Name(name)),
+                Segment::Selector(Selector::Index(i)) => {
+                    usize::try_from(*i).ok().map(PathStep::Index)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 impl JsonPath {
     /// A dotted path followed step by step, as RFC 9535 reads it: a name
     /// in an object, an index in an array (negative from its end).

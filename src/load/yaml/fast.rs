@@ -109,7 +109,8 @@ impl<'t> Scanner<'t, '_, '_> {
     fn read_line(&mut self) -> Option<Line> {
         while self.next < self.bytes.len() {
             let start = self.next;
-            let end = memchr(b'\n', &self.bytes[start..]).map_or(self.bytes.len(), |i| start + i);
+            let end =
+                memchr::memchr(b'\n', &self.bytes[start..]).map_or(self.bytes.len(), |i| start + i);
             self.next = end + 1;
             self.line_no += 1;
             let at = start
@@ -455,7 +456,8 @@ impl<'t> Scanner<'t, '_, '_> {
             c if !plain_first(c, spaced(at + 1)) => None,
             _ => {
                 let mut i = at;
-                while i < line.end {
+                while let Some(found) = memchr::memchr2(b':', b'#', &b[i..line.end]) {
+                    i += found;
                     match b[i] {
                         b':' if spaced(i + 1) => {
                             let key_end = trim_end(b, at, i);
@@ -480,7 +482,7 @@ impl<'t> Scanner<'t, '_, '_> {
     /// no escape before it.
     fn quoted(&self, line: &Line, open: usize, q: u8) -> Option<usize> {
         let body = &self.bytes[open + 1..line.end];
-        let close = open + 1 + memchr(q, body)?;
+        let close = open + 1 + memchr::memchr(q, body)?;
         let escaped = match q {
             b'"' => self.bytes[open + 1..close].contains(&b'\\'),
             _ => self.bytes.get(close + 1) == Some(&b'\''),
@@ -493,14 +495,15 @@ impl<'t> Scanner<'t, '_, '_> {
     fn plain_end(&self, line: &Line) -> Option<usize> {
         let b = self.bytes;
         let mut i = line.at;
-        while i < line.end {
+        while let Some(found) = memchr::memchr2(b':', b'#', &b[i..line.end]) {
+            i += found;
             match b[i] {
                 b':' if i + 1 >= line.end || b[i + 1] == b' ' => return None,
-                b'#' if b[i - 1] == b' ' => break,
+                b'#' if b[i - 1] == b' ' => return Some(trim_end(b, line.at, i)),
                 _ => i += 1,
             }
         }
-        Some(trim_end(b, line.at, i))
+        Some(trim_end(b, line.at, line.end))
     }
 
     fn skip_spaces(&self, mut i: usize, end: usize) -> usize {
@@ -549,8 +552,4 @@ fn trim_end(b: &[u8], from: usize, mut to: usize) -> usize {
         to -= 1;
     }
     to
-}
-
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
 }
