@@ -1,10 +1,11 @@
-//! A scanner for the block YAML that collections are written in: block
-//! mappings and sequences, one-line plain and quoted scalars without
-//! escapes, and comments. It builds the same tree, with the same positions,
-//! as saphyr-parser's events do, at a fraction of the cost (saphyr's scanner
-//! spends about 300 instructions a byte). Anything else (flow collections,
-//! anchors, tags, block or multi-line scalars, escapes, tabs, several
-//! documents, and every error) gives `None`, and saphyr parses the text.
+//! A scanner for the YAML that collections are written in: block mappings
+//! and sequences, flow collections on one line, one-line plain and quoted
+//! scalars without escapes, and comments. It builds the same tree, with the
+//! same positions, as saphyr-parser's events do, at a fraction of the cost
+//! (saphyr's scanner spends about 300 instructions a byte). Anything else
+//! (flow collections over several lines, anchors, tags, block or multi-line
+//! scalars, escapes, tabs, several documents, and every error) gives `None`,
+//! and saphyr parses the text.
 
 use super::{Builder, Kind, LineCol, MAX_DEPTH};
 use saphyr_parser::ScalarStyle;
@@ -92,9 +93,8 @@ enum Start {
 }
 
 impl<'t> Scanner<'t, '_, '_> {
-    /// The next line with content, not consumed; `None` at the end, and
-    /// a bail-out (`Some(None)` never happens: see [`Scanner::take`]) for a
-    /// document marker or directive.
+    /// The next line with content, not consumed (see [`Scanner::take`]);
+    /// `None` at the end of the text.
     fn peek(&mut self) -> Option<Line> {
         if self.peeked.is_none() {
             self.peeked = self.read_line();
@@ -171,6 +171,12 @@ impl<'t> Scanner<'t, '_, '_> {
         (self.depth < MAX_DEPTH).then_some(())
     }
 
+    /// The collection [`Scanner::enter`] opened is done.
+    fn leave(&mut self) {
+        self.b.close();
+        self.depth -= 1;
+    }
+
     /// A block sequence: entries at `first.col`; an indentless one (under a
     /// key, at the key's column) ends at the first line that is not an entry.
     fn seq(&mut self, first: Line, indentless: bool) -> Option<()> {
@@ -205,8 +211,7 @@ impl<'t> Scanner<'t, '_, '_> {
                 _ => break,
             }
         }
-        self.b.close();
-        self.depth -= 1;
+        self.leave();
         Some(())
     }
 
@@ -266,8 +271,7 @@ impl<'t> Scanner<'t, '_, '_> {
                 _ => break,
             }
         }
-        self.b.close();
-        self.depth -= 1;
+        self.leave();
         Some(())
     }
 
@@ -358,8 +362,7 @@ impl<'t> Scanner<'t, '_, '_> {
                 }
             }
         }
-        self.b.close();
-        self.depth -= 1;
+        self.leave();
         Some(i + 1)
     }
 
