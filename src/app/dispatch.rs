@@ -8,6 +8,7 @@ use std::sync::mpsc;
 
 // One verdict per trial: a oneshot is a fifth of the memory of an mpsc
 // channel, which a run of 100,000 requests feels.
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
@@ -227,19 +228,30 @@ impl Held {
     /// Runs `run`, sending what is held every [`Held::FOR`] meanwhile and
     /// everything left when it returns.
     fn while_running(&self, run: impl FnOnce()) {
-        let done = std::sync::atomic::AtomicBool::new(false);
+        let done = AtomicBool::new(false);
         std::thread::scope(|scope| {
             let flusher = scope.spawn(|| {
-                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                while !done.load(Ordering::Acquire) {
                     std::thread::park_timeout(Self::FOR);
                     self.flush();
                 }
             });
+            // Stopped on the way out even if `run` panics: the scope
+            // would otherwise wait for the flusher forever.
+            let _stop = Stop(&done, flusher.thread().clone());
             run();
-            done.store(true, std::sync::atomic::Ordering::Release);
-            flusher.thread().unpark();
         });
         self.flush();
+    }
+}
+
+/// Ends the flusher of [`Held::while_running`] when dropped.
+struct Stop<'a>(&'a AtomicBool, std::thread::Thread);
+
+impl Drop for Stop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+        self.1.unpark();
     }
 }
 
@@ -465,6 +477,15 @@ mod tests {
             // Still running: the flusher sends it all the same.
             assert!(matches!(rx.blocking_recv(), Ok(Verdict::Pass)));
         });
+    }
+
+    #[test]
+    fn a_run_that_panics_stops_the_flusher_and_the_panic_comes_through() {
+        let held = Held::default();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            held.while_running(|| panic!("the runner broke"));
+        }));
+        assert!(outcome.is_err());
     }
 
     #[test]

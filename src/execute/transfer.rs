@@ -39,7 +39,8 @@ impl Jar {
             text.push('=');
             text.push_str(value);
         }
-        HeaderValue::from_str(&text).ok()
+        // As reqwest's jar: bytes past ASCII (obs-text) are allowed.
+        HeaderValue::from_bytes(text.as_bytes()).ok()
     }
 
     /// Keeps the cookies a response from `url` sets.
