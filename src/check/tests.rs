@@ -267,17 +267,24 @@ fn a_path_followed_while_reading_finds_what_a_full_parse_finds() {
 fn a_body_that_is_not_json_is_an_error_however_it_is_read() {
     let path = crate::load::JsonPath::parse("$.a").unwrap();
     let steps = path.forward_steps().unwrap();
-    for body in [
-        r#"{"a":1} trailing"#,
-        r#"{"a":1"#,
-        r#"{"b":[1,}"#,
-        "",
-        "nope",
-    ] {
-        let full = serde_json::from_str::<Json>(body).unwrap_err().to_string();
-        let streamed = json::value_at(body.as_bytes(), &steps)
+    let deep = format!(r#"{{"a":1,"b":{}1{}}}"#, "[".repeat(200), "]".repeat(200));
+    let bodies: Vec<Vec<u8>> = vec![
+        br#"{"a":1} trailing"#.to_vec(),
+        br#"{"a":1"#.to_vec(),
+        br#"{"b":[1,}"#.to_vec(),
+        b"".to_vec(),
+        b"nope".to_vec(),
+        // What serde's IgnoredAny lets through where a full parse does not.
+        b"{\"a\":1,\"x\":\"\xff\"}".to_vec(),
+        br#"{"a":1,"x":1e400}"#.to_vec(),
+        br#"{"a":1,"x":"\ud800"}"#.to_vec(),
+        deep.into_bytes(),
+    ];
+    for body in bodies {
+        let full = serde_json::from_slice::<Json>(&body)
             .unwrap_err()
             .to_string();
-        assert_eq!(streamed, full, "{body}");
+        let streamed = json::value_at(&body, &steps).unwrap_err().to_string();
+        assert_eq!(streamed, full, "{}", String::from_utf8_lossy(&body));
     }
 }

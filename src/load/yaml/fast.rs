@@ -452,7 +452,12 @@ impl<'t> Scanner<'t, '_, '_> {
                 let close = self.quoted(line, at, q)?;
                 let colon = self.skip_spaces(close + 1, line.end);
                 if colon < line.end && b[colon] == b':' && spaced(colon + 1) {
-                    return Some(Start::Key(at + 1, close, style_of(q), colon));
+                    return short_key(at, colon).then_some(Start::Key(
+                        at + 1,
+                        close,
+                        style_of(q),
+                        colon,
+                    ));
                 }
                 Some(Start::Other)
             }
@@ -464,8 +469,7 @@ impl<'t> Scanner<'t, '_, '_> {
                     match b[i] {
                         b':' if spaced(i + 1) => {
                             let key_end = trim_end(b, at, i);
-                            // saphyr's simple keys are at most 1024 characters.
-                            return (key_end - at <= 1000).then_some(Start::Key(
+                            return short_key(at, i).then_some(Start::Key(
                                 at,
                                 key_end,
                                 ScalarStyle::Plain,
@@ -548,6 +552,13 @@ fn plain_first(c: u8, spaced: bool) -> bool {
         b'-' | b'?' | b':' => !spaced,
         _ => true,
     }
+}
+
+/// Whether a block key starting at `at` has its colon at `colon` soon
+/// enough: saphyr forgets a key whose colon is more than 1024 characters
+/// on (bytes are counted here, never fewer than characters).
+fn short_key(at: usize, colon: usize) -> bool {
+    colon - at <= 1000
 }
 
 fn trim_end(b: &[u8], from: usize, mut to: usize) -> usize {

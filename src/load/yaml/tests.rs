@@ -314,6 +314,24 @@ const EDGES: &[&str] = &[
     "{a: 1}: x\n",
 ];
 
+/// Keys whose colon saphyr finds too far on (more than 1024 characters).
+#[test]
+fn the_fast_scanner_leaves_long_keys_to_saphyr() {
+    let long = "k".repeat(1100);
+    let padded = format!("{}{}", "k".repeat(1000), " ".repeat(25));
+    for text in [
+        format!("\"{long}\": v\n"),
+        format!("{long}: v\n"),
+        format!("{padded}: v\n"),
+    ] {
+        assert!(
+            !same_tree(&text),
+            "the fast scanner took a key of {} bytes",
+            text.len()
+        );
+    }
+}
+
 #[test]
 fn the_fast_scanner_builds_what_saphyr_builds_for_edge_cases() {
     let taken = EDGES.iter().filter(|t| same_tree(t)).count();
