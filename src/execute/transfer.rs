@@ -39,8 +39,7 @@ impl Jar {
             text.push('=');
             text.push_str(value);
         }
-        // As reqwest's jar: bytes past ASCII (obs-text) are allowed.
-        HeaderValue::from_bytes(text.as_bytes()).ok()
+        HeaderValue::from_str(&text).ok()
     }
 
     /// Keeps the cookies a response from `url` sets.
