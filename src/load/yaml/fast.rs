@@ -171,6 +171,17 @@ impl<'t> Scanner<'t, '_, '_> {
         (self.depth < MAX_DEPTH).then_some(())
     }
 
+    /// The next line of a block whose entries are at column `n`, not
+    /// consumed: `Some(None)` where the block ends, `None` for a line
+    /// deeper than its entries (what only saphyr reads).
+    fn sibling(&mut self, n: usize) -> Option<Option<Line>> {
+        match self.peek() {
+            Some(next) if next.col == n && !self.marker(&next) => Some(Some(next)),
+            Some(next) if next.col > n => None,
+            _ => Some(None),
+        }
+    }
+
     /// The collection [`Scanner::enter`] opened is done.
     fn leave(&mut self) {
         self.b.close();
@@ -196,20 +207,17 @@ impl<'t> Scanner<'t, '_, '_> {
         let mut line = first;
         loop {
             self.entry(line)?;
-            match self.peek() {
-                Some(next) if next.col == n && !self.marker(&next) => {
-                    if !matches!(self.start(&next)?, Start::Dash) {
-                        if indentless {
-                            break;
-                        }
-                        return None;
-                    }
-                    self.take();
-                    line = next;
+            let Some(next) = self.sibling(n)? else {
+                break;
+            };
+            if !matches!(self.start(&next)?, Start::Dash) {
+                if indentless {
+                    break;
                 }
-                Some(next) if next.col > n => return None,
-                _ => break,
+                return None;
             }
+            self.take();
+            line = next;
         }
         self.leave();
         Some(())
@@ -262,14 +270,11 @@ impl<'t> Scanner<'t, '_, '_> {
             };
             self.scalar(&line, from, to, style);
             self.after_key(&line, colon)?;
-            match self.peek() {
-                Some(next) if next.col == n && !self.marker(&next) => {
-                    self.take();
-                    line = next;
-                }
-                Some(next) if next.col > n => return None,
-                _ => break,
-            }
+            let Some(next) = self.sibling(n)? else {
+                break;
+            };
+            self.take();
+            line = next;
         }
         self.leave();
         Some(())
