@@ -21,8 +21,8 @@ pub fn spec(cx: &Converter, p: &YamlPath, name: &str, block: &Json) -> Result<Au
     let flow = match &raw {
         RawAuth::Password(f) => AuthFlow::Password {
             endpoint: endpoint(cx, p, f.endpoint())?,
-            username: cx.text(&p.key("username"), &f.username),
-            password: cx.text(&p.key("password"), &f.password),
+            username: cx.text(&p.field("username"), &f.username),
+            password: cx.text(&p.field("password"), &f.password),
             params_in: params_in(f.params_in),
         },
         RawAuth::ClientCredentials(f) => AuthFlow::ClientCredentials {
@@ -32,7 +32,7 @@ pub fn spec(cx: &Converter, p: &YamlPath, name: &str, block: &Json) -> Result<Au
         RawAuth::AuthorizationCode(f) => code_flow(cx, p, f)?,
         RawAuth::RefreshToken(f) => AuthFlow::RefreshToken {
             endpoint: endpoint(cx, p, f.endpoint())?,
-            refresh_token: cx.text(&p.key("refresh_token"), &f.refresh_token),
+            refresh_token: cx.text(&p.field("refresh_token"), &f.refresh_token),
         },
         RawAuth::Request(f) => request_flow(cx, p, f)?,
     };
@@ -44,16 +44,16 @@ pub fn spec(cx: &Converter, p: &YamlPath, name: &str, block: &Json) -> Result<Au
         flow,
         lifetime: common
             .lifetime
-            .map(|l| cx.duration_within(&p.key("lifetime"), l, super::convert::MAX_LIFETIME))
+            .map(|l| cx.duration_within(&p.field("lifetime"), l, super::convert::MAX_LIFETIME))
             .transpose()?,
         cache: common.cache.unwrap_or(false),
         timeout: common
             .timeout
-            .map(|t| cx.duration(&p.key("timeout"), t))
+            .map(|t| cx.duration(&p.field("timeout"), t))
             .transpose()?,
         tls: common
             .tls
-            .map(|t| super::convert::tls(cx, &p.key("tls"), t))
+            .map(|t| super::convert::tls(cx, &p.field("tls"), t))
             .transpose()?,
     })
 }
@@ -65,7 +65,7 @@ fn explain(cx: &Converter, p: &YamlPath, block: &Json, m: &Mistake) -> LoadError
     if let Some((wrong, expected)) = &m.variant {
         let expected = expected.trim_start_matches("expected ");
         return cx.err(
-            &p.key("type"),
+            &p.field("type"),
             format!("unknown auth type `{wrong}`; expected {expected}"),
         );
     }
@@ -112,12 +112,12 @@ fn endpoint(cx: &Converter, p: &YamlPath, ep: Endpoint) -> Result<TokenEndpoint>
     }
     let opt = |key: &str, v: Option<&str>| v.map(|v| cx.text(&p.key(key), v));
     Ok(TokenEndpoint {
-        token_url: cx.text(&p.key("token_url"), ep.token_url),
+        token_url: cx.text(&p.field("token_url"), ep.token_url),
         client_id: opt("client_id", ep.client_id),
         client_secret: opt("client_secret", ep.client_secret),
         client_auth,
         scope: opt("scope", ep.scope),
-        extra: cx.pairs(&p.key("extra"), ep.extra)?,
+        extra: cx.pairs(&p.field("extra"), ep.extra)?,
     })
 }
 
@@ -125,7 +125,7 @@ fn code_flow(cx: &Converter, p: &YamlPath, f: &RawCodeAuth) -> Result<AuthFlow> 
     let login = if f.interactive == Some(true) {
         if f.login.is_some() {
             return Err(cx.err(
-                &p.key("login"),
+                &p.field("login"),
                 "`login` steps are for headless logins; drop them or `interactive`",
             ));
         }
@@ -135,9 +135,9 @@ fn code_flow(cx: &Converter, p: &YamlPath, f: &RawCodeAuth) -> Result<AuthFlow> 
     };
     Ok(AuthFlow::AuthorizationCode {
         endpoint: endpoint(cx, p, f.endpoint())?,
-        authorize_url: cx.text(&p.key("authorize_url"), &f.authorize_url),
-        authorize_params: cx.pairs(&p.key("authorize_params"), &f.authorize_params)?,
-        redirect_uri: cx.text(&p.key("redirect_uri"), &f.redirect_uri),
+        authorize_url: cx.text(&p.field("authorize_url"), &f.authorize_url),
+        authorize_params: cx.pairs(&p.field("authorize_params"), &f.authorize_params)?,
+        redirect_uri: cx.text(&p.field("redirect_uri"), &f.redirect_uri),
         pkce: f.pkce.unwrap_or(true),
         login,
         login_origins: f
@@ -145,7 +145,7 @@ fn code_flow(cx: &Converter, p: &YamlPath, f: &RawCodeAuth) -> Result<AuthFlow> 
             .iter()
             .flatten()
             .enumerate()
-            .map(|(i, o)| cx.text(&p.key("login_origins").index(i), o))
+            .map(|(i, o)| cx.text(&p.field("login_origins").index(i), o))
             .collect(),
     })
 }
@@ -157,7 +157,7 @@ fn request_flow(cx: &Converter, p: &YamlPath, f: &RawRequestAuth) -> Result<Auth
             "an auth of type `request` needs `token: $.path`, the JSONPath of the token in its response",
         ));
     }
-    let rp = p.key("request");
+    let rp = p.field("request");
     let req = &f.request;
     let expires = |key: &str, v: &Option<String>| {
         v.as_deref()
@@ -174,14 +174,14 @@ fn request_flow(cx: &Converter, p: &YamlPath, f: &RawRequestAuth) -> Result<Auth
         request: TokenRequest {
             at: cx.pos(&rp),
             method: method(cx, &rp, req.method.as_deref())?,
-            url: cx.text(&rp.key("url"), &req.url),
-            query: cx.pairs(&rp.key("query"), &req.query)?.into(),
-            headers: cx.pairs(&rp.key("headers"), &req.headers)?.into(),
+            url: cx.text(&rp.field("url"), &req.url),
+            query: cx.pairs(&rp.field("query"), &req.query)?.into(),
+            headers: cx.pairs(&rp.field("headers"), &req.headers)?.into(),
             body: body(cx, &rp, bodies)?,
             timeout: req
                 .timeout
                 .as_ref()
-                .map(|t| cx.duration(&rp.key("timeout"), t))
+                .map(|t| cx.duration(&rp.field("timeout"), t))
                 .transpose()?,
         },
         expires_in: expires("expires_in", &f.expires_in)?,
@@ -197,14 +197,14 @@ fn token_field(
 ) -> Result<TokenField> {
     Ok(match token {
         _ if matches!(raw, RawAuth::Request(_)) => {
-            TokenField::Path(cx.jsonpath(&p.key("token"), token.unwrap_or("$"))?)
+            TokenField::Path(cx.jsonpath(&p.field("token"), token.unwrap_or("$"))?)
         }
         None | Some("access_token") => TokenField::AccessToken,
         Some("id_token") => TokenField::IdToken,
-        Some(path) if path.starts_with('$') => TokenField::Path(cx.jsonpath(&p.key("token"), path)?),
+        Some(path) if path.starts_with('$') => TokenField::Path(cx.jsonpath(&p.field("token"), path)?),
         Some(other) => {
             return Err(cx.err(
-                &p.key("token"),
+                &p.field("token"),
                 format!("`token` is access_token, id_token or a JSONPath such as $.Token.AccessToken, not `{other}`"),
             ))
         }
@@ -214,11 +214,11 @@ fn token_field(
 fn send(cx: &Converter, p: &YamlPath, common: &Common) -> Result<SendToken> {
     match (common.query_param, common.header) {
         (Some(_), Some(_)) => Err(cx.err(
-            &p.key("query_param"),
+            &p.field("query_param"),
             "a token goes in a header or a query parameter, not both",
         )),
         (Some(_), None) if common.prefix.is_some() => {
-            Err(cx.err(&p.key("prefix"), "`prefix` goes with a header"))
+            Err(cx.err(&p.field("prefix"), "`prefix` goes with a header"))
         }
         (Some(q), None) => Ok(SendToken::Query {
             name: q.to_string(),
@@ -240,7 +240,7 @@ fn login_steps(cx: &Converter, p: &YamlPath, f: &RawCodeAuth) -> Result<Vec<Logi
             .map(|(i, RawLoginStep { form, fields })| {
                 Ok(LoginStep {
                     form: form.clone(),
-                    fields: cx.pairs(&p.key("login").index(i).key("fields"), fields)?,
+                    fields: cx.pairs(&p.field("login").index(i).field("fields"), fields)?,
                 })
             })
             .collect();
@@ -249,8 +249,8 @@ fn login_steps(cx: &Converter, p: &YamlPath, f: &RawCodeAuth) -> Result<Vec<Logi
         (Some(user), Some(password)) => Ok(vec![LoginStep {
             form: None,
             fields: vec![
-                (USERNAME_FIELD.into(), cx.text(&p.key("username"), user)),
-                (PASSWORD_FIELD.into(), cx.text(&p.key("password"), password)),
+                (USERNAME_FIELD.into(), cx.text(&p.field("username"), user)),
+                (PASSWORD_FIELD.into(), cx.text(&p.field("password"), password)),
             ],
         }]),
         _ => Err(cx.err(

@@ -133,7 +133,7 @@ impl Flavour {
 /// An `expect.openapi` check: the operation found and its response
 /// schemas compiled, by status.
 pub fn openapi_check(cx: &Converter, p: &YamlPath, raw: &RawOpenApi) -> Result<OpenApiCheck> {
-    let sp = p.key("spec");
+    let sp = p.field("spec");
     let spec = document(cx, &sp, &raw.spec)?;
     let flavour = Flavour::of(&spec).ok_or_else(|| {
         cx.err(
@@ -182,7 +182,7 @@ pub fn openapi_check(cx: &Converter, p: &YamlPath, raw: &RawOpenApi) -> Result<O
         .filter(|s| !responses.iter().any(|r| r.status == **s))
     {
         return Err(cx.err(
-            &p.key("status"),
+            &p.field("status"),
             format!("{name} documents no response `{s}`"),
         ));
     }
@@ -222,7 +222,7 @@ fn operation(
             .find(|(_, _, op)| op.get("operationId").and_then(Json::as_str) == Some(id.as_str()))
             .ok_or_else(|| {
                 cx.err(
-                    &p.key("operation"),
+                    &p.field("operation"),
                     format!("{} has no operation `{id}`", raw.spec),
                 )
             }),
@@ -234,7 +234,7 @@ fn operation(
                 .cloned()
                 .ok_or_else(|| {
                     cx.err(
-                        &p.key("path"),
+                        &p.field("path"),
                         format!("{} has no operation {} {path}", raw.spec, m.to_uppercase()),
                     )
                 })?;

@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 
 use super::model::*;
 use super::raw::*;
-use super::yaml::{Document, Located, Seg};
+use super::yaml::{Document, Located};
 use super::LoadError;
 
 type Result<T> = std::result::Result<T, LoadError>;
@@ -49,28 +49,40 @@ pub(super) struct YamlPath(Option<Rc<Step>>);
 
 struct Step {
     parent: YamlPath,
-    seg: Seg,
+    seg: PathPart,
     /// Where the step leads in a document (named by its address), found
     /// once: a request's many positions share its own.
     located: Cell<Option<(usize, Located)>>,
 }
 
+/// A step: a key (most are the format's own, written in our code, and
+/// not copied) or an index.
+enum PathPart {
+    Key(std::borrow::Cow<'static, str>),
+    Index(usize),
+}
+
 impl YamlPath {
-    fn then(&self, seg: Seg) -> YamlPath {
+    fn then(&self, seg: PathPart) -> YamlPath {
         YamlPath(Some(Rc::new(Step {
             parent: self.clone(),
             seg,
             located: Cell::new(None),
         })))
     }
+    /// The entry under a key the user wrote.
     pub(super) fn key(&self, key: &str) -> YamlPath {
-        self.then(Seg::Key(key.to_string()))
+        self.then(PathPart::Key(key.to_string().into()))
+    }
+    /// The entry under one of the format's own keys.
+    pub(super) fn field(&self, key: &'static str) -> YamlPath {
+        self.then(PathPart::Key(key.into()))
     }
     pub(super) fn index(&self, index: usize) -> YamlPath {
-        self.then(Seg::Index(index))
+        self.then(PathPart::Index(index))
     }
     /// The steps from the root.
-    pub(super) fn segs(&self) -> Vec<&Seg> {
+    fn segs(&self) -> Vec<&PathPart> {
         let mut out = Vec::new();
         let mut at = self;
         while let Some(step) = &at.0 {
@@ -80,21 +92,19 @@ impl YamlPath {
         out.reverse();
         out
     }
-    /// How a user would name this place: `requests[2].expect.json`.
-    pub(super) fn describe(&self) -> String {
-        let mut out = String::new();
-        for seg in self.segs() {
+}
+
+/// How a user would name this place: `requests[2].expect.json`.
+impl std::fmt::Display for YamlPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, seg) in self.segs().into_iter().enumerate() {
             match seg {
-                Seg::Key(k) => {
-                    if !out.is_empty() {
-                        out.push('.');
-                    }
-                    out.push_str(k);
-                }
-                Seg::Index(i) => out.push_str(&format!("[{i}]")),
+                PathPart::Key(k) if i == 0 => f.write_str(k)?,
+                PathPart::Key(k) => write!(f, ".{k}")?,
+                PathPart::Index(i) => write!(f, "[{i}]")?,
             }
         }
-        out
+        Ok(())
     }
 }
 
@@ -114,7 +124,7 @@ impl<'a> Converter<'a> {
 
 impl Converter<'_> {
     /// Where `path` leads in this converter's document.
-    fn locate(&self, path: &YamlPath) -> Located {
+    pub(super) fn locate(&self, path: &YamlPath) -> Located {
         let Some(step) = &path.0 else {
             return self.index.root_located();
         };
@@ -124,7 +134,11 @@ impl Converter<'_> {
                 return found;
             }
         }
-        let found = self.index.step(self.locate(&step.parent), &step.seg);
+        let from = self.locate(&step.parent);
+        let found = match &step.seg {
+            PathPart::Key(key) => self.index.step_key(from, key),
+            PathPart::Index(i) => self.index.step_index(from, *i),
+        };
         step.located.set(Some((doc, found)));
         found
     }
@@ -176,7 +190,7 @@ impl Converter<'_> {
                     path,
                     format!(
                         "{} must be a string, a number or a boolean, not {}",
-                        path.describe(),
+                        path,
                         JsonType::of(other)
                     ),
                 ))
@@ -240,7 +254,7 @@ impl Converter<'_> {
                 path,
                 format!(
                     "{}: expected a duration such as `500ms`, `2s`, `1m`, `1h` or `1d` (a bare number is milliseconds), got {value}",
-                    path.describe()
+                    path
                 ),
             )
         })?;
@@ -249,7 +263,7 @@ impl Converter<'_> {
                 path,
                 format!(
                     "{}: {value} is longer than the most it may be, {}",
-                    path.describe(),
+                    path,
                     format_duration(max)
                 ),
             ));
@@ -313,7 +327,7 @@ impl Converter<'_> {
                 path,
                 format!(
                     "{}: expected a size such as `512KiB`, `10MB` or `1GiB` (a bare number is bytes), got {value}",
-                    path.describe()
+                    path
                 ),
             )
         })?;
@@ -322,7 +336,7 @@ impl Converter<'_> {
                 path,
                 format!(
                     "{}: {value} is not between 1 byte and {}",
-                    path.describe(),
+                    path,
                     format_size(MAX_MAX_BODY)
                 ),
             ));
@@ -439,12 +453,12 @@ pub fn collection(raw: RawCollection, file: &FileName, index: &Document) -> Resu
     let mut vars = raw
         .vars
         .iter()
-        .map(|(k, v)| (k.clone(), cx.data(&root.key("vars").key(k), v.clone())))
+        .map(|(k, v)| (k.clone(), cx.data(&root.field("vars").key(k), v.clone())))
         .collect();
     let mut defaults = defaults(&cx, &raw.defaults)?;
     let mut auths = auths(&cx, raw.auth, raw.auths)?;
     if let Some(paths) = raw.include {
-        let site = cx.pos(&root.key("include"));
+        let site = cx.pos(&root.field("include"));
         let mut stack = Vec::from_iter(std::path::Path::new(&**file).canonicalize().ok());
         let included = super::include::pieces(
             std::path::Path::new(&**file),
@@ -470,7 +484,7 @@ pub fn collection(raw: RawCollection, file: &FileName, index: &Document) -> Resu
             (own.environments, own.vars, own.defaults, own.auths);
     }
     check_default_env(&cx, raw.default_env.as_ref(), &environments)?;
-    let collection_tags = tags(&cx, &root.key("tags"), &raw.tags)?;
+    let collection_tags = tags(&cx, &root.field("tags"), &raw.tags)?;
     let mut requests = requests(&cx, raw.requests, &auths)?;
     for request in &mut requests {
         if collection_tags.is_empty() {
@@ -506,7 +520,7 @@ fn thresholds(
     requests: &[Request],
 ) -> Result<Option<Thresholds>> {
     let Some(raw) = raw else { return Ok(None) };
-    let p = YamlPath::default().key("thresholds");
+    let p = YamlPath::default().field("thresholds");
     if let Some(r) = requests.iter().find(|r| r.name == THRESHOLDS_TEST) {
         return Err(LoadError::invalid(
             r.at.clone(),
@@ -526,7 +540,7 @@ fn thresholds(
     }
     if let Some(rate) = raw.error_rate.filter(|r| !(0.0..=1.0).contains(r)) {
         return Err(cx.err(
-            &p.key("error_rate"),
+            &p.field("error_rate"),
             format!("`error_rate` is a share from 0 to 1, not {rate}"),
         ));
     }
@@ -572,7 +586,7 @@ pub(super) fn piece(cx: &Converter, raw: RawPiece) -> Result<super::include::Pie
         vars: raw
             .vars
             .iter()
-            .map(|(k, v)| (k.clone(), cx.data(&root.key("vars").key(k), v.clone())))
+            .map(|(k, v)| (k.clone(), cx.data(&root.field("vars").key(k), v.clone())))
             .collect(),
         defaults: raw.defaults.as_ref().map(|d| defaults(cx, d)).transpose()?,
         auths: auths(cx, raw.auth, raw.auths)?,
@@ -588,7 +602,7 @@ fn environments(
     let root = YamlPath::default();
     let mut environments = IndexMap::new();
     for (env_name, vars) in raw {
-        let p = root.key("environments").key(env_name);
+        let p = root.field("environments").key(env_name);
         let vars = vars
             .iter()
             .map(|(k, v)| (k.clone(), cx.data(&p.key(k), v.clone())))
@@ -607,7 +621,7 @@ fn check_default_env(
     let root = YamlPath::default();
     if let Some(default) = default_env.filter(|d| !environments.contains_key(*d)) {
         return Err(cx.err(
-            &root.key("default_env"),
+            &root.field("default_env"),
             format!(
                 "default_env `{default}` is not one of the environments: {}",
                 expected_one_of(&environments.keys().map(String::as_str).collect::<Vec<_>>())
@@ -618,33 +632,33 @@ fn check_default_env(
 }
 
 fn defaults(cx: &Converter, raw: &RawDefaults) -> Result<Defaults> {
-    let dp = YamlPath::default().key("defaults");
+    let dp = YamlPath::default().field("defaults");
     Ok(Defaults {
         base_url: raw
             .base_url
             .as_deref()
-            .map(|u| cx.text(&dp.key("base_url"), u)),
-        headers: cx.pairs(&dp.key("headers"), &raw.headers)?,
-        query: cx.pairs(&dp.key("query"), &raw.query)?,
+            .map(|u| cx.text(&dp.field("base_url"), u)),
+        headers: cx.pairs(&dp.field("headers"), &raw.headers)?,
+        query: cx.pairs(&dp.field("query"), &raw.query)?,
         timeout: optional(cx, &dp, "timeout", &raw.timeout, Converter::duration)?,
         max_body: optional(cx, &dp, "max_body", &raw.max_body, Converter::size)?,
         tls: raw
             .tls
             .as_ref()
-            .map(|t| tls(cx, &dp.key("tls"), t))
+            .map(|t| tls(cx, &dp.field("tls"), t))
             .transpose()?,
-        proxy: raw.proxy.as_ref().map(|p| proxy(cx, &dp.key("proxy"), p)),
+        proxy: raw.proxy.as_ref().map(|p| proxy(cx, &dp.field("proxy"), p)),
         http_version: optional(cx, &dp, "http_version", &raw.http_version, http_version)?,
         connect_timeout: optional(cx, &dp, "connect_timeout", &raw.connect_timeout, Converter::duration)?,
         follow_redirects: optional(cx, &dp, "follow_redirects", &raw.follow_redirects, follow_redirects)?,
         retry: match &raw.retry {
             Some(r) if r.until.is_some() => {
                 return Err(cx.err(
-                    &dp.key("retry").key("until"),
+                    &dp.field("retry").field("until"),
                     "`until` belongs to a request's own `retry`: what ends the polling differs from request to request",
                 ))
             }
-            Some(r) => Some(retry(cx, &dp.key("retry"), r)?),
+            Some(r) => Some(retry(cx, &dp.field("retry"), r)?),
             None => None,
         },
     })
@@ -653,14 +667,14 @@ fn defaults(cx: &Converter, raw: &RawDefaults) -> Result<Defaults> {
 fn retry(cx: &Converter, p: &YamlPath, raw: &RawRetry) -> Result<Retry> {
     if raw.times > MAX_RETRIES {
         return Err(cx.err(
-            &p.key("times"),
+            &p.field("times"),
             format!("`times` is at most {MAX_RETRIES}, not {}", raw.times),
         ));
     }
     let backoff = raw.backoff.unwrap_or(1.0);
     if !(1.0..=10.0).contains(&backoff) {
         return Err(cx.err(
-            &p.key("backoff"),
+            &p.field("backoff"),
             format!("`backoff` multiplies each wait: between 1 and 10, not {backoff}"),
         ));
     }
@@ -669,7 +683,7 @@ fn retry(cx: &Converter, p: &YamlPath, raw: &RawRetry) -> Result<Retry> {
         None => Ok(default),
     };
     let until = match &raw.until {
-        Some(u) => Some(Box::new(expect(cx, &p.key("until"), (**u).clone())?)),
+        Some(u) => Some(Box::new(expect(cx, &p.field("until"), (**u).clone())?)),
         None => None,
     };
     Ok(Retry {
@@ -684,10 +698,10 @@ fn retry(cx: &Converter, p: &YamlPath, raw: &RawRetry) -> Result<Retry> {
 /// A request's `for_each`: an inline list, a template rendering one, or a
 /// data file read now (relative to the collection).
 fn for_each(cx: &Converter, p: &YamlPath, value: &Json, name: Option<&str>) -> Result<ForEach> {
-    let fp = p.key("for_each");
+    let fp = p.field("for_each");
     let name = name.unwrap_or("item").to_string();
     if !is_identifier(&name) {
-        return Err(cx.err(&p.key("as"), format!("`{name}` cannot name a variable")));
+        return Err(cx.err(&p.field("as"), format!("`{name}` cannot name a variable")));
     }
     match value {
         Json::Array(items) => Ok(ForEach::List {
@@ -705,7 +719,7 @@ fn for_each(cx: &Converter, p: &YamlPath, value: &Json, name: Option<&str>) -> R
             let file = o["file"].as_str().unwrap_or_default();
             let dir = std::path::Path::new(&**cx.file).parent().unwrap_or(std::path::Path::new(""));
             let items = super::data::load_rows(&dir.join(file)).map_err(|e| {
-                cx.err(&fp.key("file"), format!("cannot use `{file}`: {e}"))
+                cx.err(&fp.field("file"), format!("cannot use `{file}`: {e}"))
             })?;
             Ok(ForEach::List { items, name })
         }
@@ -762,7 +776,7 @@ fn proxy(cx: &Converter, p: &YamlPath, raw: &RawProxy) -> ProxySpec {
             let text =
                 |key: &str, v: &Option<String>| v.as_deref().map(|s| cx.text(&p.key(key), s));
             ProxySpec {
-                url: cx.text(&p.key("url"), &full.url),
+                url: cx.text(&p.field("url"), &full.url),
                 username: text("username", &full.username),
                 password: text("password", &full.password),
                 no_proxy: text("no_proxy", &full.no_proxy),
@@ -775,26 +789,26 @@ fn proxy(cx: &Converter, p: &YamlPath, raw: &RawProxy) -> ProxySpec {
 pub(super) fn tls(cx: &Converter, p: &YamlPath, raw: &RawTls) -> Result<TlsSpec> {
     if raw.client_key.is_some() && raw.client_cert.is_none() {
         return Err(cx.err(
-            &p.key("client_key"),
+            &p.field("client_key"),
             "`client_key` goes with `client_cert`, the certificate it belongs to",
         ));
     }
     if raw.pkcs12.is_some() && raw.client_cert.is_some() {
         return Err(cx.err(
-            &p.key("pkcs12"),
+            &p.field("pkcs12"),
             "a client certificate comes from `pkcs12` or from `client_cert`, not both",
         ));
     }
     if raw.password.is_some() && raw.pkcs12.is_none() {
         return Err(cx.err(
-            &p.key("password"),
+            &p.field("password"),
             "`password` opens a `pkcs12` file (PEM keys are not encrypted here)",
         ));
     }
     let text = |key: &str, v: &Option<String>| v.as_deref().map(|s| cx.text(&p.key(key), s));
     let insecure = raw.insecure.as_ref().map(|i| match i {
-        BoolOrText::Bool(b) => cx.text(&p.key("insecure"), if *b { "true" } else { "false" }),
-        BoolOrText::Text(t) => cx.text(&p.key("insecure"), t),
+        BoolOrText::Bool(b) => cx.text(&p.field("insecure"), if *b { "true" } else { "false" }),
+        BoolOrText::Text(t) => cx.text(&p.field("insecure"), t),
     });
     Ok(TlsSpec {
         ca_cert: text("ca_cert", &raw.ca_cert),
@@ -816,11 +830,11 @@ fn auths(
     let root = YamlPath::default();
     let mut auths = IndexMap::new();
     if let Some(spec) = default {
-        let spec = super::auth::spec(cx, &root.key("auth"), DEFAULT_AUTH, &spec.0)?;
+        let spec = super::auth::spec(cx, &root.field("auth"), DEFAULT_AUTH, &spec.0)?;
         auths.insert(DEFAULT_AUTH.to_string(), spec);
     }
     for (name, spec) in named {
-        let ap = root.key("auths").key(&name);
+        let ap = root.field("auths").key(&name);
         if name == DEFAULT_AUTH || name == "none" || !is_identifier(&name) {
             return Err(cx.err(
                 &ap,
@@ -841,13 +855,13 @@ fn requests(
     let root = YamlPath::default();
     if raw.is_empty() {
         return Err(cx.err(
-            &root.key("requests"),
+            &root.field("requests"),
             "`requests` is empty: a collection needs at least one request",
         ));
     }
     let mut stack = Vec::from_iter(std::path::Path::new(&**cx.file).canonicalize().ok());
     let mut all = Vec::with_capacity(raw.len());
-    entries(cx, &root.key("requests"), raw, &mut stack, &mut all)?;
+    entries(cx, &root.field("requests"), raw, &mut stack, &mut all)?;
     let mut seen: HashMap<&str, u32> = HashMap::new();
     for request in &all {
         if let Some(first) = seen.get(request.name.as_str()) {
@@ -891,14 +905,14 @@ pub(super) fn entries(
 ) -> Result<()> {
     for i in 0..raw.len() {
         let p = at.index(i);
-        if cx.index.has_key(p.segs(), "include") {
+        if cx.index.has_key(cx.locate(&p), "include") {
             let include: RawRequestInclude = read_entry(cx, &p)?;
             let with: Vec<(String, Data)> = include
                 .with
                 .iter()
-                .map(|(k, v)| (k.clone(), cx.data(&p.key("with").key(k), v.clone())))
+                .map(|(k, v)| (k.clone(), cx.data(&p.field("with").key(k), v.clone())))
                 .collect();
-            let site = cx.pos(&p.key("include"));
+            let site = cx.pos(&p.field("include"));
             let start = out.len();
             super::include::requests(cx.file, &include.include, &site, stack, out)?;
             for request in &mut out[start..] {
@@ -954,20 +968,18 @@ fn optional<'c, T>(
 /// A `requests` entry read as `T` from the document, an error pointing at
 /// the node it is about.
 fn read_entry<T: serde::de::DeserializeOwned>(cx: &Converter, p: &YamlPath) -> Result<T> {
-    cx.index
-        .deserialize_at(p.segs(), &p.describe())
-        .map_err(|e| {
-            let mut at = cx.pos(p);
-            if let Some(found) = e.at {
-                (at.line, at.col) = (found.line, found.col);
-            }
-            LoadError::invalid(at, e.to_string())
-        })
+    cx.index.deserialize_located(cx.locate(p), p).map_err(|e| {
+        let mut at = cx.pos(p);
+        if let Some(found) = e.at {
+            (at.line, at.col) = (found.line, found.col);
+        }
+        LoadError::invalid(at, e.to_string())
+    })
 }
 
 fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
     if r.name.trim().is_empty() {
-        return Err(cx.err(&p.key("name"), "a request needs a non-empty `name`"));
+        return Err(cx.err(&p.field("name"), "a request needs a non-empty `name`"));
     }
     let method = method(cx, p, r.method.as_deref())?;
     let tuning = tuning(cx, p, &r)?;
@@ -984,7 +996,7 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
     let auth = match r.auth.as_deref() {
         None | Some(DEFAULT_AUTH) => AuthChoice::Default,
         Some("none") => AuthChoice::None,
-        Some(name) => AuthChoice::Named(Box::new((name.to_string(), cx.pos(&p.key("auth"))))),
+        Some(name) => AuthChoice::Named(Box::new((name.to_string(), cx.pos(&p.field("auth"))))),
     };
 
     let ignore = match &r.ignore {
@@ -993,7 +1005,7 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
         Some(Json::String(reason)) => Some(reason.clone()),
         Some(other) => {
             return Err(cx.err(
-                &p.key("ignore"),
+                &p.field("ignore"),
                 format!("`ignore` takes true, false or a reason, not {other}"),
             ))
         }
@@ -1003,42 +1015,42 @@ fn request(cx: &Converter, p: &YamlPath, r: RawRequest) -> Result<Request> {
         at: cx.pos(p),
         name: r.name,
         method,
-        url: cx.text(&p.key("url"), &r.url),
-        query: cx.pairs(&p.key("query"), &r.query)?.into(),
-        headers: cx.pairs(&p.key("headers"), &r.headers)?.into(),
+        url: cx.text(&p.field("url"), &r.url),
+        query: cx.pairs(&p.field("query"), &r.query)?.into(),
+        headers: cx.pairs(&p.field("headers"), &r.headers)?.into(),
         body: body.map(Box::new),
         tuning,
         retry: r
             .retry
             .as_ref()
-            .map(|rt| retry(cx, &p.key("retry"), rt).map(Box::new))
+            .map(|rt| retry(cx, &p.field("retry"), rt).map(Box::new))
             .transpose()?,
         when: r
             .when
             .as_deref()
-            .map(|w| Box::new(cx.text(&p.key("when"), w))),
+            .map(|w| Box::new(cx.text(&p.field("when"), w))),
         always: r.always.unwrap_or(false),
         for_each: match &r.for_each {
             Some(f) => Some(Box::new(for_each(cx, p, f, r.item_name.as_deref())?)),
             None if r.item_name.is_some() => {
-                return Err(cx.err(&p.key("as"), "`as` names the item of a `for_each`"))
+                return Err(cx.err(&p.field("as"), "`as` names the item of a `for_each`"))
             }
             None => None,
         },
         item: None,
         with: Box::default(),
-        tags: tags(cx, &p.key("tags"), &r.tags)?.into(),
+        tags: tags(cx, &p.field("tags"), &r.tags)?.into(),
         auth,
         ignore,
-        expect: expect(cx, &p.key("expect"), *r.expect)?,
-        captures: captures(cx, &p.key("capture"), &r.capture)?.into(),
+        expect: expect(cx, &p.field("expect"), *r.expect)?,
+        captures: captures(cx, &p.field("capture"), &r.capture)?.into(),
     })
 }
 
 pub(super) fn method(cx: &Converter, p: &YamlPath, raw: Option<&str>) -> Result<http::Method> {
     let src = raw.unwrap_or("GET").to_ascii_uppercase();
     http::Method::from_bytes(src.as_bytes())
-        .map_err(|_| cx.err(&p.key("method"), format!("`{src}` is not an HTTP method")))
+        .map_err(|_| cx.err(&p.field("method"), format!("`{src}` is not an HTTP method")))
 }
 
 pub(super) struct RawBodies<'a> {
@@ -1069,13 +1081,17 @@ pub(super) fn body(cx: &Converter, p: &YamlPath, b: RawBodies) -> Result<Option<
         ));
     }
     Ok(if let Some(json) = b.json {
-        Some(Body::Json(cx.data(&p.key("json"), json)))
+        Some(Body::Json(cx.data(&p.field("json"), json)))
     } else if let Some(form) = b.form {
-        Some(Body::Form(cx.pairs(&p.key("form"), form)?))
+        Some(Body::Form(cx.pairs(&p.field("form"), form)?))
     } else if let Some(parts) = b.multipart {
-        Some(Body::Multipart(multipart(cx, &p.key("multipart"), parts)?))
+        Some(Body::Multipart(multipart(
+            cx,
+            &p.field("multipart"),
+            parts,
+        )?))
     } else {
-        b.raw.map(|raw| Body::Raw(cx.text(&p.key("body"), raw)))
+        b.raw.map(|raw| Body::Raw(cx.text(&p.field("body"), raw)))
     })
 }
 
@@ -1097,7 +1113,7 @@ fn multipart(cx: &Converter, p: &YamlPath, parts: &IndexMap<String, Json>) -> Re
                     }
                 }
                 let path = match map.get("file") {
-                    Some(Json::String(f)) => cx.text(&pp.key("file"), f),
+                    Some(Json::String(f)) => cx.text(&pp.field("file"), f),
                     _ => return Err(cx.err(&pp, "a multipart file part needs `file: PATH`")),
                 };
                 let opt = |k: &str| map.get(k).and_then(Json::as_str).map(str::to_string);
@@ -1121,22 +1137,27 @@ fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
     let status = raw
         .status
         .as_ref()
-        .map(|s| status(cx, &p.key("status"), s))
+        .map(|s| status(cx, &p.field("status"), s))
         .transpose()?;
     let mut headers = Vec::with_capacity(raw.headers.len());
     for (name, value) in &raw.headers {
-        headers.push(header_expect(cx, &p.key("headers").key(name), name, value)?);
+        headers.push(header_expect(
+            cx,
+            &p.field("headers").key(name),
+            name,
+            value,
+        )?);
     }
     let max_duration = match &raw.max_duration {
         Some(d) => {
-            let dp = p.key("max_duration");
+            let dp = p.field("max_duration");
             Some((cx.duration(&dp, d)?, cx.pos(&dp)))
         }
         None => None,
     };
     let mut json = Vec::with_capacity(raw.json.len());
     for (path_src, value) in &raw.json {
-        let jp = p.key("json").key(path_src);
+        let jp = p.field("json").key(path_src);
         json.push(JsonAssert {
             path: cx.jsonpath(&jp, path_src)?,
             at: cx.pos(&jp),
@@ -1145,21 +1166,21 @@ fn expect(cx: &Converter, p: &YamlPath, raw: RawExpect) -> Result<Expect> {
     }
     let body = raw
         .body
-        .map(|b| body_expect(cx, &p.key("body"), b))
+        .map(|b| body_expect(cx, &p.field("body"), b))
         .transpose()?;
     let schema = raw
         .schema
         .as_deref()
-        .map(|f| super::contract::schema_check(cx, &p.key("schema"), f))
+        .map(|f| super::contract::schema_check(cx, &p.field("schema"), f))
         .transpose()?;
     let openapi = raw
         .openapi
         .as_ref()
-        .map(|o| super::contract::openapi_check(cx, &p.key("openapi"), o))
+        .map(|o| super::contract::openapi_check(cx, &p.field("openapi"), o))
         .transpose()?;
     let http_version = match &raw.http_version {
         Some(v) => {
-            let vp = p.key("http_version");
+            let vp = p.field("http_version");
             Some((http_version(cx, &vp, v)?, cx.pos(&vp)))
         }
         None => None,
@@ -1297,7 +1318,7 @@ fn predicates(cx: &Converter, p: &YamlPath, value: &Json) -> Result<Vec<Predicat
         out.extend(value.map(|v| predicate(data(key, v))));
     }
     if let Some(re) = &raw.matches {
-        out.push(Predicate::Matches(cx.regex(&p.key("matches"), re)?));
+        out.push(Predicate::Matches(cx.regex(&p.field("matches"), re)?));
     }
     out.extend(raw.exists.map(Predicate::Exists));
     out.extend(raw.absent.map(|absent| Predicate::Exists(!absent)));
@@ -1305,12 +1326,16 @@ fn predicates(cx: &Converter, p: &YamlPath, value: &Json) -> Result<Vec<Predicat
     if let Some(length) = &raw.length {
         out.push(Predicate::Length(predicates(
             cx,
-            &p.key("length"),
+            &p.field("length"),
             &length.0,
         )?));
     }
     if let Some(every) = &raw.every {
-        out.push(Predicate::Every(predicates(cx, &p.key("every"), &every.0)?));
+        out.push(Predicate::Every(predicates(
+            cx,
+            &p.field("every"),
+            &every.0,
+        )?));
     }
     Ok(out)
 }
@@ -1379,32 +1404,38 @@ pub(super) fn expected_keys<T: serde::de::DeserializeOwned>() -> String {
 fn body_expect(cx: &Converter, p: &YamlPath, raw: RawBodyExpect) -> Result<BodyExpect> {
     if !raw.ignore.is_empty() && raw.json.is_none() {
         return Err(cx.err(
-            &p.key("ignore"),
+            &p.field("ignore"),
             "`ignore` lists paths left out of `json`; set `json` too",
         ));
     }
     Ok(BodyExpect {
         at: cx.pos(p),
-        json: raw.json.map(|j| cx.data(&p.key("json"), j)),
+        json: raw.json.map(|j| cx.data(&p.field("json"), j)),
         ignore: raw
             .ignore
             .iter()
             .enumerate()
-            .map(|(i, src)| cx.jsonpath(&p.key("ignore").index(i), src))
+            .map(|(i, src)| cx.jsonpath(&p.field("ignore").index(i), src))
             .collect::<Result<_>>()?,
-        equals: raw.equals.as_deref().map(|s| cx.text(&p.key("equals"), s)),
+        equals: raw
+            .equals
+            .as_deref()
+            .map(|s| cx.text(&p.field("equals"), s)),
         contains: raw
             .contains
             .map(OneOrMany::into_vec)
             .unwrap_or_default()
             .iter()
-            .map(|s| cx.text(&p.key("contains"), s))
+            .map(|s| cx.text(&p.field("contains"), s))
             .collect(),
         matches: raw
             .matches
             .as_deref()
             .map(|re| -> Result<_> {
-                Ok((cx.regex(&p.key("matches"), re)?, cx.pos(&p.key("matches"))))
+                Ok((
+                    cx.regex(&p.field("matches"), re)?,
+                    cx.pos(&p.field("matches")),
+                ))
             })
             .transpose()?,
     })
@@ -1436,7 +1467,7 @@ fn captures(cx: &Converter, p: &YamlPath, raw: &IndexMap<String, Json>) -> Resul
         let secret = match spec.get("secret") {
             None | Some(Json::Bool(false)) => false,
             Some(Json::Bool(true)) => true,
-            Some(_) => return Err(cx.err(&cp.key("secret"), "`secret` takes true or false")),
+            Some(_) => return Err(cx.err(&cp.field("secret"), "`secret` takes true or false")),
         };
         out.push(Capture {
             var: var.clone(),
@@ -1478,7 +1509,7 @@ fn capture_source(
         ));
     };
     if map.contains_key("group") && source.as_str() != "regex" {
-        return Err(cx.err(&p.key("group"), "`group` goes with `regex`"));
+        return Err(cx.err(&p.field("group"), "`group` goes with `regex`"));
     }
     let sp = p.key(source);
     let arg = &map[source.as_str()];
@@ -1505,7 +1536,7 @@ fn capture_source(
         }
         "regex" => {
             let regex = cx.regex(&sp, &string_arg()?)?;
-            let group = regex_group(cx, &p.key("group"), &regex, map.get("group"))?;
+            let group = regex_group(cx, &p.field("group"), &regex, map.get("group"))?;
             CaptureSource::Regex { regex, group }
         }
         _ => unreachable!("filtered to CAPTURE_SOURCES above"),

@@ -114,7 +114,7 @@ fn piece(path: &Path, site: &Pos, stack: &mut Vec<PathBuf>) -> Result<Piece, Loa
     stack.push(canonical);
     let nested = match &raw.include {
         Some(paths) => {
-            let at = cx.pos(&YamlPath::default().key("include"));
+            let at = cx.pos(&YamlPath::default().field("include"));
             pieces(path, &paths.clone().into_vec(), &at, stack)?
         }
         None => Piece::default(),

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
-use super::{Document, Kind, LineCol, Seg};
+use super::{Document, Kind, LineCol, Located};
 
 /// Why the document is not the type asked for: what, where, and the path
 /// to the node (`requests[0].timeout`; empty at the root).
@@ -51,7 +51,7 @@ type Result<T> = std::result::Result<T, YamlError>;
 enum Path<'a> {
     Root,
     /// The path of a node read on its own (`requests[3]`).
-    Prefix(&'a str),
+    Prefix(&'a dyn fmt::Display),
     Seq {
         parent: &'a Path<'a>,
         index: usize,
@@ -66,7 +66,7 @@ impl fmt::Display for Path<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Path::Root => Ok(()),
-            Path::Prefix(prefix) => f.write_str(prefix),
+            Path::Prefix(prefix) => prefix.fmt(f),
             Path::Seq { parent, index } => write!(f, "{parent}[{index}]"),
             Path::Map {
                 parent: Path::Root,
@@ -95,14 +95,14 @@ impl Document {
 }
 
 impl Document {
-    /// The node at `path` as a `T`; its errors name their path after
-    /// `prefix` (how a user names `path`).
-    pub fn deserialize_at<'s, T: de::DeserializeOwned>(
+    /// The node `found` as a `T`; its errors name their path after
+    /// `prefix` (how a user names the node), written only for an error.
+    pub fn deserialize_located<T: de::DeserializeOwned>(
         &self,
-        path: impl IntoIterator<Item = &'s Seg>,
-        prefix: &str,
+        found: Located,
+        prefix: &dyn fmt::Display,
     ) -> Result<T> {
-        let Some(id) = self.node_at(path) else {
+        let Some(id) = found.node else {
             return Err(de::Error::custom(format!(
                 "{prefix}: nothing is written here"
             )));

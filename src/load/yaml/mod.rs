@@ -217,16 +217,23 @@ impl Document {
         }
     }
 
-    /// One step down from `from`, as [`Document::find`] takes it: past a
-    /// missing step nothing more is found and the position stays.
-    pub fn step(&self, from: Located, seg: &Seg) -> Located {
-        let Some(node) = from.node else {
-            return from;
-        };
-        let found = match seg {
-            Seg::Key(k) => self.entry(node, k),
-            Seg::Index(i) => self.items(node).get(*i).map(|&item| (item, item)),
-        };
+    /// The entry under `key` of `from`, as [`Document::find`] takes a
+    /// step: past a missing step nothing more is found and the position
+    /// stays.
+    pub fn step_key(&self, from: Located, key: &str) -> Located {
+        let found = from.node.and_then(|node| self.entry(node, key));
+        self.stepped(from, found)
+    }
+
+    /// The item at `index` of `from`, as [`Document::step_key`].
+    pub fn step_index(&self, from: Located, index: usize) -> Located {
+        let found = from
+            .node
+            .and_then(|node| self.items(node).get(index).map(|&item| (item, item)));
+        self.stepped(from, found)
+    }
+
+    fn stepped(&self, from: Located, found: Option<(u32, u32)>) -> Located {
         match found {
             Some((place, value)) => Located {
                 node: Some(value),
@@ -266,23 +273,9 @@ impl Document {
         at
     }
 
-    /// The node at `path`, if there is one.
-    fn node_at<'s>(&self, path: impl IntoIterator<Item = &'s Seg>) -> Option<u32> {
-        let mut node = self.root?;
-        for seg in path {
-            node = match seg {
-                Seg::Key(k) => self.entry(node, k)?.1,
-                Seg::Index(i) => *self.items(node).get(*i)?,
-            };
-        }
-        Some(node)
-    }
-
-    /// Whether the node at `path` is a mapping with `key`.
-    pub fn has_key<'s>(&self, path: impl IntoIterator<Item = &'s Seg>, key: &str) -> bool {
-        self.node_at(path)
-            .and_then(|n| self.entry(n, key))
-            .is_some()
+    /// Whether the node `found` is a mapping with `key`.
+    pub fn has_key(&self, found: Located, key: &str) -> bool {
+        found.node.and_then(|n| self.entry(n, key)).is_some()
     }
 
     /// The key node and value node of `key` in mapping `map`.
