@@ -217,9 +217,8 @@ impl Document {
         }
     }
 
-    /// The entry under `key` of `from`, as [`Document::find`] takes a
-    /// step: past a missing step nothing more is found and the position
-    /// stays.
+    /// The entry under `key` of `from` (where its key is written): past a
+    /// missing step nothing more is found and the position stays.
     pub fn step_key(&self, from: Located, key: &str) -> Located {
         let found = from.node.and_then(|node| self.entry(node, key));
         self.stepped(from, found)
@@ -252,25 +251,12 @@ impl Document {
     /// its nearest ancestor that has one (a node built by serde defaults
     /// has no text of its own).
     pub fn find<'s>(&self, path: impl IntoIterator<Item = &'s Seg>) -> LineCol {
-        let Some(mut node) = self.root else {
-            return LineCol { line: 1, col: 1 };
-        };
-        let mut at = self.nodes[node as usize].at;
-        for seg in path {
-            let (place, next) = match seg {
-                Seg::Key(k) => match self.entry(node, k) {
-                    Some((key, value)) => (key, value),
-                    None => break,
-                },
-                Seg::Index(i) => match self.items(node).get(*i) {
-                    Some(&item) => (item, item),
-                    None => break,
-                },
-            };
-            at = self.nodes[place as usize].at;
-            node = next;
-        }
-        at
+        path.into_iter()
+            .fold(self.root_located(), |from, seg| match seg {
+                Seg::Key(k) => self.step_key(from, k),
+                Seg::Index(i) => self.step_index(from, *i),
+            })
+            .at
     }
 
     /// Whether the node `found` is a mapping with `key`.
