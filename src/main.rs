@@ -440,6 +440,36 @@ fn main() -> ExitCode {
 /// The exit code when reqtest itself fails (a panic): never libtest's 101.
 const INTERNAL_ERROR: i32 = 3;
 
+/// mimalloc: a fifth fewer instructions per request than glibc's malloc
+/// (malloc and free were a sixth of a run), in the Rust runtime's shape.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's defaults keep freed pages for a while and commit its arenas
+/// eagerly: peak RSS at 100,000 requests was 196 MiB against glibc's 127.
+/// Freed pages given back at once and arenas committed as they are used
+/// bring it to 113 MiB, for about 120 madvise calls in a 1,000-request run.
+#[cfg(target_os = "linux")]
+extern "C" fn tune_allocator() {
+    // mimalloc.h's `mi_option_e`: these two are not named by the -sys crate.
+    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: setting two of mimalloc's options, which only writes them to
+    // its table of options.
+    unsafe {
+        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+    }
+}
+
+/// The options must be set before the first allocation reserves an arena,
+/// which is before `main`: a constructor of a lower priority than std's own
+/// (`.init_array.00099`) and mimalloc's (unprioritised) runs first.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array.00098"]
+static TUNE_ALLOCATOR: extern "C" fn() = tune_allocator;
+
 /// Rust ignores SIGPIPE, so a closed stdout is an error in `println!` and a
 /// panic; with the default action the process ends quietly, as `head` expects.
 fn restore_sigpipe() {
