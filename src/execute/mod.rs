@@ -6,6 +6,7 @@ pub mod proxy;
 pub mod redirect;
 pub mod tls;
 pub mod transfer;
+pub mod wire;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -141,7 +142,13 @@ fn client_with(
     let http = proxy::configure(builder, &planned.proxy, secrets)?
         .build()
         .map_err(|e| format!("could not create an HTTP client: {e}"))?;
-    Ok(Client::new(http, jar))
+    let client = Client::new(http, jar);
+    // HTTP/2 without TLS (prior knowledge) stays with reqwest.
+    let h2c = connection.http_version == Some(HttpVersion::Http2);
+    if h2c || !proxy::http_goes_direct(&planned.proxy) {
+        return Ok(client);
+    }
+    Ok(client.with_wire(wire::Wire::new(connection.connect_timeout)))
 }
 
 /// A request to render: a test request with the collection's defaults

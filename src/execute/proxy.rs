@@ -46,6 +46,14 @@ pub fn configure(
     Ok(builder)
 }
 
+/// Whether plain `http://` requests go without a proxy: none is set for
+/// them, here or in the environment.
+pub fn http_goes_direct(proxy: &Proxy) -> bool {
+    proxies(proxy)
+        .iter()
+        .all(|(scheme, _)| matches!(scheme, Scheme::Https))
+}
+
 enum Scheme {
     Http,
     Https,

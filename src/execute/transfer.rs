@@ -13,6 +13,7 @@ use reqwest::Url;
 use reqwest::{StatusCode, Version};
 use tokio::time::{timeout_at, Instant};
 
+use super::wire::{self, Wire, WireError};
 use crate::load::{format_duration, format_size};
 
 /// The cookies of a collection's clients, kept as a browser keeps them
@@ -64,12 +65,27 @@ impl Jar {
 pub struct Client {
     http: reqwest::Client,
     jar: Arc<Jar>,
+    /// Where plain `http://` requests go instead of `http`, if they may.
+    wire: Option<Arc<Wire>>,
 }
 
 impl Client {
     /// `http` (built without a cookie store) keeping its cookies in `jar`.
     pub fn new(http: reqwest::Client, jar: Arc<Jar>) -> Client {
-        Client { http, jar }
+        Client {
+            http,
+            jar,
+            wire: None,
+        }
+    }
+
+    /// This client sending its plain `http://` requests over `wire`: for
+    /// a client with no proxy for them and no HTTP/2 without TLS.
+    pub fn with_wire(self, wire: Arc<Wire>) -> Client {
+        Client {
+            wire: Some(wire),
+            ..self
+        }
     }
 }
 
@@ -132,6 +148,8 @@ pub enum TransferError {
     },
     /// The connection or the HTTP exchange failed.
     Http(reqwest::Error),
+    /// The same, over the wire.
+    Wire(WireError),
 }
 
 impl std::fmt::Display for TransferError {
@@ -162,6 +180,7 @@ impl std::fmt::Display for TransferError {
                 )
             }
             TransferError::Http(e) => f.write_str(&super::describe_reqwest_error(e)),
+            TransferError::Wire(e) => e.fmt(f),
         }
     }
 }
@@ -191,41 +210,133 @@ pub async fn fetch(
             request.headers_mut().insert(COOKIE, cookies);
         }
     }
-    let mut response = timeout_at(deadline, client.http.execute(request))
+    let (mut head, mut body) = timeout_at(deadline, open(client, request, limits))
         .await
-        .map_err(|_| timeout())?
-        .map_err(|e| http_error(e, limits))?;
-    client.jar.keep(response.headers(), response.url());
-    let announced = response.content_length();
+        .map_err(|_| timeout())??;
+    let announced = body.announced();
     if announced.is_some_and(|n| n > limits.max_body) {
         return Err(TransferError::TooLarge {
             max_body: limits.max_body,
             announced,
         });
     }
+    let too_large = || TransferError::TooLarge {
+        max_body: limits.max_body,
+        announced: None,
+    };
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut total: u64 = 0;
     loop {
-        let chunk = timeout_at(deadline, response.chunk())
+        let chunk = timeout_at(deadline, body.chunk(limits))
             .await
-            .map_err(|_| timeout())?
-            .map_err(|e| http_error(e, limits))?;
+            .map_err(|_| timeout())??;
         let Some(chunk) = chunk else { break };
         total += chunk.len() as u64;
         if total > limits.max_body {
-            return Err(TransferError::TooLarge {
-                max_body: limits.max_body,
-                announced: None,
-            });
+            return Err(too_large());
         }
         chunks.push(chunk);
     }
+    let mut body_bytes = join(chunks, total as usize);
+    if let Body::Wire(_, lease) = &mut body {
+        if let (Some(wire), Some(lease)) = (&client.wire, lease.take()) {
+            wire.release(lease);
+        }
+        body_bytes =
+            wire::decode(&mut head.headers, body_bytes, limits.max_body).map_err(|e| match e {
+                wire::DecodeError::TooLarge => too_large(),
+                wire::DecodeError::Invalid(e) => TransferError::Wire(e),
+            })?;
+    }
     Ok(Fetched {
+        status: head.status,
+        version: head.version,
+        headers: head.headers,
+        body: body_bytes,
+    })
+}
+
+/// A response's status line and headers.
+struct Head {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+}
+
+/// A response's body as it comes.
+enum Body {
+    /// From reqwest, decoded as it comes.
+    Reqwest(reqwest::Response),
+    /// Over the wire, as sent, with its connection until it is read.
+    Wire(hyper::body::Incoming, Option<wire::Lease>),
+}
+
+impl Body {
+    /// The body's size as its headers announce it, if they do.
+    fn announced(&self) -> Option<u64> {
+        match self {
+            Body::Reqwest(response) => response.content_length(),
+            Body::Wire(incoming, _) => hyper::body::Body::size_hint(incoming).exact(),
+        }
+    }
+
+    /// The next piece of the body, `None` at its end.
+    async fn chunk(&mut self, limits: Limits) -> Result<Option<Bytes>, TransferError> {
+        match self {
+            Body::Reqwest(response) => response.chunk().await.map_err(|e| http_error(e, limits)),
+            Body::Wire(incoming, _) => loop {
+                use http_body_util::BodyExt;
+                let Some(frame) = incoming.frame().await else {
+                    return Ok(None);
+                };
+                let frame = frame.map_err(|e| TransferError::Wire(WireError::Body(e.into())))?;
+                // Trailers are not kept, as reqwest does not keep them.
+                if let Ok(data) = frame.into_data() {
+                    return Ok(Some(data));
+                }
+            },
+        }
+    }
+}
+
+/// Sends `request` and keeps the cookies its response sets.
+async fn open(
+    client: &Client,
+    mut request: reqwest::Request,
+    limits: Limits,
+) -> Result<(Head, Body), TransferError> {
+    if let Some(wire) = client
+        .wire
+        .as_deref()
+        .filter(|_| Wire::takes(request.url()))
+    {
+        let (response, lease) = wire.send(&mut request).await.map_err(|e| match e {
+            WireError::ConnectTimeout => {
+                TransferError::ConnectTimeout(limits.connect_timeout.unwrap_or(limits.timeout))
+            }
+            other => TransferError::Wire(other),
+        })?;
+        let (parts, incoming) = response.into_parts();
+        client.jar.keep(&parts.headers, request.url());
+        let head = Head {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+        };
+        return Ok((head, Body::Wire(incoming, Some(lease))));
+    }
+    let mut response = client
+        .http
+        .execute(request)
+        .await
+        .map_err(|e| http_error(e, limits))?;
+    client.jar.keep(response.headers(), response.url());
+    let head = Head {
         status: response.status(),
         version: response.version(),
         headers: std::mem::take(response.headers_mut()),
-        body: join(chunks, total as usize),
-    })
+    };
+    Ok((head, Body::Reqwest(response)))
 }
 
 fn join(mut chunks: Vec<Bytes>, total: usize) -> Bytes {

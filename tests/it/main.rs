@@ -23,3 +23,4 @@ mod reports;
 mod schema;
 mod tags;
 mod tls;
+mod wire;
