@@ -213,7 +213,7 @@ pub async fn fetch(
     let (mut head, mut body) = timeout_at(deadline, open(client, request, limits))
         .await
         .map_err(|_| timeout())??;
-    let announced = body.announced();
+    let announced = body.announced(&head.headers);
     if announced.is_some_and(|n| n > limits.max_body) {
         return Err(TransferError::TooLarge {
             max_body: limits.max_body,
@@ -273,9 +273,12 @@ enum Body {
 
 impl Body {
     /// The body's size as its headers announce it, if they do.
-    fn announced(&self) -> Option<u64> {
+    fn announced(&self, head: &HeaderMap) -> Option<u64> {
         match self {
             Body::Reqwest(response) => response.content_length(),
+            // The encoded size: the cap is on the decoded body, and the
+            // encoded one is held to it as it comes.
+            Body::Wire(_, _) if wire::encoded(head) => None,
             Body::Wire(incoming, _) => hyper::body::Body::size_hint(incoming).exact(),
         }
     }
@@ -311,9 +314,7 @@ async fn open(
         .filter(|_| Wire::takes(request.url()))
     {
         let (response, lease) = wire.send(&mut request).await.map_err(|e| match e {
-            WireError::ConnectTimeout => {
-                TransferError::ConnectTimeout(limits.connect_timeout.unwrap_or(limits.timeout))
-            }
+            WireError::ConnectTimeout(limit) => TransferError::ConnectTimeout(limit),
             other => TransferError::Wire(other),
         })?;
         let (parts, incoming) = response.into_parts();

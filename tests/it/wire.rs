@@ -1,7 +1,8 @@
 //! Plain http:// requests go over reqtest's own connections
 //! (src/execute/wire.rs), not reqwest's: they carry the headers reqwest
 //! would add, bodies in every encoding reqwest decodes are decoded, a kept
-//! connection is used again, and one the server closed is replaced.
+//! connection is used again, one the server closed is replaced, and only an
+//! idempotent request is sent again when its kept connection dies under it.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -68,6 +69,11 @@ impl Raw {
             .arg("run")
             .arg(&file)
             .env("NO_COLOR", "1")
+            // A proxy would take the requests off the wire.
+            .env_remove("http_proxy")
+            .env_remove("HTTP_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("ALL_PROXY")
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
@@ -85,11 +91,18 @@ impl Drop for Raw {
 
 /// Answers requests on one connection until the client closes it; on
 /// `/close/...` it closes the connection after its answer, without saying
-/// so in a header, as a server whose keep-alive ran out does.
+/// so in a header, as a server whose keep-alive ran out does; on
+/// `/stale/...` it reads the next request on the connection and closes it
+/// without an answer, as one whose keep-alive ran out just then does.
 fn serve(mut s: TcpStream, heads: &Mutex<Vec<String>>) -> std::io::Result<()> {
+    let mut answered_stale = false;
     loop {
         let head = read_head(&mut s)?;
         if head.is_empty() {
+            return Ok(());
+        }
+        if answered_stale {
+            heads.lock().unwrap().push(head);
             return Ok(());
         }
         let length = header(&head, "content-length").map_or(0, |v| v.parse().unwrap_or(0));
@@ -112,6 +125,7 @@ fn serve(mut s: TcpStream, heads: &Mutex<Vec<String>>) -> std::io::Result<()> {
         if path.starts_with("/close/") {
             return Ok(());
         }
+        answered_stale = path.starts_with("/stale/");
     }
 }
 
@@ -205,7 +219,7 @@ fn bodies_in_every_encoding_are_decoded_over_one_kept_connection() {
         assert_eq!(header(head, "accept"), Some("*/*"), "{head}");
         assert_eq!(
             header(head, "accept-encoding"),
-            Some("gzip, deflate, br, zstd"),
+            Some("zstd,gzip,deflate,br"),
             "{head}"
         );
     }
@@ -214,7 +228,7 @@ fn bodies_in_every_encoding_are_decoded_over_one_kept_connection() {
 #[test]
 fn headers_the_request_sets_win_and_a_body_is_sent_with_its_length() {
     let server = Raw::start();
-    let requests = "  - name: own headers\n    method: POST\n    url: /json/identity?q=a%20b\n    headers:\n      Accept: application/json\n      Accept-Encoding: identity\n      User-Agent: mine/1\n    json: {\"k\": \"v\"}\n    expect:\n      status: 200\n  - name: ranged\n    url: /json/identity\n    headers:\n      Range: bytes=0-\n    expect:\n      status: 200\n";
+    let requests = "  - name: own headers\n    method: POST\n    url: /json/identity?q=a%20b\n    headers:\n      Accept: application/json\n      Accept-Encoding: identity\n      User-Agent: mine/1\n    json: {\"k\": \"v\"}\n    expect:\n      status: 200\n";
     let (code, out) = server.run(requests);
     assert_eq!(code, Some(0), "{out}");
     let heads = server.heads();
@@ -232,8 +246,50 @@ fn headers_the_request_sets_win_and_a_body_is_sent_with_its_length() {
         assert_eq!(header(own, name), Some(value), "{own}");
         assert_eq!(count(own, name), 1, "{name} once: {own}");
     }
-    // As reqwest: a ranged request asks for the body as it is stored.
-    assert_eq!(header(&heads[1], "accept-encoding"), None, "{}", heads[1]);
+}
+
+#[test]
+fn a_url_too_long_for_http_fails_instead_of_going_elsewhere() {
+    let server = Raw::start();
+    let long = "a".repeat(70_000);
+    let (code, out) = server.run(&format!(
+        "  - name: long\n    url: /json/identity?q={long}\n    expect:\n      status: 200\n"
+    ));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("too long"), "the cause is named: {out}");
+    assert!(
+        server.heads().is_empty(),
+        "nothing was sent: {:?}",
+        server.heads()
+    );
+}
+
+#[test]
+fn an_idempotent_request_is_sent_again_when_its_kept_connection_dies() {
+    let server = Raw::start();
+    let (code, out) =
+        server.run(&(decoded("first", "/stale/gzip") + &decoded("again", "/stale/gzip")));
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(server.connections.load(Ordering::SeqCst), 2, "{out}");
+    let heads = server.heads();
+    assert_eq!(heads.len(), 3, "the second request twice: {heads:?}");
+}
+
+#[test]
+fn a_post_is_not_sent_again_when_its_kept_connection_dies() {
+    let server = Raw::start();
+    let post = "  - name: post\n    method: POST\n    url: /stale/identity\n    json: {\"order\": 1}\n    expect:\n      status: 200\n";
+    let (code, out) = server.run(&(decoded("first", "/stale/gzip") + post));
+    assert_eq!(code, Some(1), "{out}");
+    // The server closes with the body unread: the client meets a reset.
+    assert!(out.contains("/stale/identity: Connection reset"), "{out}");
+    let posts = server
+        .heads()
+        .iter()
+        .filter(|h| h.starts_with("POST"))
+        .count();
+    assert_eq!(posts, 1, "the POST went once");
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
 }
 
 #[test]
