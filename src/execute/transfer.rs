@@ -202,7 +202,6 @@ pub async fn fetch(
     limits: Limits,
 ) -> Result<Fetched, TransferError> {
     let deadline = Instant::now() + limits.timeout;
-    let timeout = || TransferError::Timeout(limits.timeout);
     // As a browser and reqwest's cookie layer do: a Cookie header the
     // request sets itself wins over the jar.
     if !request.headers().contains_key(COOKIE) {
@@ -212,7 +211,7 @@ pub async fn fetch(
     }
     let (mut head, mut body) = timeout_at(deadline, open(client, request, limits))
         .await
-        .map_err(|_| timeout())??;
+        .map_err(|_| TransferError::Timeout(limits.timeout))??;
     let announced = body.announced(&head.headers);
     if announced.is_some_and(|n| n > limits.max_body) {
         return Err(TransferError::TooLarge {
@@ -220,40 +219,51 @@ pub async fn fetch(
             announced,
         });
     }
-    let too_large = || TransferError::TooLarge {
-        max_body: limits.max_body,
-        announced: None,
-    };
-    let mut chunks: Vec<Bytes> = Vec::new();
-    let mut total: u64 = 0;
-    loop {
-        let chunk = timeout_at(deadline, body.chunk(limits))
-            .await
-            .map_err(|_| timeout())??;
-        let Some(chunk) = chunk else { break };
-        total += chunk.len() as u64;
-        if total > limits.max_body {
-            return Err(too_large());
-        }
-        chunks.push(chunk);
-    }
-    let mut body_bytes = join(chunks, total as usize);
+    let mut bytes = read_all(&mut body, deadline, limits).await?;
     if let Body::Wire(_, lease) = &mut body {
         if let (Some(wire), Some(lease)) = (&client.wire, lease.take()) {
             wire.release(lease);
         }
-        body_bytes =
-            wire::decode(&mut head.headers, body_bytes, limits.max_body).map_err(|e| match e {
-                wire::DecodeError::TooLarge => too_large(),
-                wire::DecodeError::Invalid(e) => TransferError::Wire(e),
-            })?;
+        bytes = wire::decode(&mut head.headers, bytes, limits.max_body).map_err(|e| match e {
+            wire::DecodeError::TooLarge => too_large(limits),
+            wire::DecodeError::Invalid(e) => TransferError::Wire(e),
+        })?;
     }
     Ok(Fetched {
         status: head.status,
         version: head.version,
         headers: head.headers,
-        body: body_bytes,
+        body: bytes,
     })
+}
+
+fn too_large(limits: Limits) -> TransferError {
+    TransferError::TooLarge {
+        max_body: limits.max_body,
+        announced: None,
+    }
+}
+
+/// The whole of `body`, by `deadline` and within `max_body`.
+async fn read_all(
+    body: &mut Body,
+    deadline: Instant,
+    limits: Limits,
+) -> Result<Bytes, TransferError> {
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut total: u64 = 0;
+    loop {
+        let chunk = timeout_at(deadline, body.chunk(limits))
+            .await
+            .map_err(|_| TransferError::Timeout(limits.timeout))??;
+        let Some(chunk) = chunk else { break };
+        total += chunk.len() as u64;
+        if total > limits.max_body {
+            return Err(too_large(limits));
+        }
+        chunks.push(chunk);
+    }
+    Ok(join(chunks, total as usize))
 }
 
 /// A response's status line and headers.
