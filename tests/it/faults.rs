@@ -3,7 +3,7 @@
 //! timeout plus a second, in bounded memory, the later requests of the
 //! collection are not run, and reqtest exits 1.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -48,18 +48,6 @@ impl Drop for Faulty {
     }
 }
 
-fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte)? == 0 {
-            break;
-        }
-        head.push(byte[0]);
-    }
-    Ok(String::from_utf8_lossy(&head).into_owned())
-}
-
 /// Closes with a TCP reset rather than an orderly end.
 fn reset(stream: TcpStream) {
     let _ = socket2_linger_zero(&stream);
@@ -96,7 +84,7 @@ fn chunk(stream: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
 }
 
 fn serve(mut s: TcpStream, stop: &AtomicBool) -> std::io::Result<()> {
-    let head = read_head(&mut s)?;
+    let head = crate::common::read_head(&mut s)?;
     let target = head.split_whitespace().nth(1).unwrap_or("/");
     let path = target.split('?').next().unwrap_or("/").to_string();
     let ok = |s: &mut TcpStream, ct: &str, body: &[u8]| -> std::io::Result<()> {

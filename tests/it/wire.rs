@@ -97,7 +97,7 @@ impl Drop for Raw {
 fn serve(mut s: TcpStream, heads: &Mutex<Vec<String>>) -> std::io::Result<()> {
     let mut answered_stale = false;
     loop {
-        let head = read_head(&mut s)?;
+        let head = crate::common::read_head(&mut s)?;
         if head.is_empty() {
             return Ok(());
         }
@@ -152,18 +152,6 @@ fn encode(encoding: &str, data: &[u8]) -> Vec<u8> {
         "zstd" => zstd::stream::encode_all(data, 3).unwrap(),
         _ => data.to_vec(),
     }
-}
-
-fn read_head(s: &mut TcpStream) -> std::io::Result<String> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if s.read(&mut byte)? == 0 {
-            break;
-        }
-        head.push(byte[0]);
-    }
-    Ok(String::from_utf8_lossy(&head).into_owned())
 }
 
 /// The value of header `name` in `head`, the first if it is there twice.
