@@ -7,8 +7,8 @@
 //!
 //! Everything else is as reqwest 0.12 does it: connections are made by
 //! hyper-util's connector with reqwest's settings (Happy Eyeballs, TCP
-//! keepalive, the connect timeout), kept 90 seconds, and given back only
-//! once ready for another request; the request gets `Host`, `User-Agent`,
+//! keepalive, the connect timeout), reused for 90 seconds at most, and
+//! given back only once ready for another request; the request gets `Host`, `User-Agent`,
 //! `Accept: */*` and `Accept-Encoding` where it does not set them; the
 //! body is decoded as tower-http decodes it for reqwest ([`decode`]).
 
@@ -124,6 +124,8 @@ impl Wire {
         connector.set_keepalive(Some(Duration::from_secs(15)));
         connector.set_keepalive_interval(Some(Duration::from_secs(15)));
         connector.set_keepalive_retries(Some(3));
+        // As reqwest: only where the option exists.
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
         connector.set_tcp_user_timeout(Some(Duration::from_secs(30)));
         Arc::new(Wire {
             idle: Arc::default(),
@@ -157,7 +159,11 @@ impl Wire {
                 Ok(response) => return Ok((response, Lease { origin, sender })),
                 Err(mut e) => match (e.take_message(), copy) {
                     (Some(back), _) => message = back,
-                    (None, Some(copy)) if died(e.error()) => message = copy,
+                    // Sent again once, as curl does, on a new connection.
+                    (None, Some(copy)) if died(e.error()) => {
+                        message = copy;
+                        break;
+                    }
                     _ => return Err(WireError::Exchange(e.into_error().into())),
                 },
             }
@@ -199,13 +205,18 @@ impl Wire {
         let port = origin.port;
         let uri = http::Uri::try_from(format!("http://{}:{port}/", origin.host))
             .map_err(|e| WireError::Connect(e.into()))?;
-        let stream = self.connector.clone().call(uri).await.map_err(|e| {
-            match (io_kind(&e), self.connect_timeout) {
-                (Some(std::io::ErrorKind::TimedOut), Some(limit)) => {
-                    WireError::ConnectTimeout(limit)
-                }
-                _ => WireError::Connect(e.into()),
-            }
+        let connecting = self.connector.clone().call(uri);
+        // The connector bounds each address it tries; as reqwest, the
+        // limit also covers the name lookup and all the tries together.
+        let connected = match self.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, connecting)
+                .await
+                .map_err(|_| WireError::ConnectTimeout(limit))?,
+            None => connecting.await,
+        };
+        let stream = connected.map_err(|e| match (io_kind(&e), self.connect_timeout) {
+            (Some(std::io::ErrorKind::TimedOut), Some(limit)) => WireError::ConnectTimeout(limit),
+            _ => WireError::Connect(e.into()),
         })?;
         let (sender, connection) = hyper::client::conn::http1::handshake(stream)
             .await
@@ -220,6 +231,7 @@ impl Wire {
 
 fn keep(idle: &Mutex<Vec<Idle>>, origin: Origin, sender: Sender) {
     let mut idle = idle.lock().unwrap_or_else(|p| p.into_inner());
+    idle.retain(|i| i.since.elapsed() < IDLE_FOR);
     if idle.len() == MAX_IDLE {
         idle.remove(0);
     }
@@ -351,7 +363,8 @@ impl Codec {
             Codec::Gzip => Box::new(flate2::read::GzDecoder::new(raw)),
             Codec::Deflate => Box::new(flate2::read::ZlibDecoder::new(raw)),
             Codec::Br => Box::new(brotli::Decompressor::new(raw, 4096)),
-            Codec::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
+            // One frame, as tower-http's decoder (and one gzip member).
+            Codec::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?.single_frame()),
         })
     }
 }
