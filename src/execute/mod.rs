@@ -665,11 +665,7 @@ pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
     if let Some(tls) = tls::explain(e, &host) {
         return tls;
     }
-    let mut root: &dyn std::error::Error = e;
-    while let Some(next) = root.source() {
-        root = next;
-    }
-    let root = root.to_string();
+    let root = root_cause(e);
     if e.is_connect() {
         format!("could not connect: {root}")
     } else if e.is_body() || e.is_decode() {
@@ -677,4 +673,15 @@ pub fn describe_reqwest_error(e: &reqwest::Error) -> String {
     } else {
         root
     }
+}
+
+/// The message of the innermost cause of `e`, which names what happened
+/// (the refused connection, the closed socket) where the outer ones say
+/// only what was being done.
+pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut root = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    root.to_string()
 }

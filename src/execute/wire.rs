@@ -85,21 +85,19 @@ impl std::fmt::Display for WireError {
         // names the refused connection or the closed socket.
         match self {
             WireError::ConnectTimeout(_) => f.write_str("could not connect: timed out"),
-            WireError::Connect(e) => write!(f, "could not connect: {}", root(e.as_ref())),
-            WireError::Exchange(e) => f.write_str(&root(e.as_ref())),
+            WireError::Connect(e) => {
+                write!(f, "could not connect: {}", super::root_cause(e.as_ref()))
+            }
+            WireError::Exchange(e) => f.write_str(&super::root_cause(e.as_ref())),
             WireError::Body(e) => {
-                write!(f, "could not read the response body: {}", root(e.as_ref()))
+                write!(
+                    f,
+                    "could not read the response body: {}",
+                    super::root_cause(e.as_ref())
+                )
             }
         }
     }
-}
-
-fn root(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut root = e;
-    while let Some(next) = root.source() {
-        root = next;
-    }
-    root.to_string()
 }
 
 /// The first I/O error in `e`'s chain of causes.
