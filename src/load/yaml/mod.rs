@@ -398,19 +398,14 @@ impl<'a> Builder<'a> {
         let input = self.input;
         let offset = (text.as_ptr() as usize).wrapping_sub(input.as_ptr() as usize);
         let lent = input.get(offset..offset.wrapping_add(text.len()));
-        let start = match lent {
-            Some(lent) => match self.interned.get(lent) {
-                Some(&start) => start,
-                None => {
-                    let start = self.doc.text.len() as u32;
-                    self.doc.text.push_str(text);
-                    self.interned.insert(lent, start);
-                    start
-                }
-            },
+        let start = match lent.and_then(|lent| self.interned.get(lent)) {
+            Some(&start) => start,
             None => {
                 let start = self.doc.text.len() as u32;
                 self.doc.text.push_str(text);
+                if let Some(lent) = lent {
+                    self.interned.insert(lent, start);
+                }
                 start
             }
         };
