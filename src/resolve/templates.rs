@@ -34,10 +34,14 @@ pub struct RenderError {
 }
 
 struct Compiled {
-    name: String,
-    /// The template as text and plain variables, when it is no more than
-    /// that (`Bearer {{ token }}`): rendered without the engine.
-    simple: Option<Vec<Piece>>,
+    /// Its template in the engine; `None` for text and several
+    /// expressions, rendered piece by piece (each expression has a
+    /// template of its own).
+    name: Option<String>,
+    /// The template as text and `{{ expression }}`s, when it is no more
+    /// than that: plain variables (`Bearer {{ token }}`) are looked up
+    /// without the engine.
+    pieces: Option<Vec<Piece>>,
     /// Top-level names the template reads, globals left out.
     vars: Vec<String>,
     /// The auths it reads through `auths.NAME`.
@@ -47,6 +51,8 @@ struct Compiled {
 /// The run's templates, each compiled once, and the environment they render in.
 pub struct Templates {
     env: Environment<'static>,
+    /// How many templates the engine holds (their names are `t0`, `t1`...).
+    count: usize,
     secrets: crate::secrets::Secrets,
     text: HashMap<String, Compiled>,
     /// Strings that are one whole `{{ expression }}`: inside structured data
@@ -96,6 +102,7 @@ impl Templates {
         helpers::register(&mut env, &secrets);
         Templates {
             env,
+            count: 0,
             secrets,
             text: HashMap::new(),
             typed: HashMap::new(),
@@ -114,6 +121,7 @@ impl Templates {
         }
         compile_into(
             &mut self.env,
+            &mut self.count,
             &mut self.text,
             &text.src,
             text.src.to_string(),
@@ -139,9 +147,13 @@ impl Templates {
                 let found = match whole_expression(s) {
                     Some(expr) => {
                         let source = format!("{{{{ ({expr}) | tojson }}}}");
-                        compile_into(&mut self.env, &mut self.typed, s, source, at)?
+                        let typed = &mut self.typed;
+                        compile_into(&mut self.env, &mut self.count, typed, s, source, at)?
                     }
-                    None => compile_into(&mut self.env, &mut self.text, s, s.clone(), at)?,
+                    None => {
+                        let text = &mut self.text;
+                        compile_into(&mut self.env, &mut self.count, text, s, s.clone(), at)?
+                    }
                 };
                 vars.extend(found);
             }
@@ -255,18 +267,19 @@ impl Templates {
         };
         let compiled = table.get(src).ok_or_else(not_compiled)?;
         if let Some(out) = compiled
-            .simple
+            .pieces
             .as_deref()
             .and_then(|p| render_simple(p, ctx))
         {
             return Ok(out);
         }
-        let template = self
-            .env
-            .get_template(&compiled.name)
-            .map_err(|_| not_compiled())?;
         let mut out = Limited(Vec::new());
-        template.render_captured_to(ctx, &mut out).map_err(|e| {
+        let rendered = match (&compiled.name, &compiled.pieces) {
+            (Some(name), _) => self.render_engine(name, ctx, &mut out),
+            (None, Some(pieces)) => self.render_pieces(table, pieces, ctx, &mut out),
+            (None, None) => return Err(not_compiled()),
+        };
+        rendered.map_err(|e| {
             let message = if e.kind() == ErrorKind::UndefinedError {
                 undefined_message(&e, compiled, ctx, src)
             } else if e.kind() == ErrorKind::WriteFailure {
@@ -287,36 +300,99 @@ impl Templates {
         Ok(String::from_utf8(out.0)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
+
+    fn render_engine(
+        &self,
+        name: &str,
+        ctx: &Value,
+        out: &mut Limited,
+    ) -> Result<(), minijinja::Error> {
+        self.env
+            .get_template(name)?
+            .render_captured_to(ctx, out)
+            .map(drop)
+    }
+
+    /// Text as it is, each expression through its own template: as the
+    /// engine renders the whole (no escaping, trailing newlines kept; with
+    /// no statement, expressions share no state).
+    fn render_pieces(
+        &self,
+        table: &HashMap<String, Compiled>,
+        pieces: &[Piece],
+        ctx: &Value,
+        out: &mut Limited,
+    ) -> Result<(), minijinja::Error> {
+        use std::io::Write as _;
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => out
+                    .write_all(text.as_bytes())
+                    .map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string()))?,
+                Piece::Var(expr) | Piece::Expr(expr) => {
+                    if let Some(text) = matches!(piece, Piece::Var(_))
+                        .then(|| scalar(ctx, expr))
+                        .flatten()
+                    {
+                        out.write_all(text.as_bytes()).map_err(|e| {
+                            minijinja::Error::new(ErrorKind::WriteFailure, e.to_string())
+                        })?;
+                        continue;
+                    }
+                    let own = table.get(&own_source(expr)).and_then(|c| c.name.as_deref());
+                    let own = own.ok_or_else(|| {
+                        minijinja::Error::new(ErrorKind::TemplateNotFound, format!("`{expr}`"))
+                    })?;
+                    self.render_engine(own, ctx, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-/// A part of a template that is only text and variables.
+/// The template of expression `expr` alone, which texts of several
+/// pieces share.
+fn own_source(expr: &str) -> String {
+    format!("{{{{ {expr} }}}}")
+}
+
+/// A part of a template that is only text and expressions.
 #[derive(Debug, Clone)]
 enum Piece {
     Text(String),
+    /// A plain name: `{{ token }}`.
     Var(String),
+    /// Any other expression: `{{ token | length }}`, `{{ env('BASE') }}`.
+    Expr(String),
 }
 
-/// `src` as text and `{{ name }}` expressions, if that is all it is: no
-/// filter, no attribute, no statement, no comment, no whitespace control.
-fn simple(src: &str) -> Option<Vec<Piece>> {
+/// `src` as text and `{{ expression }}`s, if that is all it is: no
+/// statement, no comment, no whitespace control.
+fn pieces(src: &str) -> Option<Vec<Piece>> {
     let mut pieces = Vec::new();
     let mut rest = src;
     while let Some(open) = rest.find("{{") {
         let (text, after) = rest.split_at(open);
-        let close = after.find("}}")?;
-        let name = after[2..close].trim();
-        let is_name = name
-            .chars()
-            .enumerate()
-            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
-        if name.is_empty() || !is_name || after[2..close].contains(['{', '-', '+']) {
+        let body = &after[2..];
+        let close = expression_end(body)?;
+        let raw = &body[..close];
+        let expr = raw.trim();
+        if expr.is_empty() || raw.starts_with(['-', '+']) || raw.ends_with(['-', '+']) {
             return None;
         }
         if !text.is_empty() {
             pieces.push(Piece::Text(text.to_string()));
         }
-        pieces.push(Piece::Var(name.to_string()));
-        rest = &after[close + 2..];
+        let is_name = expr
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+        pieces.push(match is_name {
+            true => Piece::Var(expr.to_string()),
+            false => Piece::Expr(expr.to_string()),
+        });
+        rest = &body[close + 2..];
     }
     if !rest.is_empty() {
         pieces.push(Piece::Text(rest.to_string()));
@@ -325,25 +401,46 @@ fn simple(src: &str) -> Option<Vec<Piece>> {
     (!pieces.iter().any(statement)).then_some(pieces)
 }
 
-/// A simple template rendered by looking its variables up, as minijinja
-/// would write them; `None` (render it in full) when one is undefined,
-/// which is an error the engine words, or when it grows too large.
+/// Where the `}}` closing an expression is, string literals skipped.
+fn expression_end(body: &str) -> Option<usize> {
+    let bytes = body.as_bytes();
+    let mut quote = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        match (quote, bytes[i]) {
+            (Some(_), b'\\') => i += 1,
+            (Some(q), c) if c == q => quote = None,
+            (None, c @ (b'\'' | b'"')) => quote = Some(c),
+            (None, b'}') if bytes.get(i + 1) == Some(&b'}') => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A variable's value as minijinja writes it, when it is a string, a
+/// number or a bool.
+fn scalar(ctx: &Value, name: &str) -> Option<String> {
+    let value = ctx.get_attr(name).ok()?;
+    match value.kind() {
+        ValueKind::String => value.as_str().map(str::to_string),
+        ValueKind::Number | ValueKind::Bool => Some(value.to_string()),
+        _ => None,
+    }
+}
+
+/// Text and plain variables rendered by looking them up, as minijinja
+/// would write them; `None` (render it with the engine) for any other
+/// expression, a variable that is undefined (an error the engine words)
+/// or not a scalar, or output too large.
 fn render_simple(pieces: &[Piece], ctx: &Value) -> Option<String> {
     let mut out = String::new();
     for piece in pieces {
         match piece {
             Piece::Text(t) => out.push_str(t),
-            Piece::Var(name) => {
-                let value = ctx.get_attr(name).ok()?;
-                if value.is_undefined() {
-                    return None;
-                }
-                match value.kind() {
-                    ValueKind::String => out.push_str(value.as_str()?),
-                    ValueKind::Number | ValueKind::Bool => out.push_str(&value.to_string()),
-                    _ => return None,
-                }
-            }
+            Piece::Var(name) => out.push_str(&scalar(ctx, name)?),
+            Piece::Expr(_) => return None,
         }
         if out.len() > MAX_OUTPUT {
             return None;
@@ -395,6 +492,7 @@ fn undefined_message(e: &minijinja::Error, compiled: &Compiled, ctx: &Value, src
 
 fn compile_into(
     env: &mut Environment<'static>,
+    count: &mut usize,
     table: &mut HashMap<String, Compiled>,
     key: &str,
     source: String,
@@ -403,9 +501,61 @@ fn compile_into(
     if let Some(c) = table.get(key) {
         return Ok(c.vars.clone());
     }
-    let name = format!("t{}", env.templates().count());
-    // From what is compiled: a typed template wraps the key in `tojson`.
-    let simple = simple(&source);
+    let compiled = match pieces(&source) {
+        // The engine keeps at least 9 KiB for each template it compiles: a
+        // collection of a thousand distinct URLs would hold 9 MiB. Text and
+        // expressions need only a template for each distinct expression.
+        Some(pieces) if pieces.len() > 1 => match compile_pieces(env, count, table, &pieces, at) {
+            Ok((vars, auths)) => Compiled {
+                name: None,
+                pieces: Some(pieces),
+                vars,
+                auths,
+            },
+            // Compiled whole, for the error to quote the whole text.
+            Err(_) => compile_engine(env, count, key, source, Some(pieces), at)?,
+        },
+        pieces => compile_engine(env, count, key, source, pieces, at)?,
+    };
+    let vars = compiled.vars.clone();
+    table.insert(key.to_string(), compiled);
+    Ok(vars)
+}
+
+/// Text and several expressions: each expression is compiled alone, once;
+/// the variables and auths they read.
+fn compile_pieces(
+    env: &mut Environment<'static>,
+    count: &mut usize,
+    table: &mut HashMap<String, Compiled>,
+    pieces: &[Piece],
+    at: &Pos,
+) -> Result<(Vec<String>, Vec<String>), RenderError> {
+    let (mut vars, mut auths) = (Vec::new(), Vec::new());
+    for piece in pieces {
+        if let Piece::Var(expr) | Piece::Expr(expr) = piece {
+            let own = own_source(expr);
+            vars.extend(compile_into(env, count, table, &own, own.clone(), at)?);
+            auths.extend(table[&own].auths.iter().cloned());
+        }
+    }
+    vars.sort();
+    vars.dedup();
+    auths.sort();
+    auths.dedup();
+    Ok((vars, auths))
+}
+
+fn compile_engine(
+    env: &mut Environment<'static>,
+    count: &mut usize,
+    key: &str,
+    source: String,
+    pieces: Option<Vec<Piece>>,
+    at: &Pos,
+) -> Result<Compiled, RenderError> {
+    let name = format!("t{count}");
+    *count += 1;
     env.add_template_owned(name.clone(), source)
         .map_err(|e| RenderError {
             at: at.clone(),
@@ -428,44 +578,38 @@ fn compile_into(
             ),
         });
     }
-    let mut vars: Vec<String> = env
-        .get_template(&name)
-        .expect("just added")
-        .undeclared_variables(false)
-        .into_iter()
+    // One walk of the template (each parses it again): `a.b.c` read as
+    // nested names gives both the top-level `a` and, for `auths.NAME...`,
+    // the auth.
+    let read = env.get_template(&name).expect("just added");
+    let (vars, auths) = names_read(&read.undeclared_variables(true), key);
+    Ok(Compiled {
+        name: Some(name),
+        pieces,
+        vars,
+        auths,
+    })
+}
+
+/// From the dotted names a template reads: the top-level variables it
+/// needs (globals, and names it guards itself, left out), and `default`
+/// and `svc` for `auths.default.claims.sub` and `auths.svc`.
+fn names_read(read: &std::collections::HashSet<String>, key: &str) -> (Vec<String>, Vec<String>) {
+    let top = |v: &str| v.split('.').next().unwrap_or(v).to_string();
+    let mut vars: Vec<String> = read
+        .iter()
+        .map(|v| top(v))
         .filter(|v| !helpers::is_global(v) && !guarded(key, v))
         .collect();
     vars.sort();
-    let auths = auths_read(env, &name);
-    table.insert(
-        key.to_string(),
-        Compiled {
-            name,
-            simple,
-            vars: vars.clone(),
-            auths,
-        },
-    );
-    Ok(vars)
-}
-
-/// `default` and `svc` for a template reading `auths.default.claims.sub`
-/// and `auths.svc`.
-fn auths_read(env: &Environment<'static>, name: &str) -> Vec<String> {
-    let Ok(template) = env.get_template(name) else {
-        return Vec::new();
-    };
-    let mut auths: Vec<String> = template
-        .undeclared_variables(true)
-        .into_iter()
-        .filter_map(|v| {
-            v.strip_prefix("auths.")
-                .map(|rest| rest.split('.').next().unwrap_or(rest).to_string())
-        })
+    vars.dedup();
+    let mut auths: Vec<String> = read
+        .iter()
+        .filter_map(|v| v.strip_prefix("auths.").map(top))
         .collect();
     auths.sort();
     auths.dedup();
-    auths
+    (vars, auths)
 }
 
 /// Whether the template itself copes with `name` being undefined:
@@ -548,28 +692,32 @@ mod tests {
             "{{ big }}",
             "plain",
         ] {
-            let pieces = simple(src).expect(src);
+            let pieces = pieces(src).expect(src);
             assert_eq!(
                 render_simple(&pieces, &ctx).as_deref(),
                 Some(engine.render_str(src, &ctx).unwrap().as_str()),
                 "{src}"
             );
         }
+        for src in ["{{ a | upper }}", "{{ a.b }}", "{{ a + 1 }}", "x{{ '}}' }}"] {
+            let pieces = pieces(src).expect(src);
+            assert_eq!(render_simple(&pieces, &ctx), None, "{src}");
+        }
         for src in [
-            "{{ a | upper }}",
-            "{{ a.b }}",
             "{% if a %}x{% endif %}",
             "{{- a }}",
+            "{{ a -}}",
             "{# c #}{{ a }}",
-            "{{ a + 1 }}",
+            "{{ a",
+            "a }}",
         ] {
-            assert!(simple(src).is_none(), "{src}");
+            assert!(pieces(src).is_none(), "{src}");
         }
         // Undefined, or a list: the engine renders it (and words the error).
-        let pieces = simple("{{ missing }}").unwrap();
-        assert_eq!(render_simple(&pieces, &ctx), None);
+        let missing = pieces("{{ missing }}").unwrap();
+        assert_eq!(render_simple(&missing, &ctx), None);
         let list = minijinja::context! { l => vec![1, 2] };
-        assert_eq!(render_simple(&simple("{{ l }}").unwrap(), &list), None);
+        assert_eq!(render_simple(&pieces("{{ l }}").unwrap(), &list), None);
     }
     use std::sync::Arc;
 
@@ -604,6 +752,75 @@ mod tests {
             .render_data(&data, &ctx(&[("n", Value::from(41))]))
             .unwrap();
         assert_eq!(out, serde_json::json!({"n": 41, "s": "id-41", "l": [42]}));
+    }
+
+    #[test]
+    fn texts_of_several_variables_share_one_template_per_variable_and_render_as_the_engine() {
+        let mut t = Templates::new();
+        let sources = [
+            "a{{ l }}-{{ n }}\n",
+            "{{ l }}{{ l }}",
+            "x{{ n }}y",
+            "{{ n }}",
+            "{{ l | length }}:{{ s ~ '}}' }}",
+            "y{{ l | length }}:{{ s ~ '}}' }}",
+            "{{ \"a\\\"}}\" }}/{{ s }}",
+        ];
+        let texts: Vec<Text> = sources
+            .iter()
+            .map(|s| Text {
+                src: (*s).into(),
+                at: at(),
+            })
+            .collect();
+        for text in &texts {
+            t.compile_text(text).unwrap();
+        }
+        assert_eq!(
+            t.count, 6,
+            "one engine template for each distinct expression"
+        );
+        // A list and none are rendered by the engine, piece by piece.
+        let values = ctx(&[
+            ("l", Value::from(vec![1, 2])),
+            ("n", Value::from(())),
+            ("s", Value::from("s")),
+        ]);
+        for text in &texts {
+            assert_eq!(
+                t.render_text(text, &values).unwrap(),
+                t.env.render_str(&text.src, &values).unwrap(),
+                "{}",
+                text.src
+            );
+        }
+    }
+
+    #[test]
+    fn an_expression_that_does_not_compile_is_reported_in_its_whole_text() {
+        let mut t = Templates::new();
+        let text = Text {
+            src: "a{{ n }}{{ nope( }}b".into(),
+            at: at(),
+        };
+        let err = t.compile_text(&text).unwrap_err().to_string();
+        assert!(err.starts_with("t.yaml:3:5: "), "{err}");
+        assert!(err.contains("`a{{ n }}{{ nope( }}b`"), "{err}");
+    }
+
+    #[test]
+    fn texts_of_several_variables_keep_the_output_limit() {
+        let mut t = Templates::new();
+        let text = Text {
+            src: "{{ s }}+{{ s }}".into(),
+            at: at(),
+        };
+        t.compile_text(&text).unwrap();
+        let half = "x".repeat(MAX_OUTPUT / 2 + 1);
+        let err = t
+            .render_text(&text, &ctx(&[("s", Value::from(half))]))
+            .unwrap_err();
+        assert!(err.to_string().contains("writes more than"), "{err}");
     }
 
     #[test]
