@@ -6,6 +6,8 @@
 #   - instructions per request, whole process, counted by valgrind's callgrind:
 #     total at N=1000 divided by 1000, and the slope from N=100 to N=1000;
 #   - instructions at N=1 (start-up);
+#   - the same for reqtest on its templated variant (gen.py --templated: a
+#     distinct templated URL and header per request, the token a secret);
 #   - peak RSS (median of RUNS) at N = 1,000, 10,000, 50,000 and 100,000;
 #   - `reqtest demo` wall time (median of RUNS);
 #   - eight collections of 1,000 requests side by side against one after
@@ -42,12 +44,14 @@ trap 'bash "$SHARED/stop-nginx.sh" >/dev/null 2>&1 || true' EXIT
 
 sizes=$(echo 1 100 1000 $NS_RSS | tr ' ' '\n' | sort -nu | tr '\n' ' ')
 python3 "$ROOT/bench/gen.py" --out "$OUT" $sizes >/dev/null
+python3 "$ROOT/bench/gen.py" --templated --out "$OUT/templated" $sizes >/dev/null
 [ -z "$HURL" ] || python3 "$SHARED/gen.py" --out "$OUT" $sizes >/dev/null
 
 # run TOOL N: the command line for the workload of size N.
 run() {
   case $1 in
     reqtest) echo "$REQTEST run $OUT/n$2/bench.reqtest.yaml";;
+    templated) echo "$REQTEST run $OUT/templated/n$2/bench.reqtest.yaml";;
     hurl) echo "$HURL --test $OUT/n$2/bench.hurl";;
   esac
 }
@@ -67,8 +71,8 @@ median() {
 peak_kib() { /usr/bin/time -f %M $(run "$1" "$2") 2>&1 >/dev/null | tail -1; }
 wall() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); echo $(((e - s) / 1000)); }
 
-tools="reqtest"
-[ -z "$HURL" ] || tools="reqtest hurl"
+tools="reqtest templated"
+[ -z "$HURL" ] || tools="reqtest templated hurl"
 {
   echo "| tool | instructions N=1 | instructions N=1000 / 1000 | per request, N=100→1000 | $(for n in $NS_RSS; do printf 'peak MiB N=%s | ' "$n"; done)"
   echo "|---|---|---|---|$(for _ in $NS_RSS; do printf -- '---|'; done)"
