@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use minijinja::value::ValueKind;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
@@ -33,19 +34,51 @@ pub struct RenderError {
     pub message: String,
 }
 
-struct Compiled {
-    /// Its template in the engine; `None` for text and several
-    /// expressions, rendered piece by piece (each expression has a
-    /// template of its own).
-    name: Option<String>,
-    /// The template as text and `{{ expression }}`s, when it is no more
-    /// than that: plain variables (`Bearer {{ token }}`) are looked up
-    /// without the engine.
-    pieces: Option<Vec<Piece>>,
+/// A compiled text: 24 bytes in its table, as a run may hold a distinct
+/// text for each of 100,000 requests.
+enum Compiled {
+    /// A template of the engine: one expression, or statements.
+    Engine(Box<Engine>),
+    /// Text and several expressions, rendered piece by piece: each
+    /// expression is an `Engine` entry of its own (`{{ expr }}`), shared
+    /// by every text that uses it.
+    Pieces(Box<[Piece]>),
+}
+
+struct Engine {
+    name: Box<str>,
+    /// The template as text and `{{ name }}`, when it is no more than
+    /// that: looked up without the engine.
+    pieces: Option<Box<[Piece]>>,
     /// Top-level names the template reads, globals left out.
-    vars: Vec<String>,
+    vars: Box<[String]>,
     /// The auths it reads through `auths.NAME`.
-    auths: Vec<String>,
+    auths: Box<[String]>,
+}
+
+/// What a compiled text reads: its variables and its auths, sorted.
+fn reads(table: &HashMap<Arc<str>, Compiled>, src: &str) -> (Vec<String>, Vec<String>) {
+    let engines: Vec<&Engine> = match table.get(src) {
+        None => Vec::new(),
+        Some(Compiled::Engine(e)) => vec![e],
+        Some(Compiled::Pieces(pieces)) => pieces
+            .iter()
+            .filter(|p| p.kind != Kind::Text)
+            .filter_map(|p| match table.get(own_source(p.of(src)).as_str()) {
+                Some(Compiled::Engine(e)) => Some(&**e),
+                _ => None,
+            })
+            .collect(),
+    };
+    let vars = engines
+        .iter()
+        .flat_map(|e| e.vars.iter().cloned())
+        .collect();
+    let auths = engines
+        .iter()
+        .flat_map(|e| e.auths.iter().cloned())
+        .collect();
+    (sorted(vars).into_vec(), sorted(auths).into_vec())
 }
 
 /// The run's templates, each compiled once, and the environment they render in.
@@ -54,10 +87,10 @@ pub struct Templates {
     /// How many templates the engine holds (their names are `t0`, `t1`...).
     count: usize,
     secrets: crate::secrets::Secrets,
-    text: HashMap<String, Compiled>,
+    text: HashMap<Arc<str>, Compiled>,
     /// Strings that are one whole `{{ expression }}`: inside structured data
     /// they keep the expression's type (a number stays a number).
-    typed: HashMap<String, Compiled>,
+    typed: HashMap<Arc<str>, Compiled>,
 }
 
 impl Default for Templates {
@@ -123,7 +156,7 @@ impl Templates {
             &mut self.env,
             &mut self.count,
             &mut self.text,
-            &text.src,
+            (&text.src, Some(&text.src)),
             text.src.to_string(),
             &text.at,
         )
@@ -148,11 +181,12 @@ impl Templates {
                     Some(expr) => {
                         let source = format!("{{{{ ({expr}) | tojson }}}}");
                         let typed = &mut self.typed;
-                        compile_into(&mut self.env, &mut self.count, typed, s, source, at)?
+                        compile_into(&mut self.env, &mut self.count, typed, (s, None), source, at)?
                     }
                     None => {
                         let text = &mut self.text;
-                        compile_into(&mut self.env, &mut self.count, text, s, s.clone(), at)?
+                        let key = (s.as_str(), None);
+                        compile_into(&mut self.env, &mut self.count, text, key, s.clone(), at)?
                     }
                 };
                 vars.extend(found);
@@ -174,10 +208,7 @@ impl Templates {
 
     /// The auths a compiled text reads through `auths.NAME`.
     pub fn auths_of_text(&self, text: &Text) -> Vec<String> {
-        self.text
-            .get(&*text.src)
-            .map(|c| c.auths.clone())
-            .unwrap_or_default()
+        reads(&self.text, &text.src).1
     }
 
     /// The auths the strings of compiled data read through `auths.NAME`.
@@ -191,9 +222,7 @@ impl Templates {
         match value {
             Json::String(s) => {
                 for table in [&self.text, &self.typed] {
-                    if let Some(c) = table.get(s) {
-                        out.extend(c.auths.iter().cloned());
-                    }
+                    out.extend(reads(table, s).1);
                 }
             }
             Json::Array(items) => items.iter().for_each(|v| self.collect_auths(v, out)),
@@ -251,7 +280,7 @@ impl Templates {
 
     fn render(
         &self,
-        table: &HashMap<String, Compiled>,
+        table: &HashMap<Arc<str>, Compiled>,
         src: &str,
         ctx: &Value,
         at: &Pos,
@@ -265,23 +294,22 @@ impl Templates {
                 "`{src}` was not compiled before the run (a bug in reqtest: please report it)"
             ),
         };
-        let compiled = table.get(src).ok_or_else(not_compiled)?;
-        if let Some(out) = compiled
-            .pieces
-            .as_deref()
-            .and_then(|p| render_simple(p, ctx))
-        {
+        let (engine, pieces) = match table.get(src).ok_or_else(not_compiled)? {
+            Compiled::Engine(e) => (Some(e), e.pieces.as_deref()),
+            Compiled::Pieces(pieces) => (None, Some(&**pieces)),
+        };
+        if let Some(out) = pieces.and_then(|p| render_simple(p, src, ctx)) {
             return Ok(out);
         }
         let mut out = Limited(Vec::new());
-        let rendered = match (&compiled.name, &compiled.pieces) {
-            (Some(name), _) => self.render_engine(name, ctx, &mut out),
-            (None, Some(pieces)) => self.render_pieces(table, pieces, ctx, &mut out),
+        let rendered = match (engine, pieces) {
+            (Some(e), _) => self.render_engine(&e.name, ctx, &mut out),
+            (None, Some(pieces)) => self.render_pieces(table, pieces, src, ctx, &mut out),
             (None, None) => return Err(not_compiled()),
         };
         rendered.map_err(|e| {
             let message = if e.kind() == ErrorKind::UndefinedError {
-                undefined_message(&e, compiled, ctx, src)
+                undefined_message(&e, &reads(table, src).0, ctx, src)
             } else if e.kind() == ErrorKind::WriteFailure {
                 format!(
                     "`{src}` writes more than {} MiB",
@@ -318,19 +346,22 @@ impl Templates {
     /// no statement, expressions share no state).
     fn render_pieces(
         &self,
-        table: &HashMap<String, Compiled>,
+        table: &HashMap<Arc<str>, Compiled>,
         pieces: &[Piece],
+        src: &str,
         ctx: &Value,
         out: &mut Limited,
     ) -> Result<(), minijinja::Error> {
         use std::io::Write as _;
         for piece in pieces {
-            match piece {
-                Piece::Text(text) => out
-                    .write_all(text.as_bytes())
+            let part = piece.of(src);
+            match piece.kind {
+                Kind::Text => out
+                    .write_all(part.as_bytes())
                     .map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string()))?,
-                Piece::Var(expr) | Piece::Expr(expr) => {
-                    if let Some(text) = matches!(piece, Piece::Var(_))
+                Kind::Var | Kind::Expr => {
+                    let expr = part;
+                    if let Some(text) = (piece.kind == Kind::Var)
                         .then(|| scalar(ctx, expr))
                         .flatten()
                     {
@@ -339,7 +370,10 @@ impl Templates {
                         })?;
                         continue;
                     }
-                    let own = table.get(&own_source(expr)).and_then(|c| c.name.as_deref());
+                    let own = match table.get(own_source(expr).as_str()) {
+                        Some(Compiled::Engine(e)) => Some(&*e.name),
+                        _ => None,
+                    };
                     let own = own.ok_or_else(|| {
                         minijinja::Error::new(ErrorKind::TemplateNotFound, format!("`{expr}`"))
                     })?;
@@ -357,19 +391,40 @@ fn own_source(expr: &str) -> String {
     format!("{{{{ {expr} }}}}")
 }
 
-/// A part of a template that is only text and expressions.
-#[derive(Debug, Clone)]
-enum Piece {
-    Text(String),
+/// A part of a template that is only text and expressions: where it is
+/// in the template's text (12 bytes, not a copy of it).
+#[derive(Debug, Clone, Copy)]
+struct Piece {
+    kind: Kind,
+    start: u32,
+    end: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
     /// A plain name: `{{ token }}`.
-    Var(String),
+    Var,
     /// Any other expression: `{{ token | length }}`, `{{ env('BASE') }}`.
-    Expr(String),
+    Expr,
+}
+
+impl Piece {
+    fn of(self, src: &str) -> &str {
+        &src[self.start as usize..self.end as usize]
+    }
 }
 
 /// `src` as text and `{{ expression }}`s, if that is all it is: no
 /// statement, no comment, no whitespace control.
-fn pieces(src: &str) -> Option<Vec<Piece>> {
+fn pieces(src: &str) -> Option<Box<[Piece]>> {
+    u32::try_from(src.len()).ok()?;
+    let at = |part: &str| (part.as_ptr() as usize - src.as_ptr() as usize) as u32;
+    let piece = |kind, part: &str| Piece {
+        kind,
+        start: at(part),
+        end: at(part) + part.len() as u32,
+    };
     let mut pieces = Vec::new();
     let mut rest = src;
     while let Some(open) = rest.find("{{") {
@@ -382,23 +437,23 @@ fn pieces(src: &str) -> Option<Vec<Piece>> {
             return None;
         }
         if !text.is_empty() {
-            pieces.push(Piece::Text(text.to_string()));
+            pieces.push(piece(Kind::Text, text));
         }
         let is_name = expr
             .chars()
             .enumerate()
             .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
-        pieces.push(match is_name {
-            true => Piece::Var(expr.to_string()),
-            false => Piece::Expr(expr.to_string()),
-        });
+        pieces.push(piece(if is_name { Kind::Var } else { Kind::Expr }, expr));
         rest = &body[close + 2..];
     }
     if !rest.is_empty() {
-        pieces.push(Piece::Text(rest.to_string()));
+        pieces.push(piece(Kind::Text, rest));
     }
-    let statement = |p: &Piece| matches!(p, Piece::Text(t) if t.contains("{%") || t.contains("{#") || t.contains("}}"));
-    (!pieces.iter().any(statement)).then_some(pieces)
+    let statement = |p: &Piece| {
+        let t = p.of(src);
+        p.kind == Kind::Text && (t.contains("{%") || t.contains("{#") || t.contains("}}"))
+    };
+    (!pieces.iter().any(statement)).then(|| pieces.into_boxed_slice())
 }
 
 /// Where the `}}` closing an expression is, string literals skipped.
@@ -434,13 +489,13 @@ fn scalar(ctx: &Value, name: &str) -> Option<String> {
 /// would write them; `None` (render it with the engine) for any other
 /// expression, a variable that is undefined (an error the engine words)
 /// or not a scalar, or output too large.
-fn render_simple(pieces: &[Piece], ctx: &Value) -> Option<String> {
+fn render_simple(pieces: &[Piece], src: &str, ctx: &Value) -> Option<String> {
     let mut out = String::new();
     for piece in pieces {
-        match piece {
-            Piece::Text(t) => out.push_str(t),
-            Piece::Var(name) => out.push_str(&scalar(ctx, name)?),
-            Piece::Expr(_) => return None,
+        match piece.kind {
+            Kind::Text => out.push_str(piece.of(src)),
+            Kind::Var => out.push_str(&scalar(ctx, piece.of(src))?),
+            Kind::Expr => return None,
         }
         if out.len() > MAX_OUTPUT {
             return None;
@@ -466,9 +521,8 @@ impl std::io::Write for Limited {
     }
 }
 
-fn undefined_message(e: &minijinja::Error, compiled: &Compiled, ctx: &Value, src: &str) -> String {
-    let missing: Vec<&str> = compiled
-        .vars
+fn undefined_message(e: &minijinja::Error, vars: &[String], ctx: &Value, src: &str) -> String {
+    let missing: Vec<&str> = vars
         .iter()
         .filter(|v| ctx.get_attr(v).map(|x| x.is_undefined()).unwrap_or(true))
         .map(String::as_str)
@@ -490,60 +544,59 @@ fn undefined_message(e: &minijinja::Error, compiled: &Compiled, ctx: &Value, src
     }
 }
 
+/// Compiles `source` as the template of `key` (the text as written, kept
+/// as the model's own `Arc` when it has one), unless it already is.
 fn compile_into(
     env: &mut Environment<'static>,
     count: &mut usize,
-    table: &mut HashMap<String, Compiled>,
-    key: &str,
+    table: &mut HashMap<Arc<str>, Compiled>,
+    (key, shared): (&str, Option<&Arc<str>>),
     source: String,
     at: &Pos,
 ) -> Result<Vec<String>, RenderError> {
-    if let Some(c) = table.get(key) {
-        return Ok(c.vars.clone());
+    if table.contains_key(key) {
+        return Ok(reads(table, key).0);
     }
-    let compiled = match pieces(&source) {
+    // Pieces are places in the key: a typed template's source is not it.
+    let pieces = if source == key { pieces(key) } else { None };
+    let compiled = match pieces {
         // The engine keeps at least 9 KiB for each template it compiles: a
         // collection of a thousand distinct URLs would hold 9 MiB. Text and
         // expressions need only a template for each distinct expression.
-        Some(pieces) if pieces.len() > 1 => match compile_pieces(env, count, table, &pieces, at) {
-            Ok((vars, auths)) => Compiled {
-                name: None,
-                pieces: Some(pieces),
-                vars,
-                auths,
-            },
-            // Compiled whole, for the error to quote the whole text.
-            Err(_) => compile_engine(env, count, key, source, Some(pieces), at)?,
-        },
+        Some(pieces) if pieces.len() > 1 => {
+            match compile_pieces(env, count, table, &pieces, key, at) {
+                Ok(()) => Compiled::Pieces(pieces),
+                // Compiled whole, for the error to quote the whole text.
+                Err(_) => compile_engine(env, count, key, source, Some(pieces), at)?,
+            }
+        }
         pieces => compile_engine(env, count, key, source, pieces, at)?,
     };
-    let vars = compiled.vars.clone();
-    table.insert(key.to_string(), compiled);
-    Ok(vars)
+    table.insert(shared.cloned().unwrap_or_else(|| Arc::from(key)), compiled);
+    Ok(reads(table, key).0)
 }
 
-/// Text and several expressions: each expression is compiled alone, once;
-/// the variables and auths they read.
+/// Text and several expressions: each expression is compiled alone, once.
 fn compile_pieces(
     env: &mut Environment<'static>,
     count: &mut usize,
-    table: &mut HashMap<String, Compiled>,
+    table: &mut HashMap<Arc<str>, Compiled>,
     pieces: &[Piece],
+    src: &str,
     at: &Pos,
-) -> Result<(Vec<String>, Vec<String>), RenderError> {
-    let (mut vars, mut auths) = (Vec::new(), Vec::new());
-    for piece in pieces {
-        if let Piece::Var(expr) | Piece::Expr(expr) = piece {
-            let own = own_source(expr);
-            vars.extend(compile_into(env, count, table, &own, own.clone(), at)?);
-            auths.extend(table[&own].auths.iter().cloned());
-        }
+) -> Result<(), RenderError> {
+    for piece in pieces.iter().filter(|p| p.kind != Kind::Text) {
+        let own = own_source(piece.of(src));
+        compile_into(env, count, table, (&own, None), own.clone(), at)?;
     }
-    vars.sort();
-    vars.dedup();
-    auths.sort();
-    auths.dedup();
-    Ok((vars, auths))
+    Ok(())
+}
+
+/// Sorted, without duplicates, in no more memory than it needs.
+fn sorted(mut names: Vec<String>) -> Box<[String]> {
+    names.sort();
+    names.dedup();
+    names.into_boxed_slice()
 }
 
 fn compile_engine(
@@ -551,7 +604,7 @@ fn compile_engine(
     count: &mut usize,
     key: &str,
     source: String,
-    pieces: Option<Vec<Piece>>,
+    pieces: Option<Box<[Piece]>>,
     at: &Pos,
 ) -> Result<Compiled, RenderError> {
     let name = format!("t{count}");
@@ -583,33 +636,32 @@ fn compile_engine(
     // the auth.
     let read = env.get_template(&name).expect("just added");
     let (vars, auths) = names_read(&read.undeclared_variables(true), key);
-    Ok(Compiled {
-        name: Some(name),
+    Ok(Compiled::Engine(Box::new(Engine {
+        name: name.into_boxed_str(),
         pieces,
         vars,
         auths,
-    })
+    })))
 }
 
 /// From the dotted names a template reads: the top-level variables it
 /// needs (globals, and names it guards itself, left out), and `default`
 /// and `svc` for `auths.default.claims.sub` and `auths.svc`.
-fn names_read(read: &std::collections::HashSet<String>, key: &str) -> (Vec<String>, Vec<String>) {
+fn names_read(
+    read: &std::collections::HashSet<String>,
+    key: &str,
+) -> (Box<[String]>, Box<[String]>) {
     let top = |v: &str| v.split('.').next().unwrap_or(v).to_string();
-    let mut vars: Vec<String> = read
+    let vars = read
         .iter()
         .map(|v| top(v))
         .filter(|v| !helpers::is_global(v) && !guarded(key, v))
         .collect();
-    vars.sort();
-    vars.dedup();
-    let mut auths: Vec<String> = read
+    let auths = read
         .iter()
         .filter_map(|v| v.strip_prefix("auths.").map(top))
         .collect();
-    auths.sort();
-    auths.dedup();
-    (vars, auths)
+    (sorted(vars), sorted(auths))
 }
 
 /// Whether the template itself copes with `name` being undefined:
@@ -694,14 +746,14 @@ mod tests {
         ] {
             let pieces = pieces(src).expect(src);
             assert_eq!(
-                render_simple(&pieces, &ctx).as_deref(),
+                render_simple(&pieces, src, &ctx).as_deref(),
                 Some(engine.render_str(src, &ctx).unwrap().as_str()),
                 "{src}"
             );
         }
         for src in ["{{ a | upper }}", "{{ a.b }}", "{{ a + 1 }}", "x{{ '}}' }}"] {
             let pieces = pieces(src).expect(src);
-            assert_eq!(render_simple(&pieces, &ctx), None, "{src}");
+            assert_eq!(render_simple(&pieces, src, &ctx), None, "{src}");
         }
         for src in [
             "{% if a %}x{% endif %}",
@@ -714,12 +766,17 @@ mod tests {
             assert!(pieces(src).is_none(), "{src}");
         }
         // Undefined, or a list: the engine renders it (and words the error).
-        let missing = pieces("{{ missing }}").unwrap();
-        assert_eq!(render_simple(&missing, &ctx), None);
+        let missing = "{{ missing }}";
+        assert_eq!(
+            render_simple(&pieces(missing).unwrap(), missing, &ctx),
+            None
+        );
         let list = minijinja::context! { l => vec![1, 2] };
-        assert_eq!(render_simple(&pieces("{{ l }}").unwrap(), &list), None);
+        assert_eq!(
+            render_simple(&pieces("{{ l }}").unwrap(), "{{ l }}", &list),
+            None
+        );
     }
-    use std::sync::Arc;
 
     fn at() -> Pos {
         Pos {
