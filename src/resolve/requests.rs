@@ -39,16 +39,16 @@ impl Checker<'_, '_> {
     }
 
     fn text(&mut self, t: &Text) -> Result<(), ResolveError> {
-        let used = self.templates.compile_text(t)?;
-        self.check(used, &t.at)?;
-        self.reads.auths.extend(self.templates.auths_of_text(t));
+        let reading = self.templates.compile_text_reading(t)?;
+        self.check(reading.vars, &t.at)?;
+        self.reads.auths.extend(reading.auths);
         Ok(())
     }
 
     fn data(&mut self, d: &Data) -> Result<(), ResolveError> {
-        let used = self.templates.compile_data(d)?;
-        self.check(used, &d.at)?;
-        self.reads.auths.extend(self.templates.auths_of_data(d));
+        let reading = self.templates.compile_data_reading(d)?;
+        self.check(reading.vars, &d.at)?;
+        self.reads.auths.extend(reading.auths);
         Ok(())
     }
 }

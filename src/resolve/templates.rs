@@ -5,7 +5,7 @@
 //! syntax are never compiled and render to themselves.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use minijinja::value::ValueKind;
@@ -56,29 +56,45 @@ struct Engine {
     auths: Box<[String]>,
 }
 
-/// What a compiled text reads: its variables and its auths, sorted.
-fn reads(table: &HashMap<Arc<str>, Compiled>, src: &str) -> (Vec<String>, Vec<String>) {
-    let engines: Vec<&Engine> = match table.get(src) {
-        None => Vec::new(),
-        Some(Compiled::Engine(e)) => vec![e],
-        Some(Compiled::Pieces(pieces)) => pieces
-            .iter()
-            .filter(|p| p.kind != Kind::Text)
-            .filter_map(|p| match table.get(own_source(p.of(src)).as_str()) {
-                Some(Compiled::Engine(e)) => Some(&**e),
-                _ => None,
-            })
-            .collect(),
+/// Compiled texts by the text as written (foldhash: every render looks
+/// its text up).
+type Table = foldhash::HashMap<Arc<str>, Compiled>;
+
+/// What templates read.
+#[derive(Debug, Default)]
+pub struct Reading {
+    /// Top-level variables, globals left out.
+    pub vars: Vec<String>,
+    /// Auths read through `auths.NAME`.
+    pub auths: Vec<String>,
+}
+
+/// What a compiled text reads, sorted.
+fn reads(table: &Table, src: &str) -> Reading {
+    let (mut vars, mut auths) = (Vec::new(), Vec::new());
+    let mut add = |e: &Engine| {
+        vars.extend(e.vars.iter().cloned());
+        auths.extend(e.auths.iter().cloned());
     };
-    let vars = engines
-        .iter()
-        .flat_map(|e| e.vars.iter().cloned())
-        .collect();
-    let auths = engines
-        .iter()
-        .flat_map(|e| e.auths.iter().cloned())
-        .collect();
-    (sorted(vars).into_vec(), sorted(auths).into_vec())
+    match table.get(src) {
+        None => {}
+        Some(Compiled::Engine(e)) => add(e.as_ref()),
+        Some(Compiled::Pieces(pieces)) => {
+            let mut own = String::new();
+            for piece in pieces.iter().filter(|p| p.kind != Kind::Text) {
+                own.clear();
+                write_own_source(&mut own, piece.of(src));
+                if let Some(Compiled::Engine(e)) = table.get(own.as_str()) {
+                    add(e.as_ref());
+                }
+            }
+            for names in [&mut vars, &mut auths] {
+                names.sort();
+                names.dedup();
+            }
+        }
+    }
+    Reading { vars, auths }
 }
 
 /// The run's templates, each compiled once, and the environment they render in.
@@ -87,10 +103,10 @@ pub struct Templates {
     /// How many templates the engine holds (their names are `t0`, `t1`...).
     count: usize,
     secrets: crate::secrets::Secrets,
-    text: HashMap<Arc<str>, Compiled>,
+    text: Table,
     /// Strings that are one whole `{{ expression }}`: inside structured data
     /// they keep the expression's type (a number stays a number).
-    typed: HashMap<Arc<str>, Compiled>,
+    typed: Table,
 }
 
 impl Default for Templates {
@@ -137,8 +153,8 @@ impl Templates {
             env,
             count: 0,
             secrets,
-            text: HashMap::new(),
-            typed: HashMap::new(),
+            text: Table::default(),
+            typed: Table::default(),
         }
     }
 
@@ -149,8 +165,13 @@ impl Templates {
 
     /// Compiles `text` if needed and returns the variables it reads.
     pub fn compile_text(&mut self, text: &Text) -> Result<Vec<String>, RenderError> {
+        self.compile_text_reading(text).map(|r| r.vars)
+    }
+
+    /// Compiles `text` if needed and returns what it reads.
+    pub fn compile_text_reading(&mut self, text: &Text) -> Result<Reading, RenderError> {
         if !is_template(&text.src) {
-            return Ok(Vec::new());
+            return Ok(Reading::default());
         }
         compile_into(
             &mut self.env,
@@ -164,16 +185,21 @@ impl Templates {
 
     /// Compiles every string inside `data` and returns the variables read.
     pub fn compile_data(&mut self, data: &Data) -> Result<Vec<String>, RenderError> {
-        let mut vars = Vec::new();
-        self.compile_json(&data.value, &data.at, &mut vars)?;
-        Ok(vars)
+        self.compile_data_reading(data).map(|r| r.vars)
+    }
+
+    /// Compiles every string inside `data` and returns what they read.
+    pub fn compile_data_reading(&mut self, data: &Data) -> Result<Reading, RenderError> {
+        let mut reading = Reading::default();
+        self.compile_json(&data.value, &data.at, &mut reading)?;
+        Ok(reading)
     }
 
     fn compile_json(
         &mut self,
         value: &Json,
         at: &Pos,
-        vars: &mut Vec<String>,
+        reading: &mut Reading,
     ) -> Result<(), RenderError> {
         match value {
             Json::String(s) if is_template(s) => {
@@ -189,46 +215,22 @@ impl Templates {
                         compile_into(&mut self.env, &mut self.count, text, key, s.clone(), at)?
                     }
                 };
-                vars.extend(found);
+                reading.vars.extend(found.vars);
+                reading.auths.extend(found.auths);
             }
             Json::Array(items) => {
                 for item in items {
-                    self.compile_json(item, at, vars)?;
+                    self.compile_json(item, at, reading)?;
                 }
             }
             Json::Object(map) => {
                 for item in map.values() {
-                    self.compile_json(item, at, vars)?;
+                    self.compile_json(item, at, reading)?;
                 }
             }
             _ => {}
         }
         Ok(())
-    }
-
-    /// The auths a compiled text reads through `auths.NAME`.
-    pub fn auths_of_text(&self, text: &Text) -> Vec<String> {
-        reads(&self.text, &text.src).1
-    }
-
-    /// The auths the strings of compiled data read through `auths.NAME`.
-    pub fn auths_of_data(&self, data: &Data) -> Vec<String> {
-        let mut out = Vec::new();
-        self.collect_auths(&data.value, &mut out);
-        out
-    }
-
-    fn collect_auths(&self, value: &Json, out: &mut Vec<String>) {
-        match value {
-            Json::String(s) => {
-                for table in [&self.text, &self.typed] {
-                    out.extend(reads(table, s).1);
-                }
-            }
-            Json::Array(items) => items.iter().for_each(|v| self.collect_auths(v, out)),
-            Json::Object(map) => map.values().for_each(|v| self.collect_auths(v, out)),
-            _ => {}
-        }
     }
 
     /// Renders `text` with `ctx`; text without template syntax is returned
@@ -280,7 +282,7 @@ impl Templates {
 
     fn render(
         &self,
-        table: &HashMap<Arc<str>, Compiled>,
+        table: &Table,
         src: &str,
         ctx: &Value,
         at: &Pos,
@@ -309,7 +311,7 @@ impl Templates {
         };
         rendered.map_err(|e| {
             let message = if e.kind() == ErrorKind::UndefinedError {
-                undefined_message(&e, &reads(table, src).0, ctx, src)
+                undefined_message(&e, &reads(table, src).vars, ctx, src)
             } else if e.kind() == ErrorKind::WriteFailure {
                 format!(
                     "`{src}` writes more than {} MiB",
@@ -346,7 +348,7 @@ impl Templates {
     /// no statement, expressions share no state).
     fn render_pieces(
         &self,
-        table: &HashMap<Arc<str>, Compiled>,
+        table: &Table,
         pieces: &[Piece],
         src: &str,
         ctx: &Value,
@@ -388,7 +390,15 @@ impl Templates {
 /// The template of expression `expr` alone, which texts of several
 /// pieces share.
 fn own_source(expr: &str) -> String {
-    format!("{{{{ {expr} }}}}")
+    let mut own = String::new();
+    write_own_source(&mut own, expr);
+    own
+}
+
+fn write_own_source(out: &mut String, expr: &str) {
+    out.push_str("{{ ");
+    out.push_str(expr);
+    out.push_str(" }}");
 }
 
 /// A part of a template that is only text and expressions: where it is
@@ -549,13 +559,13 @@ fn undefined_message(e: &minijinja::Error, vars: &[String], ctx: &Value, src: &s
 fn compile_into(
     env: &mut Environment<'static>,
     count: &mut usize,
-    table: &mut HashMap<Arc<str>, Compiled>,
+    table: &mut Table,
     (key, shared): (&str, Option<&Arc<str>>),
     source: String,
     at: &Pos,
-) -> Result<Vec<String>, RenderError> {
+) -> Result<Reading, RenderError> {
     if table.contains_key(key) {
-        return Ok(reads(table, key).0);
+        return Ok(reads(table, key));
     }
     // Pieces are places in the key: a typed template's source is not it.
     let pieces = if source == key { pieces(key) } else { None };
@@ -573,14 +583,14 @@ fn compile_into(
         pieces => compile_engine(env, count, key, source, pieces, at)?,
     };
     table.insert(shared.cloned().unwrap_or_else(|| Arc::from(key)), compiled);
-    Ok(reads(table, key).0)
+    Ok(reads(table, key))
 }
 
 /// Text and several expressions: each expression is compiled alone, once.
 fn compile_pieces(
     env: &mut Environment<'static>,
     count: &mut usize,
-    table: &mut HashMap<Arc<str>, Compiled>,
+    table: &mut Table,
     pieces: &[Piece],
     src: &str,
     at: &Pos,
