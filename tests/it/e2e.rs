@@ -655,3 +655,44 @@ requests:
         "{message}"
     );
 }
+
+#[test]
+fn texts_of_several_expressions_are_sent_as_the_engine_renders_them() {
+    let srv = server();
+    let yaml = r#"
+name: pieces
+vars:
+  who: ann
+  list: [1, 2]
+  nothing: null
+requests:
+  - name: echo
+    url: "{{ base }}/echo?a={{ who | upper }}&b={{ 'x}}y' }}&c={{ list }}&d={{ nothing }}&n={{ who }}"
+    headers:
+      X-Both: "{{ who }}-{{ who | length }}-{{ who }}"
+    expect:
+      status: 200
+      json:
+        $.query.a: ANN
+        $.query.b: "x}}y"
+        $.query.c: "[1, 2]"
+        $.query.d: None
+        $.query.n: ann
+        $.headers['x-both']: ann-3-ann
+"#;
+    let out = run(yaml, &srv.url);
+    assert!(passed(&out, "echo"), "{}", failure(&out, "echo"));
+}
+
+#[test]
+fn a_variable_read_unguarded_in_one_expression_is_needed_even_if_another_guards_it() {
+    let srv = server();
+    let yaml = r#"
+name: guards
+requests:
+  - name: r
+    url: "{{ base }}/echo?a={{ maybe | default('x') }}&b={{ maybe }}"
+"#;
+    let err = plan(yaml, &srv.url).err().expect("`maybe` is undefined");
+    assert!(err.contains("`maybe`"), "{err}");
+}
