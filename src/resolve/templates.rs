@@ -296,36 +296,22 @@ impl Templates {
                 "`{src}` was not compiled before the run (a bug in reqtest: please report it)"
             ),
         };
-        let (engine, pieces) = match table.get(src).ok_or_else(not_compiled)? {
-            Compiled::Engine(e) => (Some(e), e.pieces.as_deref()),
-            Compiled::Pieces(pieces) => (None, Some(&**pieces)),
+        let compiled = table.get(src).ok_or_else(not_compiled)?;
+        let pieces = match compiled {
+            Compiled::Engine(e) => e.pieces.as_deref(),
+            Compiled::Pieces(pieces) => Some(&**pieces),
         };
         if let Some(out) = pieces.and_then(|p| render_simple(p, src, ctx)) {
             return Ok(out);
         }
         let mut out = Limited(Vec::new());
-        let rendered = match (engine, pieces) {
-            (Some(e), _) => self.render_engine(&e.name, ctx, &mut out),
-            (None, Some(pieces)) => self.render_pieces(table, pieces, src, ctx, &mut out),
-            (None, None) => return Err(not_compiled()),
+        let rendered = match compiled {
+            Compiled::Engine(e) => self.render_engine(&e.name, ctx, &mut out),
+            Compiled::Pieces(pieces) => self.render_pieces(table, pieces, src, ctx, &mut out),
         };
-        rendered.map_err(|e| {
-            let message = if e.kind() == ErrorKind::UndefinedError {
-                undefined_message(&e, &reads(table, src).vars, ctx, src)
-            } else if e.kind() == ErrorKind::WriteFailure {
-                format!(
-                    "`{src}` writes more than {} MiB",
-                    MAX_OUTPUT / (1024 * 1024)
-                )
-            } else if e.kind() == ErrorKind::OutOfFuel {
-                format!("`{src}` does too much work (more than {FUEL} steps): a loop too long?")
-            } else {
-                describe_error(&e, src)
-            };
-            RenderError {
-                at: at.clone(),
-                message,
-            }
+        rendered.map_err(|e| RenderError {
+            at: at.clone(),
+            message: render_message(&e, table, src, ctx),
         })?;
         Ok(String::from_utf8(out.0)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
@@ -528,6 +514,21 @@ impl std::io::Write for Limited {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// What a failed render of `src` says.
+fn render_message(e: &minijinja::Error, table: &Table, src: &str, ctx: &Value) -> String {
+    match e.kind() {
+        ErrorKind::UndefinedError => undefined_message(e, &reads(table, src).vars, ctx, src),
+        ErrorKind::WriteFailure => format!(
+            "`{src}` writes more than {} MiB",
+            MAX_OUTPUT / (1024 * 1024)
+        ),
+        ErrorKind::OutOfFuel => {
+            format!("`{src}` does too much work (more than {FUEL} steps): a loop too long?")
+        }
+        _ => describe_error(e, src),
     }
 }
 
