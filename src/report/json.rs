@@ -257,7 +257,8 @@ impl JsonReport {
         }] += 1;
         // Written from masked values: a secret escaped by the serializer
         // (`\"`, `\\`) would no longer match its registered spelling.
-        let item = secrets.mask_value(&serde_json::to_value(reported)?);
+        let mut item = serde_json::to_value(reported)?;
+        secrets.mask_in_place(&mut item);
         let text = serde_json::to_string(&item)?;
         if !self.first {
             self.out.write_all(b",")?;

@@ -27,8 +27,17 @@ const WORDS: &[&str] = &[
 /// Whether a JSON key or form field name looks like it holds a secret:
 /// `access_token`, `refreshToken`, `*password*`, `*secret*`, `apikey`, ...
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    WORDS.iter().any(|w| k.contains(w))
+    // One pass over the key for all the words (every key of every report
+    // item is asked), not a lowercase copy searched twelve times.
+    static WORDS_IN: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
+    WORDS_IN
+        .get_or_init(|| {
+            aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(WORDS)
+                .expect("literal words always build")
+        })
+        .is_match(key)
 }
 
 /// Header names whose values are hidden in shown traffic and curl

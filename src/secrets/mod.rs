@@ -219,24 +219,40 @@ impl Secrets {
     /// string (and key), and the values under secret-looking keys replaced
     /// by `***` even when reqtest never learnt them.
     pub fn mask_value(&self, value: &Json) -> Json {
+        let mut shown = value.clone();
+        self.mask_in_place(&mut shown);
+        shown
+    }
+
+    /// [`Secrets::mask_value`] of a value the caller owns, in place: only
+    /// what is masked is rewritten.
+    pub fn mask_in_place(&self, value: &mut Json) {
         match value {
-            Json::String(s) => Json::String(self.redact(s).into_owned()),
-            Json::Array(items) => Json::Array(items.iter().map(|v| self.mask_value(v)).collect()),
-            Json::Object(map) => Json::Object(
-                map.iter()
-                    .map(|(k, v)| {
-                        let shown = if is_secret_key(k)
-                            && !matches!(v, Json::Object(_) | Json::Array(_) | Json::Null)
-                        {
-                            Json::from(MASK)
-                        } else {
-                            self.mask_value(v)
-                        };
-                        (self.redact(k).into_owned(), shown)
-                    })
-                    .collect(),
-            ),
-            other => other.clone(),
+            Json::String(s) => {
+                if let Cow::Owned(masked) = self.redact(s) {
+                    *s = masked;
+                }
+            }
+            Json::Array(items) => items.iter_mut().for_each(|v| self.mask_in_place(v)),
+            Json::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if is_secret_key(k)
+                        && !matches!(v, Json::Object(_) | Json::Array(_) | Json::Null)
+                    {
+                        *v = Json::from(MASK);
+                    } else {
+                        self.mask_in_place(v);
+                    }
+                }
+                if map.keys().any(|k| matches!(self.redact(k), Cow::Owned(_))) {
+                    let keyed = std::mem::take(map);
+                    *map = keyed
+                        .into_iter()
+                        .map(|(k, v)| (self.redact(&k).into_owned(), v))
+                        .collect();
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -637,6 +653,21 @@ mod tests {
         assert_eq!(
             s.mask_value(&v),
             serde_json::json!({"access_token":"***","user":{"password":"***"},"n":1,"tokens":[1]})
+        );
+    }
+
+    #[test]
+    fn registered_secrets_are_masked_in_keys_and_values_in_place() {
+        let s = Secrets::new();
+        s.add("s3cr3t-value");
+        let mut v = serde_json::json!({
+            "s3cr3t-value": {"Api-Key": "k", "list": ["a s3cr3t-value b", 2]},
+            "plain": "kept",
+        });
+        s.mask_in_place(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"***": {"Api-Key": "***", "list": ["a *** b", 2]}, "plain": "kept"})
         );
     }
 
