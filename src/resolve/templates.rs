@@ -797,6 +797,13 @@ mod tests {
         }
     }
 
+    fn text_at(src: &str) -> Text {
+        Text {
+            src: src.into(),
+            at: at(),
+        }
+    }
+
     fn ctx(pairs: &[(&str, Value)]) -> Value {
         let vars: Vars = pairs
             .iter()
@@ -867,10 +874,7 @@ mod tests {
     #[test]
     fn an_expression_that_does_not_compile_is_reported_in_its_whole_text() {
         let mut t = Templates::new();
-        let text = Text {
-            src: "a{{ n }}{{ nope( }}b".into(),
-            at: at(),
-        };
+        let text = text_at("a{{ n }}{{ nope( }}b");
         let err = t.compile_text(&text).unwrap_err().to_string();
         assert!(err.starts_with("t.yaml:3:5: "), "{err}");
         assert!(err.contains("`a{{ n }}{{ nope( }}b`"), "{err}");
@@ -879,10 +883,7 @@ mod tests {
     #[test]
     fn texts_of_several_variables_keep_the_output_limit() {
         let mut t = Templates::new();
-        let text = Text {
-            src: "{{ s }}+{{ s }}".into(),
-            at: at(),
-        };
+        let text = text_at("{{ s }}+{{ s }}");
         t.compile_text(&text).unwrap();
         let half = "x".repeat(MAX_OUTPUT / 2 + 1);
         let err = t
@@ -894,10 +895,7 @@ mod tests {
     #[test]
     fn an_undefined_variable_is_an_error_naming_it_and_its_place() {
         let mut t = Templates::new();
-        let text = Text {
-            src: "{{ base }}/user/{{ login }}".into(),
-            at: at(),
-        };
+        let text = text_at("{{ base }}/user/{{ login }}");
         t.compile_text(&text).unwrap();
         let err = t
             .render_text(&text, &ctx(&[("base", Value::from("http://x"))]))
@@ -911,17 +909,11 @@ mod tests {
     #[test]
     fn helpers_encode_and_fail_on_unset_environment_variables() {
         let mut t = Templates::new();
-        let text = Text {
-            src: "{{ 'a:b' | b64encode }} {{ 'a b&c' | urlencode }} {{ env('REQTEST_SURELY_UNSET', default='d') }}".into(),
-            at: at(),
-        };
+        let text = text_at("{{ 'a:b' | b64encode }} {{ 'a b&c' | urlencode }} {{ env('REQTEST_SURELY_UNSET', default='d') }}");
         t.compile_text(&text).unwrap();
         assert_eq!(t.render_text(&text, &ctx(&[])).unwrap(), "YTpi a%20b%26c d");
 
-        let unset = Text {
-            src: "{{ env('REQTEST_SURELY_UNSET') }}".into(),
-            at: at(),
-        };
+        let unset = text_at("{{ env('REQTEST_SURELY_UNSET') }}");
         let err = t.compile_text(&unset).unwrap_err();
         assert!(
             err.message
@@ -1013,10 +1005,7 @@ mod tests {
     #[test]
     fn syntax_errors_are_reported_at_compile_time() {
         let mut t = Templates::new();
-        let text = Text {
-            src: "{{ oops ".into(),
-            at: at(),
-        };
+        let text = text_at("{{ oops ");
         let err = t.compile_text(&text).unwrap_err();
         assert!(
             err.message
@@ -1070,10 +1059,8 @@ mod tests {
     #[test]
     fn variables_guarded_by_default_or_is_defined_may_be_absent() {
         let mut t = Templates::new();
-        let text = Text {
-            src: "{{ a | default('x') }}-{% if b is defined %}{{ b }}{% endif %}-{{ c }}".into(),
-            at: at(),
-        };
+        let text =
+            text_at("{{ a | default('x') }}-{% if b is defined %}{{ b }}{% endif %}-{{ c }}");
         assert_eq!(t.compile_text(&text).unwrap(), vec!["c".to_string()]);
         assert_eq!(
             t.render_text(&text, &ctx(&[("c", Value::from(1))]))
@@ -1086,11 +1073,7 @@ mod tests {
     fn identical_sources_compile_once() {
         let mut t = Templates::new();
         for _ in 0..100 {
-            t.compile_text(&Text {
-                src: "{{ a }}".into(),
-                at: at(),
-            })
-            .unwrap();
+            t.compile_text(&text_at("{{ a }}")).unwrap();
         }
         assert_eq!(t.env.templates().count(), 1);
     }
