@@ -39,9 +39,9 @@ pub struct RenderError {
 enum Compiled {
     /// A template of the engine: one expression, or statements.
     Engine(Box<Engine>),
-    /// Text and several expressions, rendered piece by piece: each
-    /// expression is an `Engine` entry of its own (`{{ expr }}`), shared
-    /// by every text that uses it.
+    /// Text with expressions (more than one piece), rendered piece by
+    /// piece: each expression is an `Engine` entry of its own
+    /// (`{{ expr }}`), shared by every text that uses it.
     Pieces(Box<[Piece]>),
 }
 
@@ -587,7 +587,7 @@ fn compile_into(
     Ok(reads(table, key))
 }
 
-/// Text and several expressions: each expression is compiled alone, once.
+/// A text of pieces: each expression is compiled alone, once.
 fn compile_pieces(
     env: &mut Environment<'static>,
     count: &mut usize,
