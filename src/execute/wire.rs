@@ -8,9 +8,10 @@
 //! Everything else is as reqwest 0.12 does it: connections are made by
 //! hyper-util's connector with reqwest's settings (Happy Eyeballs, TCP
 //! keepalive, the connect timeout), reused for 90 seconds at most, and
-//! given back only once ready for another request; the request gets `Host`, `User-Agent`,
-//! `Accept: */*` and `Accept-Encoding` where it does not set them; the
-//! body is decoded as tower-http decodes it for reqwest ([`decode`]).
+//! given back only once ready for another request; the request gets
+//! `Host`, `User-Agent`, `Accept: */*` and `Accept-Encoding` where it
+//! does not set them; the body is decoded as tower-http decodes it for
+//! reqwest ([`decode`]).
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};

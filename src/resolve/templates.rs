@@ -341,33 +341,26 @@ impl Templates {
         out: &mut Limited,
     ) -> Result<(), minijinja::Error> {
         use std::io::Write as _;
+        let mut own = String::new();
         for piece in pieces {
             let part = piece.of(src);
-            match piece.kind {
-                Kind::Text => out
-                    .write_all(part.as_bytes())
-                    .map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string()))?,
-                Kind::Var | Kind::Expr => {
-                    let expr = part;
-                    if let Some(text) = (piece.kind == Kind::Var)
-                        .then(|| scalar(ctx, expr))
-                        .flatten()
-                    {
-                        out.write_all(text.as_bytes()).map_err(|e| {
-                            minijinja::Error::new(ErrorKind::WriteFailure, e.to_string())
-                        })?;
-                        continue;
-                    }
-                    let own = match table.get(own_source(expr).as_str()) {
-                        Some(Compiled::Engine(e)) => Some(&*e.name),
-                        _ => None,
-                    };
-                    let own = own.ok_or_else(|| {
-                        minijinja::Error::new(ErrorKind::TemplateNotFound, format!("`{expr}`"))
-                    })?;
-                    self.render_engine(own, ctx, out)?;
-                }
+            let looked_up = match piece.kind {
+                Kind::Text => Some(Cow::Borrowed(part)),
+                Kind::Var => scalar(ctx, part).map(Cow::Owned),
+                Kind::Expr => None,
+            };
+            if let Some(text) = looked_up {
+                out.write_all(text.as_bytes())
+                    .map_err(|e| minijinja::Error::new(ErrorKind::WriteFailure, e.to_string()))?;
+                continue;
             }
+            own.clear();
+            write_own_source(&mut own, part);
+            let Some(Compiled::Engine(engine)) = table.get(own.as_str()) else {
+                let missing = format!("`{part}`");
+                return Err(minijinja::Error::new(ErrorKind::TemplateNotFound, missing));
+            };
+            self.render_engine(&engine.name, ctx, out)?;
         }
         Ok(())
     }
